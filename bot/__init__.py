@@ -1,0 +1,1 @@
+"""Front Door: a chat front door to the UK voluntary-sector support system."""

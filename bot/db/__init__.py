@@ -1,0 +1,1 @@
+"""The data layer: SQLAlchemy 2 models, sessions and repository functions."""

@@ -1,0 +1,305 @@
+"""Typed models: the directory (authorities, places, organisations, resources)
+and the conversations (conversations, messages, handoffs, advisers)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.db.base import Base, utcnow
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Store an enum by its value, as a string column (no native DB enum)."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+# --------------------------------------------------------------------------------
+# Directory
+# --------------------------------------------------------------------------------
+
+
+class Nation(enum.StrEnum):
+    ENGLAND = "England"
+    WALES = "Wales"
+    SCOTLAND = "Scotland"
+    NORTHERN_IRELAND = "Northern Ireland"
+
+
+class LocalAuthority(Base):
+    """A current local authority district (LAD), keyed by its ONS/GSS code."""
+
+    __tablename__ = "local_authorities"
+
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    official_name: Mapped[str | None] = mapped_column(String(200))
+    la_type: Mapped[str] = mapped_column(String(60))
+    nation: Mapped[Nation] = mapped_column(_enum(Nation, "nation"))
+    region_code: Mapped[str | None] = mapped_column(String(9))
+    region_name: Mapped[str | None] = mapped_column(String(60))
+    county_code: Mapped[str | None] = mapped_column(String(9))
+    county_name: Mapped[str | None] = mapped_column(String(120))
+    upper_tier_code: Mapped[str | None] = mapped_column(String(9))
+    upper_tier_name: Mapped[str | None] = mapped_column(String(120))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    alt_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    organisations: Mapped[list[Organisation]] = relationship(
+        secondary="organisation_areas", back_populates="areas", viewonly=True
+    )
+
+
+class PostcodeDistrict(Base):
+    """An outward code (``TR1``) with the LAD most of its postcodes lie in."""
+
+    __tablename__ = "postcode_districts"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    area: Mapped[str] = mapped_column(String(4))
+    lad_code: Mapped[str] = mapped_column(ForeignKey("local_authorities.code"))
+    dominant_share: Mapped[float] = mapped_column(Float)
+    all_lad_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+
+
+class Postcode(Base):
+    """A full GB postcode (``TR1 2AB``) and the LAD it lies in."""
+
+    __tablename__ = "postcodes"
+
+    postcode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    lad_code: Mapped[str] = mapped_column(ForeignKey("local_authorities.code"))
+
+
+class Place(Base):
+    """A populated place from OS Open Names (GB) or NISRA (NI)."""
+
+    __tablename__ = "places"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    name_alt: Mapped[str | None] = mapped_column(String(120))
+    name_alt_lang: Mapped[str | None] = mapped_column(String(3))
+    place_type: Mapped[str] = mapped_column(String(30))
+    lad_code: Mapped[str] = mapped_column(ForeignKey("local_authorities.code"))
+    county: Mapped[str | None] = mapped_column(String(120))
+    postcode_district: Mapped[str | None] = mapped_column(String(8))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    source_ref: Mapped[str | None] = mapped_column(String(60))
+
+    __table_args__ = (UniqueConstraint("source_ref", name="uq_places_source_ref"),)
+
+
+class Organisation(Base):
+    """A local infrastructure organisation or a national body."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(60))
+    is_national: Mapped[bool] = mapped_column(Boolean, default=False)
+    nation: Mapped[Nation] = mapped_column(_enum(Nation, "nation"))
+    website: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    confidence: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    last_verified: Mapped[date | None]
+
+    areas: Mapped[list[LocalAuthority]] = relationship(
+        secondary="organisation_areas", back_populates="organisations"
+    )
+
+
+class OrganisationArea(Base):
+    """Which LADs an organisation covers."""
+
+    __tablename__ = "organisation_areas"
+
+    organisation_id: Mapped[str] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    lad_code: Mapped[str] = mapped_column(
+        ForeignKey("local_authorities.code", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_organisation_areas_lad_code", "lad_code"),)
+
+
+class Resource(Base):
+    """A page of official guidance, filed under one of our topics."""
+
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(30), index=True)
+    subtopics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source_topic: Mapped[str] = mapped_column(String(60))
+    source_subtopic: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(300))
+    publisher: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    nations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    summary: Mapped[str] = mapped_column(Text)
+    last_verified: Mapped[date | None]
+
+
+class DirectoryImport(Base):
+    """One successful import of the directory data (its content hash and counts)."""
+
+    __tablename__ = "directory_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    data_hash: Mapped[str] = mapped_column(String(64), index=True)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --------------------------------------------------------------------------------
+# Conversations
+# --------------------------------------------------------------------------------
+
+
+class ConversationStatus(enum.StrEnum):
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+
+
+class MessageType(enum.StrEnum):
+    INCOMING = "incoming"  # from the person
+    OUTGOING = "outgoing"  # from the bot or an adviser
+    ACTIVITY = "activity"  # a status change, shown in the transcript
+    NOTE = "note"  # an adviser's internal note, never sent
+
+
+class Adviser(Base):
+    """A person at an LIO who answers handed-over conversations."""
+
+    __tablename__ = "advisers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    """One person's conversation on one channel."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    channel_user_id: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[ConversationStatus] = mapped_column(
+        _enum(ConversationStatus, "conversation_status"),
+        default=ConversationStatus.BOT,
+        index=True,
+    )
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("advisers.id"))
+    waiting_since: Mapped[datetime | None]
+    first_reply_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    topic: Mapped[str | None] = mapped_column(String(30))
+    subtopic: Mapped[str | None] = mapped_column(String(60))
+    place_name: Mapped[str | None] = mapped_column(String(120))
+    lad_code: Mapped[str | None] = mapped_column(String(9))
+    organisation_id: Mapped[str | None] = mapped_column(String(16))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.id"
+    )
+    handoffs: Mapped[list[Handoff]] = relationship(
+        back_populates="conversation", order_by="Handoff.id"
+    )
+
+    __table_args__ = (
+        Index("ix_conversations_channel_user", "channel", "channel_user_id"),
+    )
+
+
+class Message(Base):
+    """A message in a conversation: incoming, outgoing, activity or note."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    message_type: Mapped[MessageType] = mapped_column(
+        _enum(MessageType, "message_type")
+    )
+    sender: Mapped[str] = mapped_column(String(20))  # person, bot, adviser, system
+    adviser_id: Mapped[int | None] = mapped_column(ForeignKey("advisers.id"))
+    content: Mapped[str] = mapped_column(Text, default="")
+    buttons: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    channel: Mapped[str] = mapped_column(String(20))
+    source_id: Mapped[str | None] = mapped_column(String(120))
+    intent: Mapped[str | None] = mapped_column(String(60))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+    __table_args__ = (UniqueConstraint("channel", "source_id", name="uq_messages_source"),)
+
+
+class Handoff(Base):
+    """A hand-over to a person, with the summary the adviser reads first."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(40))
+    topic: Mapped[str | None] = mapped_column(String(30))
+    subtopic: Mapped[str | None] = mapped_column(String(60))
+    place_name: Mapped[str | None] = mapped_column(String(120))
+    lad_code: Mapped[str | None] = mapped_column(String(9))
+    organisation_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    last_messages: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(40))
+
+    conversation: Mapped[Conversation] = relationship(back_populates="handoffs")

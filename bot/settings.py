@@ -1,0 +1,73 @@
+"""Runtime configuration: the one place that reads the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+DIRECTORY_DATA_DIR = PROJECT_ROOT / "data" / "directory"
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
+
+
+class Settings(BaseSettings):
+    """Settings read from the environment (and `.env`), prefixed nothing."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: str = Field(default="development")
+    database_url: str = Field(
+        default=f"sqlite:///{VAR_DIR / 'frontdoor.db'}",
+        description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://...",
+    )
+    directory_data_dir: Path = DIRECTORY_DATA_DIR
+
+    # Rasa and the action server listen on loopback only.
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: SecretStr = SecretStr("dev-rasa-token")
+    rasa_timeout_s: float = 8.0
+    action_server_url: str = "http://127.0.0.1:5055/webhook"
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    session_secret: SecretStr = SecretStr("dev-session-secret-not-for-production")
+    widget_allowed_origins: list[str] = Field(default_factory=list)
+    widget_rate_limit_per_minute: int = 30
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_mode: str = "webhook"  # or "polling"
+
+    adviser_hours: str = "Mon-Fri 09:00-17:00"
+    adviser_timezone: str = "Europe/London"
+
+    log_level: str = "INFO"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment != "development":
+            for name in ("rasa_token", "session_secret"):
+                value: SecretStr = getattr(self, name)
+                secret = value.get_secret_value()
+                if secret.lower() in PLACEHOLDER_SECRETS or secret.startswith("dev-"):
+                    raise ValueError(f"{name.upper()} must be set to a real secret")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once)."""
+    return Settings()
