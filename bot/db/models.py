@@ -160,7 +160,8 @@ class Resource(Base):
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     topic: Mapped[str] = mapped_column(String(30), index=True)
-    subtopics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # "topic/subtopic" keys (and "topic/general") this page answers
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     source_topic: Mapped[str] = mapped_column(String(60))
     source_subtopic: Mapped[str] = mapped_column(String(60))
     title: Mapped[str] = mapped_column(String(300))

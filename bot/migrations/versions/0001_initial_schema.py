@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:02:06.652709
+Create Date: 2026-11-25 18:03:36.928935
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def upgrade() -> None:
         "resources",
         sa.Column("id", sa.String(length=16), nullable=False),
         sa.Column("topic", sa.String(length=30), nullable=False),
-        sa.Column("subtopics", sa.JSON(), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("source_topic", sa.String(length=60), nullable=False),
         sa.Column("source_subtopic", sa.String(length=60), nullable=False),
         sa.Column("title", sa.String(length=300), nullable=False),
