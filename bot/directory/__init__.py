@@ -1,0 +1,1 @@
+"""The directory: import of the UK data, location resolution and look-ups."""

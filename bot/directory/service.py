@@ -1,0 +1,214 @@
+"""Directory look-ups: who covers a LAD, which guidance fits, how complete we are."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import (
+    LocalAuthority,
+    Nation,
+    Organisation,
+    OrganisationArea,
+    Resource,
+)
+
+# Who to fall back to in each nation when no local organisation is on record.
+NATIONAL_FALLBACK_IDS: dict[Nation, tuple[str, ...]] = {
+    Nation.ENGLAND: ("lio002", "lio001"),  # NAVCA (finds a local member), NCVO
+    Nation.WALES: ("lio004",),  # WCVA
+    Nation.SCOTLAND: ("lio005",),  # SCVO
+    Nation.NORTHERN_IRELAND: ("lio006",),  # NICVA
+}
+
+CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+@dataclass(frozen=True)
+class OrganisationInfo:
+    """What the assistant may say about an organisation: all from the directory."""
+
+    id: str
+    name: str
+    kind: str
+    website: str | None
+    email: str | None
+    phone: str | None
+    confidence: str
+    notes: str | None
+    scope: str  # local, regional or national
+
+    @classmethod
+    def from_model(cls, org: Organisation) -> OrganisationInfo:
+        scope = (
+            "national"
+            if org.is_national
+            else "regional"
+            if org.kind == "regional body"
+            else "local"
+        )
+        return cls(
+            id=org.id,
+            name=org.name,
+            kind=org.kind,
+            website=org.website,
+            email=org.email,
+            phone=org.phone,
+            confidence=org.confidence,
+            notes=org.notes,
+            scope=scope,
+        )
+
+
+@dataclass(frozen=True)
+class AreaOrganisations:
+    """The organisations for one LAD, local first; `is_fallback` if none is local."""
+
+    lad_code: str
+    lad_name: str
+    nation: Nation
+    county_name: str | None
+    local: list[OrganisationInfo] = field(default_factory=list)
+    regional: list[OrganisationInfo] = field(default_factory=list)
+    national: list[OrganisationInfo] = field(default_factory=list)
+
+    @property
+    def is_fallback(self) -> bool:
+        return not self.local
+
+    @property
+    def recommended(self) -> list[OrganisationInfo]:
+        """Local bodies if we have any, else regional then national ones."""
+        if self.local:
+            return self.local
+        return self.regional + self.national
+
+
+def organisations_for_lad(
+    session: Session, *, lad_code: str
+) -> AreaOrganisations | None:
+    """Return who covers ``lad_code``, with the national body as honest fallback."""
+    authority = session.get(LocalAuthority, lad_code)
+    if authority is None:
+        return None
+    orgs = session.scalars(
+        select(Organisation)
+        .join(OrganisationArea, OrganisationArea.organisation_id == Organisation.id)
+        .where(OrganisationArea.lad_code == lad_code, Organisation.active.is_(True))
+    ).all()
+    infos = sorted(
+        (OrganisationInfo.from_model(o) for o in orgs),
+        key=lambda o: (CONFIDENCE_RANK.get(o.confidence, 3), o.website is None, o.name),
+    )
+    wanted = NATIONAL_FALLBACK_IDS[authority.nation]
+    national = [o for o in infos if o.scope == "national" and o.id in wanted]
+    national.sort(key=lambda o: wanted.index(o.id))
+    return AreaOrganisations(
+        lad_code=authority.code,
+        lad_name=authority.name,
+        nation=authority.nation,
+        county_name=authority.county_name,
+        local=[o for o in infos if o.scope == "local"],
+        regional=[o for o in infos if o.scope == "regional"],
+        national=national,
+    )
+
+
+def national_bodies(
+    session: Session, *, nation: Nation | None = None
+) -> list[OrganisationInfo]:
+    """Return the national fallback bodies (of one nation, or of all four)."""
+    nations = [nation] if nation else list(NATIONAL_FALLBACK_IDS)
+    ids = [i for n in nations for i in NATIONAL_FALLBACK_IDS[n]]
+    orgs = {
+        o.id: o
+        for o in session.scalars(select(Organisation).where(Organisation.id.in_(ids)))
+    }
+    return [OrganisationInfo.from_model(orgs[i]) for i in ids if i in orgs]
+
+
+def resources_for(
+    session: Session,
+    *,
+    topic: str,
+    subtopic: str | None = None,
+    nation: Nation | str | None = None,
+    limit: int = 3,
+) -> list[Resource]:
+    """Return up to ``limit`` guidance pages for a topic/subtopic in a nation.
+
+    Pages filed under the subtopic come first, then the topic's general pages.
+    With no nation known, only pages that apply UK-wide or say which nation they
+    are for are returned (the caller names the nation beside each).
+    """
+    rows = session.scalars(select(Resource).order_by(Resource.id)).all()
+    nation_value = nation.value if isinstance(nation, Nation) else nation
+
+    def applies(res: Resource) -> bool:
+        return nation_value is None or nation_value in res.nations
+
+    specific = f"{topic}/{subtopic}" if subtopic else None
+    chosen = [r for r in rows if specific and specific in r.tags and applies(r)]
+    if len(chosen) < limit:
+        general = [
+            r
+            for r in rows
+            if f"{topic}/general" in r.tags and applies(r) and r not in chosen
+        ]
+        chosen.extend(general)
+    return chosen[:limit]
+
+
+@dataclass(frozen=True)
+class NationCoverage:
+    nation: Nation
+    lads: int
+    with_local: int
+    regional_only: int
+    fallback_only: int
+
+
+def coverage(session: Session) -> list[NationCoverage]:
+    """Count per nation the LADs with a local LIO and those with a fallback only."""
+    scope_by_lad: dict[str, set[str]] = {}
+    for lad, is_national, kind in session.execute(
+        select(OrganisationArea.lad_code, Organisation.is_national, Organisation.kind)
+        .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
+        .where(Organisation.active.is_(True))
+    ):
+        scope = (
+            "national"
+            if is_national
+            else "regional"
+            if kind == "regional body"
+            else "local"
+        )
+        scope_by_lad.setdefault(lad, set()).add(scope)
+    counts: Counter[tuple[Nation, str]] = Counter()
+    totals: Counter[Nation] = Counter()
+    for code, nation in session.execute(
+        select(LocalAuthority.code, LocalAuthority.nation)
+    ):
+        scopes = scope_by_lad.get(code, set())
+        kind = (
+            "local"
+            if "local" in scopes
+            else "regional"
+            if "regional" in scopes
+            else "fallback"
+        )
+        counts[(nation, kind)] += 1
+        totals[nation] += 1
+    return [
+        NationCoverage(
+            nation=n,
+            lads=totals[n],
+            with_local=counts[(n, "local")],
+            regional_only=counts[(n, "regional")],
+            fallback_only=counts[(n, "fallback")],
+        )
+        for n in Nation
+    ]

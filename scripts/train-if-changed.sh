@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Train the Rasa model only when its training data, domain or config changed.
+set -euo pipefail
+hash="$(scripts/model-hash.sh)"
+if [ -f models/frontdoor.tar.gz ] && [ "$(cat models/.data-hash 2>/dev/null)" = "$hash" ]; then
+  echo "model up to date (models/frontdoor.tar.gz)"
+  exit 0
+fi
+echo "training the Rasa model (data, domain or config changed)..."
+start=$(date +%s)
+.venv-rasa/bin/rasa train --fixed-model-name frontdoor --out models
+echo "$hash" > models/.data-hash
+echo "$(( $(date +%s) - start ))" > models/.train-seconds
+echo "model trained in $(cat models/.train-seconds) s"
