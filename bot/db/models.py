@@ -304,3 +304,42 @@ class Handoff(Base):
     outcome: Mapped[str | None] = mapped_column(String(40))
 
     conversation: Mapped[Conversation] = relationship(back_populates="handoffs")
+
+
+# --------------------------------------------------------------------------------
+# Adviser console
+# --------------------------------------------------------------------------------
+
+
+class AdviserSession(Base):
+    """A server-side console session; the cookie holds a token, we keep its hash.
+
+    A session without an adviser is a visitor at the login page (it carries the
+    login form's CSRF token); signing in replaces it with a new one.
+    """
+
+    __tablename__ = "adviser_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    adviser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("advisers.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """A failed console sign-in, counted per username and client address."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(80))
+    client_ip: Mapped[str] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_login_failures_lookup", "username", "client_ip", "created_at"),
+    )
