@@ -1,0 +1,109 @@
+"""A REST channel for the gateway that also returns the NLU result and pause state.
+
+Rasa's own REST channel answers with the bot's messages only; the gateway also
+needs the intent and confidence of the person's message (shown to advisers) and
+whether the bot handed over (the conversation was paused). It must also know
+when the action server is down, which the REST channel hides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+import aiohttp
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+HEALTH_TTL_S = 5.0
+HEALTH_TIMEOUT_S = 1.5
+
+
+class FrontDoorInput(RestInput):
+    """POST /webhooks/frontdoor/webhook -> messages, intent, paused."""
+
+    def __init__(self) -> None:
+        self._healthy_until = 0.0
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def name(cls) -> Text:
+        return "frontdoor"
+
+    async def _action_server_up(self, request: Request) -> bool:
+        agent = request.app.ctx.agent
+        endpoint = getattr(agent, "action_endpoint", None)
+        if endpoint is None or not endpoint.url:
+            return True
+        if time.monotonic() < self._healthy_until:
+            return True
+        url = endpoint.url.rsplit("/webhook", 1)[0] + "/health"
+        try:
+            timeout = aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_S)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.get(url) as resp:
+                    ok = resp.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            ok = False
+        if ok:
+            self._healthy_until = time.monotonic() + HEALTH_TTL_S
+        return ok
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        bp = Blueprint("frontdoor_webhook", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body: Dict[Text, Any] = request.json or {}
+            sender_id = body.get("sender")
+            text = body.get("message")
+            if not sender_id or not isinstance(text, str):
+                return response.json({"error": "sender and message are required"}, 400)
+            if not await self._action_server_up(request):
+                logger.error("action server unreachable (conversation %s)", sender_id)
+                return response.json(
+                    {"error": "action_server_unavailable", "messages": []}, 503
+                )
+            metadata: Optional[Dict[Text, Any]] = body.get("metadata")
+            collector = CollectingOutputChannel()
+            await on_new_message(
+                UserMessage(
+                    text,
+                    collector,
+                    sender_id,
+                    input_channel=self.name(),
+                    metadata=metadata,
+                )
+            )
+            tracker = await request.app.ctx.agent.tracker_store.retrieve(sender_id)
+            intent: Dict[Text, Any] = {}
+            paused = False
+            if tracker is not None:
+                latest = tracker.latest_message
+                intent = dict(latest.intent) if latest and latest.intent else {}
+                paused = tracker.is_paused()
+            return response.json(
+                {
+                    "messages": collector.messages,
+                    "intent": {
+                        "name": intent.get("name"),
+                        "confidence": intent.get("confidence"),
+                    },
+                    "paused": paused,
+                }
+            )
+
+        return bp
