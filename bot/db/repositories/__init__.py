@@ -1,0 +1,1 @@
+"""Repository functions: keyword-only arguments and an explicit session."""

@@ -1,0 +1,1 @@
+"""The person-facing channels: each receives, stores, routes and delivers."""

@@ -1,0 +1,149 @@
+"""Talking to Rasa: one httpx.AsyncClient per process, with explicit timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bot.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/frontdoor/webhook"
+
+
+class RasaUnavailable(Exception):
+    """Rasa (or the action server behind it) did not answer usably in time."""
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    """One message the bot says: text and optional quick replies."""
+
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """Rasa's answer to one message of the person."""
+
+    messages: list[BotMessage]
+    intent: str | None = None
+    confidence: float | None = None
+    paused: bool = False
+
+
+def _parse_reply(body: Any) -> BotReply:
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        raise RasaUnavailable("unexpected answer from Rasa")
+    messages: list[BotMessage] = []
+    for raw in body["messages"]:
+        if not isinstance(raw, dict):
+            continue
+        text = raw.get("text")
+        buttons = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in raw.get("buttons") or []
+            if isinstance(b, dict) and b.get("title")
+        ]
+        if isinstance(text, str) and text.strip():
+            messages.append(BotMessage(text=text, buttons=buttons))
+        elif buttons:
+            messages.append(BotMessage(text="", buttons=buttons))
+    intent = body.get("intent") or {}
+    confidence = intent.get("confidence") if isinstance(intent, dict) else None
+    return BotReply(
+        messages=messages,
+        intent=intent.get("name") if isinstance(intent, dict) else None,
+        confidence=float(confidence) if isinstance(confidence, int | float) else None,
+        paused=bool(body.get("paused")),
+    )
+
+
+class RasaClient:
+    """The gateway's one client for Rasa's channel webhook and HTTP API."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        # The whole call is capped at rasa_timeout_s (< 10 s) so the person hears
+        # back inside the promised 10 seconds even when Rasa hangs.
+        self.total_timeout = settings.rasa_timeout_s
+        self._http = httpx.AsyncClient(
+            base_url=settings.rasa_url.rstrip("/"),
+            timeout=httpx.Timeout(
+                settings.rasa_timeout_s, connect=min(2.0, settings.rasa_timeout_s)
+            ),
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+            transport=transport,
+        )
+
+    async def send(self, conversation_id: str, text: str, *, channel: str) -> BotReply:
+        """Send the person's message to Rasa and return the bot's reply."""
+        payload = {
+            "sender": conversation_id,
+            "message": text,
+            "metadata": {"channel": channel},
+        }
+        try:
+            async with asyncio.timeout(self.total_timeout):
+                response = await self._http.post(WEBHOOK_PATH, json=payload)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RasaUnavailable("Rasa answered with invalid JSON") from exc
+        return _parse_reply(body)
+
+    async def resume(self, conversation_id: str) -> None:
+        """Un-pause the conversation in Rasa so the bot answers again."""
+        token = self.settings.rasa_token.get_secret_value()
+        try:
+            async with asyncio.timeout(self.total_timeout):
+                response = await self._http.post(
+                    f"/conversations/{conversation_id}/tracker/events",
+                    params={"token": token},
+                    json=[{"event": "resume"}],
+                )
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+
+_client: RasaClient | None = None
+
+
+def get_client() -> RasaClient:
+    """Return the process's Rasa client (made from the settings on first use)."""
+    global _client
+    if _client is None:
+        _client = RasaClient(get_settings())
+    return _client
+
+
+def set_client(client: RasaClient | None) -> None:
+    """Make ``client`` the process's Rasa client (the gateway does at start-up)."""
+    global _client
+    _client = client
+
+
+async def resume(conversation_id: str) -> None:
+    """Hand ``conversation_id`` back to the bot in Rasa; raises RasaUnavailable."""
+    await get_client().resume(conversation_id)
