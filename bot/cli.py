@@ -187,6 +187,62 @@ def locate(text: str) -> None:
             )
 
 
+@app.command("run")
+@friendly_errors
+def run() -> None:
+    """Start Rasa, the action server and the gateway; stop them with Ctrl-C."""
+    import signal as _signal
+    import time
+
+    from bot.runner import build_stack, start
+
+    settings = get_settings()
+    rasa_port = int(settings.rasa_url.rsplit(":", 1)[1].split("/")[0])
+    action_port = int(settings.action_server_url.rsplit(":", 1)[1].split("/")[0])
+    stack = build_stack(
+        database_url=settings.database_url,
+        rasa_token=settings.rasa_token.get_secret_value(),
+        log_dir=Path("var/log"),
+        rasa_port=rasa_port,
+        action_port=action_port,
+        gateway_port=settings.gateway_port,
+    )
+    console.print("starting Rasa, the action server and the gateway (logs in var/log)...")
+    try:
+        ready = start(stack)
+    except RuntimeError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        "ready in " + ", ".join(f"{name} {secs:.0f} s" for name, secs in ready.items())
+    )
+    console.print(f"  widget demo page: {stack.gateway_url}/")
+    console.print(f"  adviser console:  {stack.gateway_url}/console/")
+    console.print("  add an adviser:   .venv/bin/frontdoor advisers add USERNAME --name NAME")
+    if settings.telegram_bot_token is None:
+        console.print("  Telegram: off (set TELEGRAM_BOT_TOKEN to turn it on; see README)")
+    console.print("press Ctrl-C to stop")
+    stopping = False
+
+    def _stop(*_args: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    _signal.signal(_signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            for service in stack.services:
+                if service.proc is not None and service.proc.poll() is not None:
+                    err.print(f"error: {service.name} stopped; see {service.log_path}")
+                    stopping = True
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping...")
+        stack.stop()
+
+
 def main() -> None:
     """Entry point for `python -m bot.cli`."""
     app()

@@ -1,0 +1,1 @@
+"""Front Door's custom actions (rasa-sdk), split by feature."""

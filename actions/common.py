@@ -1,0 +1,112 @@
+"""Plumbing shared by the actions: database work off the event loop, the resolver."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from bot.db.session import session_scope
+from bot.directory.resolver import Candidate, LocationResolver
+
+logger = logging.getLogger("actions")
+T = TypeVar("T")
+
+TOPICS = ("funding", "governance", "volunteering")
+SORRY = (
+    "Sorry, something went wrong on our side while I was looking that up. "
+    "You can try again, or ask to talk to a person."
+)
+
+_resolver: LocationResolver | None = None
+_resolver_lock = threading.Lock()
+
+
+async def in_session(fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """Run ``fn(session, **kwargs)`` in a worker thread inside one transaction."""
+
+    def run() -> T:
+        with session_scope() as session:
+            return fn(session, **kwargs)
+
+    return await asyncio.to_thread(run)
+
+
+def _build_resolver() -> LocationResolver:
+    global _resolver
+    with _resolver_lock:
+        if _resolver is None:
+            with session_scope() as session:
+                _resolver = LocationResolver.from_session(session)
+        return _resolver
+
+
+async def get_resolver() -> LocationResolver:
+    """Return the process-wide resolver, building it once in a worker thread."""
+    if _resolver is not None:
+        return _resolver
+    return await asyncio.to_thread(_build_resolver)
+
+
+def conversation_id(tracker: Tracker) -> str:
+    """Return the conversation id (Rasa's sender id)."""
+    return str(tracker.sender_id)
+
+
+def channel_of(tracker: Tracker) -> str:
+    """Return the channel the gateway told Rasa about ("rasa" when run directly)."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return str(metadata.get("channel") or tracker.get_latest_input_channel() or "rasa")
+
+
+def candidate_dict(candidate: Candidate) -> dict[str, Any]:
+    """Return what the dialogue keeps about a candidate place (a slot value)."""
+    return {
+        "name": candidate.name,
+        "lad_code": candidate.lad_code,
+        "lad_name": candidate.lad_name,
+        "nation": candidate.nation,
+    }
+
+
+def place_events(candidate: Candidate | dict[str, Any]) -> list[SlotSet]:
+    """Return the slot events that record a resolved place."""
+    c = candidate if isinstance(candidate, dict) else candidate_dict(candidate)
+    return [
+        SlotSet("location_status", "resolved"),
+        SlotSet("place_name", c["name"]),
+        SlotSet("lad_code", c["lad_code"]),
+        SlotSet("nation", c["nation"]),
+        SlotSet("place_candidates", None),
+        SlotSet("location_attempts", 0.0),
+    ]
+
+
+def topic_of(tracker: Tracker) -> tuple[str | None, str | None]:
+    """Return (topic, subtopic) of the latest message, from intent and selector."""
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    if intent not in TOPICS:
+        return None, None
+    selector = (message.get("response_selector") or {}).get(intent) or {}
+    key = (selector.get("response") or {}).get("intent_response_key") or ""
+    subtopic = key.split("/", 1)[1] if "/" in key else None
+    return intent, subtopic
+
+
+def recent_messages(tracker: Tracker, limit: int = 8) -> list[dict[str, str]]:
+    """Return the last person and bot messages, oldest first, for a summary."""
+    out: list[dict[str, str]] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and event.get("text"):
+            out.append({"from": "person", "text": str(event["text"])})
+        elif event.get("event") == "bot" and event.get("text"):
+            out.append({"from": "bot", "text": str(event["text"])})
+        if len(out) >= limit:
+            break
+    return list(reversed(out))
+

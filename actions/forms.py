@@ -1,0 +1,107 @@
+"""Asking where the person's group is, and checking the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import candidate_dict, conversation_id, get_resolver, logger
+
+MAX_ATTEMPTS = 2
+SKIP = "skip"
+ASK = (
+    "Where is your group based? A postcode, town, council or county is fine. "
+    "Or choose Skip for general guidance."
+)
+SKIP_BUTTON = {"title": "Skip", "payload": "/skip_location"}
+
+
+class ActionAskLocation(Action):
+    """Ask where the group is, or which of several places of one name."""
+
+    def name(self) -> str:
+        return "action_ask_location"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        candidates = tracker.get_slot("place_candidates") or []
+        if candidates:
+            buttons = [
+                {"title": c["name"], "payload": c["name"]} for c in candidates[:6]
+            ]
+            dispatcher.utter_message(
+                text="That name matches more than one place. Which one do you mean? "
+                "(Or type a postcode.)",
+                buttons=[*buttons, SKIP_BUTTON],
+            )
+        else:
+            dispatcher.utter_message(text=ASK, buttons=[SKIP_BUTTON])
+        return []
+
+
+class ValidateLocationForm(FormValidationAction):
+    """Resolve the answer to a place: one, several (ask again), or none."""
+
+    def name(self) -> str:
+        return "validate_location_form"
+
+    async def validate_location(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        text = str(slot_value or "").strip()
+        if text == SKIP:
+            return {"location": SKIP, "location_status": "skipped", "place_candidates": None}
+        # a button from the "which one?" question names a candidate exactly
+        for c in tracker.get_slot("place_candidates") or []:
+            if text.casefold() == str(c.get("name", "")).casefold():
+                return self._resolved(c)
+        try:
+            resolver = await get_resolver()
+            result = resolver.resolve(text, expecting_place=True)
+        except Exception:
+            logger.exception("place lookup failed conversation_id=%s", conversation_id(tracker))
+            dispatcher.utter_message(
+                text="Sorry, I couldn't look that place up just now. "
+                "I'll give you general guidance instead."
+            )
+            return {"location": text, "location_status": "not_found"}
+        if result.best is not None and result.best.lad_code:
+            return self._resolved(candidate_dict(result.best))
+        if result.ambiguous:
+            return {
+                "location": None,
+                "place_candidates": [candidate_dict(c) for c in result.candidates],
+            }
+        attempts = int(tracker.get_slot("location_attempts") or 0) + 1
+        if attempts >= MAX_ATTEMPTS:
+            return {
+                "location": text,
+                "location_status": "not_found",
+                "location_attempts": float(attempts),
+                "place_candidates": None,
+            }
+        dispatcher.utter_message(
+            text=f"Sorry, I couldn't find a place called \u201c{text[:80]}\u201d."
+        )
+        return {"location": None, "location_attempts": float(attempts)}
+
+    @staticmethod
+    def _resolved(c: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "location": c["name"],
+            "location_status": "resolved",
+            "place_name": c["name"],
+            "lad_code": c["lad_code"],
+            "nation": c["nation"],
+            "place_candidates": None,
+            "location_attempts": 0.0,
+        }

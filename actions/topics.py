@@ -1,0 +1,91 @@
+"""Noting what a question is about, and any place it names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    SORRY,
+    candidate_dict,
+    conversation_id,
+    get_resolver,
+    logger,
+    place_events,
+    topic_of,
+)
+
+
+async def _resolve_events(text: str, *, expecting_place: bool) -> list[EventType]:
+    """Return slot events for the place in ``text`` (nothing if none is found)."""
+    resolver = await get_resolver()
+    result = resolver.resolve(text, expecting_place=expecting_place)
+    if result.best is not None and result.best.lad_code:
+        return list(place_events(result.best))
+    if result.ambiguous:
+        return [SlotSet("place_candidates", [candidate_dict(c) for c in result.candidates])]
+    return []
+
+
+class ActionSetTopic(Action):
+    """Record the topic and subtopic; pick up a place named in the same message."""
+
+    def name(self) -> str:
+        return "action_set_topic"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        topic, subtopic = topic_of(tracker)
+        events: list[EventType] = [SlotSet("topic", topic), SlotSet("subtopic", subtopic)]
+        try:
+            found = await _resolve_events(
+                tracker.latest_message.get("text") or "", expecting_place=False
+            )
+        except Exception:
+            logger.exception("place lookup failed conversation_id=%s", conversation_id(tracker))
+            found = []
+        if any(isinstance(e, dict) and e.get("name") == "lad_code" for e in found):
+            return events + found
+        if tracker.get_slot("location_status") == "resolved" and tracker.get_slot("lad_code"):
+            # the place is already known from earlier in the conversation
+            return events + [SlotSet("location_status", "resolved")]
+        return events + found + [
+            SlotSet("location_status", "needs_place"),
+            SlotSet("location_attempts", 0.0),
+        ]
+
+
+class ActionSetLocation(Action):
+    """Record a place the person gave before saying what they need."""
+
+    def name(self) -> str:
+        return "action_set_location"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        try:
+            events = await _resolve_events(text, expecting_place=True)
+        except Exception:
+            logger.exception("place lookup failed conversation_id=%s", conversation_id(tracker))
+            dispatcher.utter_message(text=SORRY)
+            return []
+        if not events:
+            dispatcher.utter_message(
+                text="I couldn't find that place. When you ask your question, "
+                "I'll ask where you are again."
+            )
+        elif not any(e.get("name") == "lad_code" for e in events):
+            dispatcher.utter_message(
+                text="That name matches more than one place. I'll ask which one "
+                "when you tell me what you need."
+            )
+        else:
+            place = next(e["value"] for e in events if e.get("name") == "place_name")
+            dispatcher.utter_message(text=f"Got it: {place}.")
+        return events
