@@ -1,0 +1,130 @@
+"""The gateway's ASGI app: widget, Telegram webhook, demo page and the console."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.gateway import delivery, rasa_client
+from bot.gateway.channels.telegram import WEBHOOK_PATH, TelegramChannel
+from bot.gateway.channels.web import STATIC_DIR, WebChannel, widget_routes
+from bot.gateway.pipeline import Pipeline
+from bot.gateway.rasa_client import RasaClient
+from bot.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class SecurityHeaders:
+    """Add a strict CSP and friends to every response that has not set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.decode().lower() for name, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in present:
+                        headers.append((name.encode(), value.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _console_mount() -> list[BaseRoute]:
+    """Mount the adviser console under /console if it is installed."""
+    try:
+        from bot.console import routes as console
+    except ImportError:
+        logger.info("bot.console.routes not importable: no console mounted")
+        return []
+    middleware_factory = getattr(console, "console_middleware", None)
+    middleware: list[Middleware] = list(middleware_factory()) if middleware_factory else []
+    return [Mount("/console", routes=console.console_routes(), middleware=middleware)]
+
+
+async def demo_page(request: Request) -> Response:
+    """Serve a fictional community group's page with the widget on it."""
+    return FileResponse(STATIC_DIR / "demo.html", headers={"Cache-Control": "no-cache"})
+
+
+async def health(request: Request) -> Response:
+    """Say the gateway is up."""
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the gateway app for ``settings`` (default: the environment's)."""
+    settings = settings or get_settings()
+    rasa = RasaClient(settings)
+    pipeline = Pipeline(settings, rasa)
+    pipeline.register(WebChannel())
+    telegram = TelegramChannel(pipeline) if settings.telegram_bot_token else None
+    if telegram is not None:
+        pipeline.register(telegram)
+
+    async def telegram_webhook(request: Request) -> Response:
+        if telegram is None:
+            return JSONResponse({"error": "telegram is not configured"}, 404)
+        return await telegram.webhook(request)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        rasa_client.set_client(rasa)
+        delivery.set_pipeline(pipeline)
+        if telegram is not None:
+            await telegram.start()
+        try:
+            yield {}
+        finally:
+            if telegram is not None:
+                await telegram.stop()
+            await rasa.aclose()
+            delivery.set_pipeline(None)
+            rasa_client.set_client(None)
+
+    routes: list[BaseRoute] = [
+        Route("/", demo_page, methods=["GET", "HEAD"]),
+        Route("/healthz", health, methods=["GET"]),
+        Route(WEBHOOK_PATH, telegram_webhook, methods=["POST"]),
+        *widget_routes(pipeline),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        *_console_mount(),
+    ]
+    app = Starlette(
+        routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan
+    )
+    app.state.settings = settings
+    app.state.pipeline = pipeline
+    app.state.telegram = telegram
+    return app

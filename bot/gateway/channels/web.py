@@ -1,0 +1,334 @@
+"""The website widget's channel: its JSON API, its live event stream, its files."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from bot.db.models import MessageType
+from bot.db.repositories import conversations as repo
+from bot.gateway import hub
+from bot.gateway.channels.base import ConversationRef, Incoming
+from bot.gateway.events import message_view
+from bot.gateway.pipeline import Pipeline, UnknownConversation
+from bot.gateway.ratelimit import RateLimiter
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+CHANNEL = "web"
+MAX_TEXT = 2000
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+HEARTBEAT_S = 15.0
+MAX_STREAMS_PER_CONVERSATION = 3
+PERSON_EVENTS = {MessageType.INCOMING.value, MessageType.OUTGOING.value}
+
+
+class WebChannel:
+    """Widget delivery: the pipeline's hub events are what the widget streams."""
+
+    name = CHANNEL
+
+    async def deliver(
+        self, conversation: ConversationRef, messages: list[dict[str, Any]]
+    ) -> list[int]:
+        # Already published on conversation:<id>, which the event stream relays;
+        # a widget that was away catches up from the history on reconnect.
+        return [m["id"] for m in messages]
+
+
+def widget_token(settings: Settings, conversation_id: str) -> str:
+    """Return the widget's proof that it owns ``conversation_id``."""
+    key = settings.session_secret.get_secret_value().encode()
+    digest = hmac.new(key, b"widget:" + conversation_id.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+def _token_ok(settings: Settings, conversation_id: str, token: object) -> bool:
+    return isinstance(token, str) and hmac.compare_digest(
+        token.encode(), widget_token(settings, conversation_id).encode()
+    )
+
+
+def person_view(view: dict[str, Any]) -> dict[str, Any]:
+    """Return what the widget may see of a message (no adviser ids, no notes)."""
+    return {
+        "id": view["id"],
+        "sender": view["sender"],
+        "text": view["text"],
+        "buttons": view["buttons"],
+        "created_at": view["created_at"],
+    }
+
+
+def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class WidgetApi:
+    """The /api/widget routes, bound to one pipeline and its settings."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.settings = pipeline.settings
+        self.limiter = RateLimiter(self.settings.widget_rate_limit_per_minute, 60.0)
+        self.streams: Counter[str] = Counter()
+
+    def _limited(self, request: Request, conversation_id: str | None) -> Response | None:
+        client = request.client.host if request.client else "unknown"
+        wait = self.limiter.hit(f"{client}|{conversation_id or 'new'}")
+        if wait is None:
+            return None
+        logger.warning(
+            "widget rate limit hit", extra={"conversation_id": conversation_id}
+        )
+        return _error(429, "too many requests", **{"Retry-After": str(int(wait) + 1)})
+
+    async def _json(self, request: Request) -> dict[str, Any] | None:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return body if isinstance(body, dict) else None
+
+    async def _status(self, conversation_id: str) -> str | None:
+        def read(session: Session) -> str | None:
+            conv = repo.get_conversation(session, conversation_id=conversation_id)
+            return conv.status.value if conv else None
+
+        return await self.pipeline._db(read)
+
+    async def start(self, request: Request) -> Response:
+        """Resume the widget's conversation if its id and token check out, else start one."""
+        body = await self._json(request)
+        if body is None:
+            return _error(400, "expected a JSON object")
+        cid = body.get("conversation_id")
+        if isinstance(cid, str) and _token_ok(self.settings, cid, body.get("token")):
+            if limited := self._limited(request, cid):
+                return limited
+            status = await self._status(cid)
+            if status is not None:
+                return JSONResponse(
+                    {"conversation_id": cid, "token": body["token"], "status": status}
+                )
+        if limited := self._limited(request, None):
+            return limited
+
+        def create(session: Session) -> tuple[str, str]:
+            conv = repo.create_conversation(session, channel=CHANNEL)
+            return conv.id, conv.status.value
+
+        cid, status = await self.pipeline._db(create)
+        logger.info("widget conversation started", extra={"conversation_id": cid})
+        return JSONResponse(
+            {
+                "conversation_id": cid,
+                "token": widget_token(self.settings, cid),
+                "status": status,
+            },
+            status_code=201,
+        )
+
+    async def history(self, request: Request) -> Response:
+        """Return the person-visible messages after ``?after=`` (default: all)."""
+        cid = request.path_params["conversation_id"]
+        if not _token_ok(self.settings, cid, request.query_params.get("token")):
+            return _error(403, "unknown conversation")
+        if limited := self._limited(request, cid):
+            return limited
+        try:
+            after = int(request.query_params.get("after", "0"))
+        except ValueError:
+            return _error(400, "after must be a message id")
+
+        def read(session: Session) -> dict[str, Any] | None:
+            conv = repo.get_conversation(session, conversation_id=cid)
+            if conv is None:
+                return None
+            rows = repo.list_messages(session, conversation_id=cid, after_id=after)
+            return {
+                "status": conv.status.value,
+                "messages": [person_view(message_view(m)) for m in rows],
+            }
+
+        result = await self.pipeline._db(read)
+        if result is None:
+            return _error(404, "unknown conversation")
+        return JSONResponse(result)
+
+    async def send(self, request: Request) -> Response:
+        """Store the person's message once, then answer it (or queue it)."""
+        cid = request.path_params["conversation_id"]
+        body = await self._json(request)
+        if body is None:
+            return _error(400, "expected a JSON object")
+        if not _token_ok(self.settings, cid, body.get("token")):
+            return _error(403, "unknown conversation")
+        if limited := self._limited(request, cid):
+            return limited
+        text, client_id = body.get("text"), body.get("client_message_id")
+        payload = body.get("payload")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+            return _error(400, f"text must be 1 to {MAX_TEXT} characters")
+        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+            return _error(400, "client_message_id must be 8-64 letters, digits, - or _")
+        if payload is not None and (
+            not isinstance(payload, str) or not payload.strip() or len(payload) > 500
+        ):
+            return _error(400, "payload must be a short string")
+        incoming = Incoming(
+            channel=CHANNEL,
+            source_id=f"{cid}:{client_id}",
+            text=text.strip(),
+            rasa_text=payload,
+            conversation_id=cid,
+        )
+        try:
+            received = await self.pipeline.receive(incoming)
+        except UnknownConversation:
+            return _error(404, "unknown conversation")
+        return JSONResponse(
+            {
+                "duplicate": received.duplicate,
+                "status": received.status,
+                "message": person_view(received.message) if received.message else None,
+                "replies": [person_view(r) for r in received.replies],
+            }
+        )
+
+    async def events(self, request: Request) -> Response:
+        """Stream the conversation's new messages, typing and status as SSE."""
+        cid = request.path_params["conversation_id"]
+        if not _token_ok(self.settings, cid, request.query_params.get("token")):
+            return _error(403, "unknown conversation")
+        if self.streams[cid] >= MAX_STREAMS_PER_CONVERSATION:
+            return _error(429, "too many open streams", **{"Retry-After": "10"})
+        last = request.headers.get("last-event-id") or request.query_params.get(
+            "after", ""
+        )
+        after = int(last) if last.isdigit() else None
+        # Subscribe before reading the history so nothing falls in between.
+        subscription = hub.subscribe(hub.conversation_topic(cid))
+        self.streams[cid] += 1
+
+        async def stream() -> AsyncIterator[str]:
+            sent = after or 0
+            try:
+                yield "retry: 3000\n\n"
+                if after is not None:
+
+                    def read(session: Session) -> list[dict[str, Any]]:
+                        return [
+                            message_view(m)
+                            for m in repo.list_messages(
+                                session, conversation_id=cid, after_id=after
+                            )
+                        ]
+
+                    for view in await self.pipeline._db(read):
+                        sent = max(sent, view["id"])
+                        yield _sse("message", person_view(view), view["id"])
+                while True:
+                    event = await subscription.get(HEARTBEAT_S)
+                    if event is None:
+                        yield ": keep-alive\n\n"
+                        continue
+                    kind = event.get("type")
+                    if kind == "message":
+                        view = event["message"]
+                        if view["message_type"] in PERSON_EVENTS and view["id"] > sent:
+                            sent = view["id"]
+                            yield _sse("message", person_view(view), view["id"])
+                    elif kind == "typing":
+                        yield _sse("typing", {"active": bool(event.get("active"))})
+                    elif kind == "status":
+                        yield _sse("status", {"status": event.get("status")})
+            finally:
+                subscription.close()
+                self.streams[cid] -= 1
+                if self.streams[cid] <= 0:
+                    del self.streams[cid]
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+
+def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append("data: " + json.dumps(data, ensure_ascii=False))
+    return "\n".join(lines) + "\n\n"
+
+
+def widget_file(name: str) -> Route:
+    """Return a route serving one of the widget's static files at ``/name``."""
+
+    async def endpoint(request: Request) -> Response:
+        response = FileResponse(STATIC_DIR / name)
+        response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
+
+    return Route(f"/{name}", endpoint, methods=["GET", "HEAD"])
+
+
+def widget_routes(pipeline: Pipeline) -> list[BaseRoute]:
+    """Return the widget's files and its API (CORS-allowlisted) as routes."""
+    api = WidgetApi(pipeline)
+    settings = pipeline.settings
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.widget_allowed_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Last-Event-ID"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    return [
+        widget_file("widget.js"),
+        widget_file("widget.css"),
+        Mount(
+            "/api/widget",
+            routes=[
+                Route("/conversations", api.start, methods=["POST"]),
+                Route(
+                    "/conversations/{conversation_id}/messages",
+                    api.history,
+                    methods=["GET"],
+                ),
+                Route(
+                    "/conversations/{conversation_id}/messages",
+                    api.send,
+                    methods=["POST"],
+                ),
+                Route(
+                    "/conversations/{conversation_id}/events",
+                    api.events,
+                    methods=["GET"],
+                ),
+            ],
+            middleware=[cors],
+        ),
+    ]
+
