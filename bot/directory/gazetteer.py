@@ -1,0 +1,468 @@
+"""The in-memory gazetteer the location resolver matches: names, areas, words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import LocalAuthority, Place, PostcodeDistrict
+from bot.directory.place_tables import (
+    AREAS,
+    BAD_ALT_NAMES,
+    CEREMONIAL_EXTRAS,
+    COUNCIL_ALIASES,
+    COUNCIL_PREFIXES,
+    COUNCIL_RANK,
+    COUNCIL_SUFFIXES,
+    COUNTRY_WORDS,
+    COUNTY_ABBREVIATIONS,
+    EXCLUDED_PLACES,
+    GENERIC_TOKENS,
+    NATION_NAMES,
+)
+from bot.settings import DIRECTORY_DATA_DIR
+
+AMBIGUOUS_WORDS_FILE = DIRECTORY_DATA_DIR / "ambiguous_words.txt"
+
+# Base scores: City > Town > council > Village > Suburban Area > Other > Hamlet.
+PLACE_RANK = {
+    "City": 0.90,
+    "Town": 0.86,
+    "settlement": 0.84,  # NI: NISRA does not tell towns from villages
+    "Village": 0.70,
+    "Suburban Area": 0.62,
+    "Other Settlement": 0.56,
+    "Hamlet": 0.50,
+}
+COUNTY_RANK = 0.80
+
+# Tiers: 3 = city/town/council/county/NI settlement, 2 = village, 1 = smaller.
+TIER_BIG, TIER_VILLAGE, TIER_SMALL = 3, 2, 1
+PLACE_TIER = {
+    "City": TIER_BIG,
+    "Town": TIER_BIG,
+    "settlement": TIER_BIG,
+    "Village": TIER_VILLAGE,
+}
+
+MIN_NAME_CHARS = 3  # names shorter than this (spaces aside) are never matched
+
+
+# --------------------------------------------------------------------------------
+# Text normalisation and tokens
+# --------------------------------------------------------------------------------
+
+_PUNCT_MAP = {
+    "\u2019": "'",
+    "\u2018": "'",
+    "\u02bc": "'",
+    "`": "'",
+    "\u00b4": "'",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+}
+
+
+class _FoldTable(dict[int, str]):
+    """Lazily filled str.translate table: one character in, one character out."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        out = _PUNCT_MAP.get(ch)
+        if out is None:
+            base = "".join(
+                c
+                for c in unicodedata.normalize("NFKD", ch)
+                if not unicodedata.combining(c)
+            ).lower()
+            out = base if len(base) == 1 else ch
+        if len(self) < 8192:  # bounded: odd input cannot grow it without limit
+            self[code] = out
+        return out
+
+
+_FOLD = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip diacritics, keeping one character per character."""
+    low = text.lower()
+    if len(low) != len(text):
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    if low.isascii():
+        return low
+    return low.translate(_FOLD)
+
+
+class Token(NamedTuple):
+    """A word or punctuation mark: its span in the original text and its form."""
+
+    start: int
+    end: int
+    norm: str  # folded, apostrophes removed; "" for punctuation
+    punct: str  # the punctuation mark, "" for words
+
+
+_TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s'\-]")
+_ABBREVIATIONS = {"st", "mt", "co", "nr"}
+_WORD_NORMS = {"saint": "st", "and": "and"}
+
+
+def tokenize(folded: str, limit: int | None = None) -> list[Token]:
+    """Split folded text into word and punctuation tokens (hyphens are spaces)."""
+    tokens: list[Token] = []
+    for m in _TOKEN_RE.finditer(folded):
+        s = m.group()
+        if s[0].isalnum():
+            norm = s.replace("'", "")
+            tokens.append(Token(m.start(), m.end(), _WORD_NORMS.get(norm, norm), ""))
+        elif s == "&":
+            tokens.append(Token(m.start(), m.end(), "and", ""))
+        elif (
+            s == "."
+            and tokens
+            and tokens[-1].norm in _ABBREVIATIONS
+            and tokens[-1].end == m.start()
+        ):
+            continue  # "St. Ives", "Co. Down"
+        else:
+            tokens.append(Token(m.start(), m.end(), "", s))
+        if limit is not None and len(tokens) >= limit:
+            break
+    return tokens
+
+
+def name_key(name: str) -> str:
+    """Return the lookup key of a name: folded words joined by single spaces."""
+    return " ".join(t.norm for t in tokenize(fold(name)) if t.norm)
+
+
+def english_part(os_county: str | None) -> str | None:
+    """Return the English half of a bilingual OS county ("Sir Benfro - X")."""
+    if not os_county:
+        return None
+    if " - " in os_county:
+        return os_county.split(" - ", 1)[1].removeprefix("the ").strip() or None
+    return os_county
+
+
+def clean_lad_name(name: str) -> str:
+    """Return a LAD name for display ("Kingston upon Hull, City of" -> "... Hull")."""
+    for suffix in (", City of", ", County of"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+# --------------------------------------------------------------------------------
+# Entries and the gazetteer
+# --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One thing a name can mean: a place, a council, a county/area or a nation."""
+
+    kind: str  # place | council | county | nation
+    name: str  # the name as the data spells it
+    other_name: str | None  # the place's other-language (or English) name
+    place_type: str | None  # City, Town, ..., settlement; "council"; "county"
+    lad_code: str | None
+    lad_codes: tuple[str, ...]  # every LAD meant (lad_code first when set)
+    area: frozenset[str]  # LADs this entry agrees with as a qualifier
+    nation: str | None
+    region: str | None  # shown after the name: "St Ives, Cornwall"
+    rank: float
+    tier: int
+
+
+@dataclass(frozen=True, slots=True)
+class District:
+    """A postcode district (outward code) and its councils."""
+
+    code: str
+    lad_code: str
+    dominant_share: float
+    lad_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Lad:
+    """A local authority district as the resolver shows it."""
+
+    code: str
+    name: str  # as in the data
+    display: str
+    nation: str
+    county_name: str | None
+
+
+@dataclass(slots=True)
+class Gazetteer:
+    """Every matchable name with its entries, plus LADs, districts and word levels."""
+
+    names: dict[str, list[Entry]] = field(default_factory=dict)
+    levels: dict[str, int] = field(default_factory=dict)  # name key -> 1, 2 or 3
+    lads: dict[str, Lad] = field(default_factory=dict)
+    districts: dict[str, District] = field(default_factory=dict)
+
+    def add(self, key: str, entry: Entry) -> None:
+        """Index ``entry`` under ``key`` (skipping too-short names and duplicates)."""
+        if len(key.replace(" ", "")) < MIN_NAME_CHARS:
+            return
+        bucket = self.names.setdefault(key, [])
+        if entry not in bucket:
+            bucket.append(entry)
+
+
+def load_word_levels(path: Path = AMBIGUOUS_WORDS_FILE) -> dict[str, int]:
+    """Read ambiguous_words.txt: name key -> level 1 (plain), 2 ("!") or 3 ("!!")."""
+    levels: dict[str, int] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        level = 1
+        if line.endswith("!!"):
+            level, line = 3, line[:-2]
+        elif line.endswith("!"):
+            level, line = 2, line[:-1]
+        key = name_key(line)
+        if key:
+            levels[key] = max(level, levels.get(key, 0))
+    return levels
+
+
+def _lads_by_name(lads: Iterable[Lad]) -> dict[str, str]:
+    return {lad.name: lad.code for lad in lads}
+
+
+def _members(
+    refs: Iterable[str], by_name: dict[str, str], lads: dict[str, Lad]
+) -> tuple[str, ...]:
+    codes: list[str] = []
+    for ref in refs:
+        if ref.startswith("prefix:"):
+            codes += sorted(c for c in lads if c.startswith(ref[7:]))
+        elif ref.startswith("county:"):
+            codes += sorted(c for c, lad in lads.items() if lad.county_name == ref[7:])
+        elif ref in by_name:
+            codes.append(by_name[ref])
+        else:
+            raise ValueError(f"gazetteer table names an unknown LAD: {ref!r}")
+    return tuple(dict.fromkeys(codes))
+
+
+def build_gazetteer(
+    session: Session, word_levels: dict[str, int] | None = None
+) -> Gazetteer:
+    """Read places, councils and postcode districts into a Gazetteer."""
+    gaz = Gazetteer(levels=dict(word_levels or load_word_levels()))
+    for la in session.execute(
+        select(
+            LocalAuthority.code,
+            LocalAuthority.name,
+            LocalAuthority.official_name,
+            LocalAuthority.nation,
+            LocalAuthority.county_name,
+            LocalAuthority.alt_names,
+        )
+    ):
+        gaz.lads[la.code] = Lad(
+            la.code, la.name, clean_lad_name(la.name), str(la.nation), la.county_name
+        )
+    by_name = _lads_by_name(gaz.lads.values())
+    extras = {
+        name: _members(refs, by_name, gaz.lads)
+        for name, refs in CEREMONIAL_EXTRAS.items()
+    }
+    _add_councils(session, gaz, extras)
+    _add_areas(gaz, by_name, extras)
+    _add_places(session, gaz)
+    for d in session.execute(
+        select(
+            PostcodeDistrict.code,
+            PostcodeDistrict.lad_code,
+            PostcodeDistrict.dominant_share,
+            PostcodeDistrict.all_lad_codes,
+        )
+    ):
+        codes = tuple(dict.fromkeys([d.lad_code, *(d.all_lad_codes or [])]))
+        gaz.districts[d.code] = District(d.code, d.lad_code, d.dominant_share, codes)
+    _derive_levels(gaz)
+    return gaz
+
+
+def _council_entry(lad: Lad, rank: float, area: frozenset[str]) -> Entry:
+    return Entry(
+        kind="council",
+        name=lad.display,
+        other_name=None,
+        place_type="council",
+        lad_code=lad.code,
+        lad_codes=(lad.code,),
+        area=area,
+        nation=lad.nation,
+        region=None,
+        rank=rank,
+        tier=TIER_BIG,
+    )
+
+
+def _council_names(lad: Lad, official: str | None, alts: Iterable[str]) -> set[str]:
+    short = name_key(lad.display)
+    keys = {short, name_key(lad.name)}
+    if official:
+        keys.add(name_key(official))
+    for alt in alts:
+        if "\ufffd" in alt or "\u00ef" in alt:  # mojibake in the source
+            continue
+        key = name_key(alt)
+        if key and key not in BAD_ALT_NAMES and len(key) > 3:
+            keys.add(key)
+    bases = {k for k in keys if "council" not in k.split()}
+    for base in list(bases):
+        for suffix in COUNCIL_SUFFIXES:
+            keys.add(f"{base} {suffix}")
+        for prefix in COUNCIL_PREFIXES:
+            keys.add(f"{prefix} {base}")
+    return keys
+
+
+def _add_councils(
+    session: Session, gaz: Gazetteer, extras: dict[str, tuple[str, ...]]
+) -> None:
+    rows = session.execute(
+        select(
+            LocalAuthority.code, LocalAuthority.official_name, LocalAuthority.alt_names
+        )
+    )
+    for code, official, alts in rows:
+        lad = gaz.lads[code]
+        area = frozenset((code, *extras.get(lad.display, ())))
+        entry = _council_entry(lad, COUNCIL_RANK, area)
+        for key in _council_names(lad, official, alts or []):
+            gaz.add(key, entry)
+    by_name = _lads_by_name(gaz.lads.values())
+    for alias, (lad_name, rank) in COUNCIL_ALIASES.items():
+        lad = gaz.lads[by_name[lad_name]]
+        area = frozenset((lad.code, *extras.get(lad.display, ())))
+        gaz.add(name_key(alias), _council_entry(lad, rank, area))
+
+
+def _county_entry(name: str, codes: tuple[str, ...]) -> Entry:
+    return Entry(
+        kind="county",
+        name=name,
+        other_name=None,
+        place_type="county",
+        lad_code=None,
+        lad_codes=codes,
+        area=frozenset(codes),
+        nation=None,
+        region=None,
+        rank=COUNTY_RANK,
+        tier=TIER_BIG,
+    )
+
+
+def _add_areas(
+    gaz: Gazetteer, by_name: dict[str, str], extras: dict[str, tuple[str, ...]]
+) -> None:
+    counties: dict[str, list[str]] = defaultdict(list)
+    for lad in gaz.lads.values():
+        if lad.county_name:
+            counties[lad.county_name].append(lad.code)
+    county_entries: dict[str, Entry] = {}
+    for county, codes in sorted(counties.items()):
+        members = tuple(dict.fromkeys([*sorted(codes), *extras.get(county, ())]))
+        entry = _county_entry(county, members)
+        county_entries[county] = entry
+        gaz.add(name_key(county), entry)
+        gaz.add(name_key(county) + " county", entry)
+        gaz.add("county of " + name_key(county), entry)
+    for abbr, county in COUNTY_ABBREVIATIONS.items():
+        gaz.add(name_key(abbr), county_entries[county])
+    for display, (aliases, refs) in AREAS.items():
+        entry = _county_entry(display, _members(refs, by_name, gaz.lads))
+        for alias in aliases:
+            gaz.add(name_key(alias), entry)
+    for key, nation in NATION_NAMES.items():
+        codes = tuple(c for c, lad in gaz.lads.items() if lad.nation == nation)
+        gaz.add(
+            key,
+            Entry(
+                kind="nation",
+                name=nation,
+                other_name=None,
+                place_type=None,
+                lad_code=None,
+                lad_codes=codes,
+                area=frozenset(codes),
+                nation=nation,
+                region=None,
+                rank=0.0,
+                tier=TIER_BIG,
+            ),
+        )
+
+
+def _add_places(session: Session, gaz: Gazetteer) -> None:
+    rows = session.execute(
+        select(
+            Place.name, Place.name_alt, Place.place_type, Place.lad_code, Place.county
+        )
+    )
+    for name, alt, place_type, lad_code, county in rows:
+        lad = gaz.lads.get(lad_code)
+        if lad is None:
+            continue
+        names = [(name, alt)] + ([(alt, name)] if alt else [])
+        for shown, other in names:
+            key = name_key(shown)
+            if not key or key in COUNTRY_WORDS or (key, lad_code) in EXCLUDED_PLACES:
+                continue
+            region = english_part(county)
+            if not region or name_key(region) == key:
+                region = lad.display if name_key(lad.display) != key else lad.nation
+            entry = Entry(
+                kind="place",
+                name=shown,
+                other_name=other,
+                place_type=place_type,
+                lad_code=lad_code,
+                lad_codes=(lad_code,),
+                area=frozenset((lad_code,)),
+                nation=lad.nation,
+                region=region,
+                rank=PLACE_RANK.get(place_type, 0.5),
+                tier=PLACE_TIER.get(place_type, TIER_SMALL),
+            )
+            gaz.add(key, entry)
+
+
+def _derive_levels(gaz: Gazetteer) -> None:
+    """Treat small-place names made only of common words like level-"!" words."""
+    common = GENERIC_TOKENS | {k for k in gaz.levels if " " not in k}
+    for key, entries in gaz.names.items():
+        if key in gaz.levels or " " not in key:
+            continue
+        if any(e.tier == TIER_BIG for e in entries):
+            continue
+        if all(t in common for t in key.split()):
+            gaz.levels[key] = 2
+
+
+def iter_keys(gaz: Gazetteer) -> Iterator[str]:
+    """Yield every name key the matcher must know."""
+    yield from gaz.names
