@@ -1,0 +1,109 @@
+"""A tiny Rasa stand-in speaking the gateway's contract over real HTTP.
+
+POST /webhooks/frontdoor/webhook answers like the frontdoor channel; asking for a
+person writes the hand-over to the database (as the action server does) and
+answers ``paused: true``. Behaviour can be switched per test: a delay, an HTTP
+error, or a custom script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.db.repositories import conversations as repo
+from bot.db.session import session_scope
+
+HANDED_OVER = "I'm passing you to a human adviser now."
+TOPIC_BUTTONS = [
+    {"title": "Funding", "payload": "I have a question about funding"},
+    {"title": "Governance", "payload": "/governance"},
+]
+
+
+@dataclass
+class FakeRasa:
+    """The fake's behaviour and what it received."""
+
+    database_url: str
+    token: str = "test-rasa-token"
+    delay: float = 0.0
+    status_code: int = 200
+    script: Callable[[str, str], dict[str, Any]] | None = None
+    received: list[dict[str, Any]] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    in_flight: dict[str, int] = field(default_factory=dict)
+    max_in_flight: dict[str, int] = field(default_factory=dict)
+
+    def answer(self, sender: str, text: str) -> dict[str, Any]:
+        if self.script is not None:
+            return self.script(sender, text)
+        if "person" in text.lower() or text == "/request_human":
+            with session_scope(self.database_url) as session:
+                conversation = repo.get_conversation(session, conversation_id=sender)
+                assert conversation is not None
+                repo.hand_over(
+                    session, conversation=conversation, reason="asked_for_person"
+                )
+            return {
+                "messages": [{"text": HANDED_OVER}],
+                "intent": {"name": "request_human", "confidence": 0.99},
+                "paused": True,
+            }
+        if text == "hello":
+            return {
+                "messages": [{"text": "Hello! What can I help with?",
+                              "buttons": TOPIC_BUTTONS}],
+                "intent": {"name": "greet", "confidence": 0.98},
+                "paused": False,
+            }
+        return {
+            "messages": [{"text": f"Echo: {text}"}],
+            "intent": {"name": "funding", "confidence": 0.93},
+            "paused": False,
+        }
+
+    def texts(self) -> list[str]:
+        """Return the texts Rasa was sent, in order."""
+        return [r["message"] for r in self.received]
+
+    def app(self) -> Starlette:
+        async def webhook(request: Request) -> Response:
+            body = await request.json()
+            self.received.append(body)
+            sender = body["sender"]
+            self.in_flight[sender] = self.in_flight.get(sender, 0) + 1
+            self.max_in_flight[sender] = max(
+                self.max_in_flight.get(sender, 0), self.in_flight[sender]
+            )
+            try:
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                if self.status_code != 200:
+                    return JSONResponse({"error": "down"}, self.status_code)
+                answer = await asyncio.to_thread(self.answer, sender, body["message"])
+                return JSONResponse(answer)
+            finally:
+                self.in_flight[sender] -= 1
+
+        async def events(request: Request) -> Response:
+            if request.query_params.get("token") != self.token:
+                return JSONResponse({"error": "unauthorised"}, 401)
+            body = await request.json()
+            assert body == [{"event": "resume"}]
+            self.resumed.append(request.path_params["cid"])
+            return JSONResponse({"sender_id": request.path_params["cid"]})
+
+        return Starlette(
+            routes=[
+                Route("/webhooks/frontdoor/webhook", webhook, methods=["POST"]),
+                Route("/conversations/{cid}/tracker/events", events, methods=["POST"]),
+            ]
+        )
