@@ -243,6 +243,116 @@ def run() -> None:
         stack.stop()
 
 
+# --------------------------------------------------------------------------------
+# Advisers (console accounts)
+# --------------------------------------------------------------------------------
+
+advisers_app = typer.Typer(
+    help="Adviser accounts for the console.", no_args_is_help=True
+)
+app.add_typer(advisers_app, name="advisers")
+
+
+def _read_new_password(password_stdin: bool) -> str:
+    """Read a password from stdin (one line) or ask for it twice, hidden."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@advisers_app.command("add")
+@friendly_errors
+def advisers_add(
+    username: str = typer.Argument(..., help="Sign-in name (stored lower-case)."),
+    name: str = typer.Option(..., "--name", help="Name shown to other advisers."),
+    organisation: str = typer.Option(
+        None, "--organisation", help="Directory id of the adviser's LIO (lio123)."
+    ),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin, not a prompt."
+    ),
+) -> None:
+    """Create an adviser account; the password is asked for (never a default)."""
+    from bot.console.auth import PASSWORD_MIN_LENGTH, PasswordTooShort, hash_password
+    from bot.db.repositories import console as console_repo
+    from bot.db.session import session_scope
+
+    username = username.strip().lower()
+    if not username or len(username) > 80 or not username.isprintable():
+        err.print("error: the username must be 1 to 80 printable characters.")
+        raise typer.Exit(2)
+    if not name.strip():
+        err.print("error: --name must not be empty.")
+        raise typer.Exit(2)
+    url = get_settings().database_url
+    with session_scope(url) as session:
+        if console_repo.find_adviser(session, username=username) is not None:
+            err.print(f"error: an adviser called {username!r} already exists.")
+            raise typer.Exit(1)
+        if organisation and not console_repo.organisation_exists(
+            session, organisation_id=organisation
+        ):
+            err.print(
+                f"error: no organisation {organisation!r} in the directory "
+                "(see `frontdoor directory import`)."
+            )
+            raise typer.Exit(2)
+    password = _read_new_password(password_stdin)
+    try:
+        password_hash = hash_password(password)
+    except PasswordTooShort:
+        err.print(
+            f"error: the password is too short: use at least {PASSWORD_MIN_LENGTH} "
+            "characters (a few random words work well)."
+        )
+        raise typer.Exit(2) from None
+    with session_scope(url) as session:
+        console_repo.create_adviser(
+            session,
+            username=username,
+            display_name=name.strip(),
+            password_hash=password_hash,
+            organisation_id=organisation or None,
+        )
+    console.print(f"adviser {username!r} added; they can sign in at /console/login")
+
+
+@advisers_app.command("list")
+@friendly_errors
+def advisers_list() -> None:
+    """List adviser accounts (never their passwords)."""
+    from bot.db.repositories import console as console_repo
+    from bot.db.session import session_scope
+
+    table = Table("username", "name", "organisation", "active")
+    with session_scope(get_settings().database_url) as session:
+        for a in console_repo.list_advisers(session):
+            table.add_row(
+                a.username,
+                a.display_name,
+                a.organisation_id or "-",
+                "yes" if a.active else "no",
+            )
+    console.print(table)
+
+
+@advisers_app.command("deactivate")
+@friendly_errors
+def advisers_deactivate(username: str) -> None:
+    """Stop an adviser signing in and end their console sessions."""
+    from bot.db.repositories import console as console_repo
+    from bot.db.session import session_scope
+
+    with session_scope(get_settings().database_url) as session:
+        found = console_repo.deactivate_adviser(
+            session, username=username.strip().lower()
+        )
+    if not found:
+        err.print(f"error: no adviser called {username!r}.")
+        raise typer.Exit(1)
+    console.print(f"adviser {username!r} deactivated; their sessions have ended")
+
+
 def main() -> None:
     """Entry point for `python -m bot.cli`."""
     app()

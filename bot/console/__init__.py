@@ -1,0 +1,1 @@
+"""The adviser console: server-rendered pages where advisers answer hand-overs."""

@@ -1,0 +1,73 @@
+"""Server-sent events: the queue and each conversation, fed by the gateway's hub."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from bot.console import live
+from bot.console.auth import ConsoleSession, run_db
+from bot.db.base import utcnow
+from bot.db.repositories import console as repo
+from bot.gateway import hub
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 15.0
+# Only these fields go to the browser; it re-fetches the rendered HTML anyway,
+# so nothing a person typed ever travels in an event.
+EVENT_FIELDS = ("type", "conversation_id", "status", "message_id")
+
+
+def _frame(event: dict[str, Any]) -> str:
+    data = {k: event[k] for k in EVENT_FIELDS if k in event}
+    message = event.get("message")
+    if isinstance(message, dict) and "id" in message:
+        data["message_id"] = message["id"]
+    return f"event: update\ndata: {json.dumps(data)}\n\n"
+
+
+async def _still_signed_in(session: ConsoleSession) -> bool:
+    def check(db: Any) -> bool:
+        loaded = repo.load_session(db, session_id=session.id, now=utcnow())
+        return loaded is not None and loaded[1] is not None
+
+    try:
+        return await run_db(check)
+    except Exception:
+        log.exception("console: session check failed")
+        return True  # the database blipped: keep the stream, check again later
+
+
+async def _stream(
+    subscription: hub.Subscription, session: ConsoleSession, heartbeat_s: float
+) -> AsyncIterator[str]:
+    try:
+        yield "retry: 3000\n\n"
+        while True:
+            event = await subscription.get(timeout=heartbeat_s)
+            if event is None:
+                if subscription.closed or not await _still_signed_in(session):
+                    return  # signed out: the browser stops and shows a notice
+                yield ": keep-alive\n\n"
+                continue
+            yield _frame(event)
+    finally:
+        subscription.close()
+
+
+def event_stream(request: Request, topic: str) -> StreamingResponse:
+    """Return a text/event-stream response of ``topic``'s events."""
+    session: ConsoleSession = request.state.console_session
+    # Subscribed before the response starts, so nothing falls in between the
+    # page the browser has and the first event.
+    return StreamingResponse(
+        _stream(live.subscribe(topic), session, HEARTBEAT_S),
+        media_type="text/event-stream",
+        headers={"X-Accel-Buffering": "no"},
+    )

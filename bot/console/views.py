@@ -1,0 +1,134 @@
+"""Rendering console pages: the Jinja environment (autoescaped) and its filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from bot.console.auth import base_path
+from bot.db.base import utcnow
+from bot.settings import get_settings
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Fixed texts for ?notice=...: nothing from the query string reaches the page.
+NOTICES = {
+    "claimed": "You picked up this conversation.",
+    "released": "The conversation is back in the queue.",
+    "resolved": "The conversation is resolved.",
+    "handed_back": "The conversation is back with the bot.",
+    "handed_back_unconfirmed": (
+        "The conversation is back with the bot, but the bot did not confirm it. "
+        "It will answer the person's next message."
+    ),
+    "replied": "Your reply was sent.",
+    "noted": "Your note was added. The person does not see notes.",
+    "signed_out": "You have signed out.",
+}
+
+STATUS_TEXT = {
+    "bot": "With the bot",
+    "queued": "Waiting for an adviser",
+    "assigned": "Picked up",
+    "resolved": "Resolved",
+}
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(get_settings().adviser_timezone)
+
+
+def when(value: datetime | None) -> str:
+    """Format a timestamp in the advisers' time zone."""
+    if value is None:
+        return "unknown"
+    return value.astimezone(_zone()).strftime("%a %d %b %Y, %H:%M")
+
+
+def iso(value: datetime | None) -> str:
+    """Format a timestamp for a <time datetime> attribute."""
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def waited(value: datetime | None) -> str:
+    """Say how long ago ``value`` was, roughly ("25 min", "3 h 5 min")."""
+    if value is None:
+        return "for an unknown time"
+    minutes = max(0, int((utcnow() - value).total_seconds() // 60))
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days"
+
+
+def percent(value: float | None) -> str:
+    """Format an NLU confidence as a percentage."""
+    return "" if value is None else f"{value:.0%}"
+
+
+def words(value: str | None) -> str:
+    """Turn an identifier ("trustee_duties") into words ("trustee duties")."""
+    return (value or "").replace("_", " ")
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(when=when, iso=iso, waited=waited, percent=percent, words=words)
+    env.globals.update(status_text=STATUS_TEXT)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a template with what every console page needs."""
+    session = getattr(request.state, "console_session", None)
+    notice_key = request.query_params.get("notice", "")
+    full: dict[str, Any] = {
+        "base": base_path(request),
+        "adviser": session.adviser if session else None,
+        "csrf_token": session.csrf_token if session else "",
+        "notice": NOTICES.get(notice_key, ""),
+    }
+    full.update(context or {})
+    return templates.TemplateResponse(request, name, full, status_code=status_code)
+
+
+def error_page(
+    request: Request,
+    status_code: int,
+    title: str,
+    message: str,
+    back: str | None = None,
+) -> HTMLResponse:
+    """Render an error page that says what happened and where to go."""
+    return render(
+        request,
+        "error.html",
+        {"title": title, "message": message, "back": back},
+        status_code=status_code,
+    )

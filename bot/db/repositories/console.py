@@ -1,0 +1,742 @@
+"""What the adviser console reads and writes: advisers, sessions, queue, transcript."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.db.base import utcnow
+from bot.db.models import (
+    Adviser,
+    AdviserSession,
+    Conversation,
+    ConversationStatus,
+    Handoff,
+    LocalAuthority,
+    LoginFailure,
+    Message,
+    MessageType,
+    Organisation,
+    OrganisationArea,
+    Resource,
+)
+from bot.directory.service import resources_for
+from bot.domain.handoff import OUTCOMES, Transition, activity_text, next_status
+
+Status = ConversationStatus
+
+REASON_TEXT = {
+    "asked_for_person": "Asked for a person",
+    "accepted_offer": "Accepted the offer of an adviser",
+    "risk": "Someone may be at risk: check first",
+    "bot_unavailable": "The assistant was unavailable",
+    "other_enquiry": "Enquiry outside funding, governance and volunteering",
+}
+
+SENDER_LABELS = {"person": "Person", "bot": "Front Door bot", "system": "System"}
+
+
+class ConsoleConflict(Exception):
+    """The conversation is not in a state that allows what the adviser asked."""
+
+
+# --------------------------------------------------------------------------------
+# Advisers
+# --------------------------------------------------------------------------------
+
+
+def create_adviser(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    password_hash: str,
+    organisation_id: str | None = None,
+) -> Adviser:
+    """Add an adviser account (flushed, not committed)."""
+    adviser = Adviser(
+        username=username,
+        display_name=display_name,
+        password_hash=password_hash,
+        organisation_id=organisation_id,
+        active=True,
+    )
+    session.add(adviser)
+    session.flush()
+    return adviser
+
+
+def find_adviser(session: Session, *, username: str) -> Adviser | None:
+    """Return the adviser with ``username``, if any."""
+    return session.scalar(select(Adviser).where(Adviser.username == username))
+
+
+def get_adviser(session: Session, *, adviser_id: int) -> Adviser | None:
+    """Return the adviser with ``adviser_id``, if any."""
+    return session.get(Adviser, adviser_id)
+
+
+def list_advisers(session: Session) -> list[Adviser]:
+    """Return every adviser account, by username."""
+    return list(session.scalars(select(Adviser).order_by(Adviser.username)))
+
+
+def set_password_hash(session: Session, *, adviser_id: int, password_hash: str) -> None:
+    """Replace an adviser's password hash (after a rehash or a reset)."""
+    session.execute(
+        update(Adviser)
+        .where(Adviser.id == adviser_id)
+        .values(password_hash=password_hash)
+    )
+
+
+def deactivate_adviser(session: Session, *, username: str) -> bool:
+    """Stop an adviser signing in and end their sessions; False if unknown."""
+    adviser = find_adviser(session, username=username)
+    if adviser is None:
+        return False
+    adviser.active = False
+    delete_sessions_of(session, adviser_id=adviser.id)
+    return True
+
+
+def organisation_exists(session: Session, *, organisation_id: str) -> bool:
+    """Return whether the directory holds ``organisation_id``."""
+    return session.get(Organisation, organisation_id) is not None
+
+
+# --------------------------------------------------------------------------------
+# Sessions and sign-in failures
+# --------------------------------------------------------------------------------
+
+
+def add_session(
+    session: Session,
+    *,
+    session_id: str,
+    adviser_id: int | None,
+    csrf_token: str,
+    expires_at: datetime,
+) -> AdviserSession:
+    """Store a console session under the hash of its cookie token."""
+    now = utcnow()
+    row = AdviserSession(
+        id=session_id,
+        adviser_id=adviser_id,
+        csrf_token=csrf_token,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def load_session(
+    session: Session, *, session_id: str, now: datetime
+) -> tuple[AdviserSession, Adviser | None] | None:
+    """Return a live session and its (active) adviser; None if gone or expired."""
+    row = session.get(AdviserSession, session_id)
+    if row is None:
+        return None
+    if row.expires_at <= now:
+        session.delete(row)
+        return None
+    if row.adviser_id is None:
+        return row, None
+    adviser = session.get(Adviser, row.adviser_id)
+    if adviser is None or not adviser.active:
+        session.delete(row)
+        return None
+    return row, adviser
+
+
+def touch_session(
+    session: Session, *, session_id: str, now: datetime, expires_at: datetime
+) -> None:
+    """Record activity on a session and move its expiry."""
+    session.execute(
+        update(AdviserSession)
+        .where(AdviserSession.id == session_id)
+        .values(last_seen_at=now, expires_at=expires_at)
+    )
+
+
+def delete_session(session: Session, *, session_id: str) -> None:
+    """End one session."""
+    session.execute(delete(AdviserSession).where(AdviserSession.id == session_id))
+
+
+def delete_sessions_of(session: Session, *, adviser_id: int) -> None:
+    """End every session of one adviser."""
+    session.execute(
+        delete(AdviserSession).where(AdviserSession.adviser_id == adviser_id)
+    )
+
+
+def purge_expired(
+    session: Session, *, now: datetime, failures_before: datetime
+) -> None:
+    """Delete expired sessions and sign-in failures too old to count."""
+    session.execute(delete(AdviserSession).where(AdviserSession.expires_at <= now))
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.created_at < failures_before)
+    )
+
+
+def count_login_failures(
+    session: Session, *, username: str, client_ip: str, since: datetime
+) -> int:
+    """Count failed sign-ins for ``username`` from ``client_ip`` since ``since``."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(
+                LoginFailure.username == username,
+                LoginFailure.client_ip == client_ip,
+                LoginFailure.created_at >= since,
+            )
+        )
+        or 0
+    )
+
+
+def count_failures_from(session: Session, *, client_ip: str, since: datetime) -> int:
+    """Count failed sign-ins from ``client_ip`` for any username since ``since``."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(
+                LoginFailure.client_ip == client_ip, LoginFailure.created_at >= since
+            )
+        )
+        or 0
+    )
+
+
+def record_login_failure(session: Session, *, username: str, client_ip: str) -> None:
+    """Remember one failed sign-in."""
+    session.add(LoginFailure(username=username, client_ip=client_ip))
+    session.flush()
+
+
+def clear_login_failures(session: Session, *, username: str, client_ip: str) -> None:
+    """Forget the failures of ``username`` from ``client_ip`` (after a success)."""
+    session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.username == username, LoginFailure.client_ip == client_ip
+        )
+    )
+
+
+# --------------------------------------------------------------------------------
+# Queue
+# --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HandoffSummary:
+    """The hand-over summary an adviser reads before picking a conversation up."""
+
+    reason: str
+    reason_text: str
+    topic: str | None
+    subtopic: str | None
+    place_name: str | None
+    lad_code: str | None
+    organisation_names: list[str]
+    summary: str
+    last_messages: list[tuple[str, str]]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One conversation as the queue shows it."""
+
+    id: str
+    channel: str
+    status: Status
+    waiting_since: datetime | None
+    topic: str | None
+    subtopic: str | None
+    place_name: str | None
+    lad_code: str | None
+    lad_name: str | None
+    county_name: str | None
+    nation: str | None
+    organisation_id: str | None
+    organisation_name: str | None
+    assignee_id: int | None
+    assignee_name: str | None
+    outcome: str | None
+    handoff: HandoffSummary | None
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """The values the queue can be filtered by: LIOs, counties and districts."""
+
+    organisations: list[tuple[str, str]] = field(default_factory=list)
+    counties: list[tuple[str, str]] = field(default_factory=list)
+    districts: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _summary(handoff: Handoff) -> HandoffSummary:
+    last = []
+    for m in handoff.last_messages or []:
+        if isinstance(m, dict):
+            sender = str(m.get("sender") or m.get("role") or "")
+            text = str(m.get("text") or m.get("content") or "")
+            last.append((SENDER_LABELS.get(sender, sender.capitalize()), text))
+    return HandoffSummary(
+        reason=handoff.reason,
+        reason_text=REASON_TEXT.get(handoff.reason, handoff.reason.replace("_", " ")),
+        topic=handoff.topic,
+        subtopic=handoff.subtopic,
+        place_name=handoff.place_name,
+        lad_code=handoff.lad_code,
+        organisation_names=list(handoff.organisation_names or []),
+        summary=handoff.summary,
+        last_messages=last,
+        created_at=handoff.created_at,
+    )
+
+
+def _items(session: Session, conversations: list[Conversation]) -> list[QueueItem]:
+    """Join conversations with their latest handoff, district, LIO and assignee."""
+    if not conversations:
+        return []
+    ids = [c.id for c in conversations]
+    latest: dict[str, Handoff] = {}
+    for h in session.scalars(
+        select(Handoff).where(Handoff.conversation_id.in_(ids)).order_by(Handoff.id)
+    ):
+        latest[h.conversation_id] = h
+    lad_codes = {c.lad_code for c in conversations if c.lad_code}
+    lads = {
+        a.code: a
+        for a in session.scalars(
+            select(LocalAuthority).where(LocalAuthority.code.in_(lad_codes))
+        )
+    }
+    org_ids = {c.organisation_id for c in conversations if c.organisation_id}
+    orgs = dict(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(
+                Organisation.id.in_(org_ids)
+            )
+        ).tuples()
+    )
+    adviser_ids = {c.assignee_id for c in conversations if c.assignee_id}
+    names = dict(
+        session.execute(
+            select(Adviser.id, Adviser.display_name).where(Adviser.id.in_(adviser_ids))
+        ).tuples()
+    )
+    items = []
+    for c in conversations:
+        lad = lads.get(c.lad_code or "")
+        handoff = latest.get(c.id)
+        items.append(
+            QueueItem(
+                id=c.id,
+                channel=c.channel,
+                status=c.status,
+                waiting_since=c.waiting_since,
+                topic=c.topic,
+                subtopic=c.subtopic,
+                place_name=c.place_name,
+                lad_code=c.lad_code,
+                lad_name=lad.name if lad else None,
+                county_name=lad.county_name if lad else None,
+                nation=lad.nation.value if lad else None,
+                organisation_id=c.organisation_id,
+                organisation_name=orgs.get(c.organisation_id or ""),
+                assignee_id=c.assignee_id,
+                assignee_name=names.get(c.assignee_id or 0),
+                outcome=c.outcome,
+                handoff=_summary(handoff) if handoff else None,
+            )
+        )
+    return items
+
+
+def list_queue(
+    session: Session,
+    *,
+    organisation_id: str | None = None,
+    area: str | None = None,
+    limit: int = 200,
+) -> list[QueueItem]:
+    """Return queued conversations, oldest first, optionally for one LIO or area.
+
+    ``organisation_id`` matches the LIO the bot found or any district it covers;
+    ``area`` is a district (LAD) code or a county code.
+    """
+    query = select(Conversation).where(Conversation.status == Status.QUEUED)
+    if organisation_id:
+        covered = select(OrganisationArea.lad_code).where(
+            OrganisationArea.organisation_id == organisation_id
+        )
+        query = query.where(
+            or_(
+                Conversation.organisation_id == organisation_id,
+                Conversation.lad_code.in_(covered),
+            )
+        )
+    if area:
+        in_county = select(LocalAuthority.code).where(
+            LocalAuthority.county_code == area
+        )
+        query = query.where(
+            or_(Conversation.lad_code == area, Conversation.lad_code.in_(in_county))
+        )
+    query = query.order_by(
+        Conversation.waiting_since.asc().nulls_last(),
+        Conversation.created_at,
+        Conversation.id,
+    ).limit(limit)
+    return _items(session, list(session.scalars(query)))
+
+
+def list_assigned(session: Session, *, adviser_id: int) -> list[QueueItem]:
+    """Return the conversations ``adviser_id`` holds, oldest first."""
+    query = (
+        select(Conversation)
+        .where(
+            Conversation.status == Status.ASSIGNED,
+            Conversation.assignee_id == adviser_id,
+        )
+        .order_by(Conversation.waiting_since.asc().nulls_last(), Conversation.id)
+    )
+    return _items(session, list(session.scalars(query)))
+
+
+def filter_choices(session: Session) -> FilterChoices:
+    """Return the LIOs, counties and districts the queue can be filtered by."""
+    organisations = [
+        (i, n)
+        for i, n in session.execute(
+            select(Organisation.id, Organisation.name)
+            .where(Organisation.active.is_(True), Organisation.is_national.is_(False))
+            .order_by(Organisation.name)
+        ).tuples()
+    ]
+    counties = [
+        (c, n)
+        for c, n in session.execute(
+            select(LocalAuthority.county_code, LocalAuthority.county_name)
+            .where(LocalAuthority.county_code.is_not(None))
+            .distinct()
+            .order_by(LocalAuthority.county_name)
+        ).tuples()
+        if c and n
+    ]
+    districts = [
+        (c, n)
+        for c, n in session.execute(
+            select(LocalAuthority.code, LocalAuthority.name).order_by(
+                LocalAuthority.name
+            )
+        ).tuples()
+    ]
+    return FilterChoices(organisations, counties, districts)
+
+
+# --------------------------------------------------------------------------------
+# Transcript
+# --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One message as the transcript shows it."""
+
+    id: int
+    kind: MessageType
+    sender: str
+    sender_label: str
+    text: str
+    intent: str | None
+    confidence: float | None
+    buttons: list[str]
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CannedReply:
+    """A ready-made reply whose link comes from the directory, never typed in."""
+
+    key: str
+    label: str
+    text: str
+
+
+def conversation_item(session: Session, *, conversation_id: str) -> QueueItem | None:
+    """Return one conversation with its summary, whatever its status."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    return _items(session, [conversation])[0]
+
+
+def list_transcript(
+    session: Session, *, conversation_id: str, after_id: int = 0, limit: int = 1000
+) -> list[TranscriptLine]:
+    """Return every kind of message after ``after_id``, oldest first."""
+    rows = list(
+        session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.id > after_id)
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )
+    adviser_ids = {m.adviser_id for m in rows if m.adviser_id}
+    names = dict(
+        session.execute(
+            select(Adviser.id, Adviser.display_name).where(Adviser.id.in_(adviser_ids))
+        ).tuples()
+    )
+    lines = []
+    for m in rows:
+        if m.sender == "adviser":
+            label = names.get(m.adviser_id or 0, "Adviser")
+        else:
+            label = SENDER_LABELS.get(m.sender, m.sender.capitalize())
+        lines.append(
+            TranscriptLine(
+                id=m.id,
+                kind=m.message_type,
+                sender=m.sender,
+                sender_label=label,
+                text=m.content,
+                intent=m.intent,
+                confidence=m.confidence,
+                buttons=[str(b.get("title", "")) for b in (m.buttons or [])],
+                created_at=m.created_at,
+                delivered_at=m.delivered_at,
+            )
+        )
+    return lines
+
+
+def canned_replies(session: Session, *, conversation_id: str) -> list[CannedReply]:
+    """Return replies for the conversation's topic, built from the directory.
+
+    Guidance pages come from the Resource table (resources_for) and the local
+    organisation's contact details from Organisation; nothing is made up here.
+    """
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return []
+    nation = None
+    if conversation.lad_code:
+        lad = session.get(LocalAuthority, conversation.lad_code)
+        nation = lad.nation if lad else None
+    replies = []
+    if conversation.topic:
+        for res in resources_for(
+            session,
+            topic=conversation.topic,
+            subtopic=conversation.subtopic,
+            nation=nation,
+            limit=5,
+        ):
+            replies.append(_resource_reply(res))
+    if conversation.organisation_id:
+        org = session.get(Organisation, conversation.organisation_id)
+        if org is not None and (org.website or org.email or org.phone):
+            contact = "; ".join(x for x in (org.website, org.email, org.phone) if x)
+            replies.append(
+                CannedReply(
+                    key=f"organisation:{org.id}",
+                    label=f"Refer to {org.name}",
+                    text=(
+                        f"Your local support organisation, {org.name}, can help "
+                        f"further: {contact}"
+                    ),
+                )
+            )
+    return replies
+
+
+def _resource_reply(res: Resource) -> CannedReply:
+    return CannedReply(
+        key=f"resource:{res.id}",
+        label=f"{res.title} ({res.publisher})",
+        text=f"This guidance from {res.publisher} should help: {res.title}. {res.url}",
+    )
+
+
+def canned_reply(
+    session: Session, *, conversation_id: str, key: str
+) -> CannedReply | None:
+    """Return the canned reply ``key`` if it is offered for this conversation."""
+    for reply in canned_replies(session, conversation_id=conversation_id):
+        if reply.key == key:
+            return reply
+    return None
+
+
+# --------------------------------------------------------------------------------
+# Moves: claim, release, resolve, hand back; notes and replies
+# --------------------------------------------------------------------------------
+
+
+def _activity(
+    session: Session,
+    *,
+    conversation: Conversation,
+    transition: Transition,
+    adviser: Adviser,
+    outcome: str = "",
+) -> Message:
+    message = Message(
+        conversation_id=conversation.id,
+        message_type=MessageType.ACTIVITY,
+        sender="system",
+        adviser_id=adviser.id,
+        content=activity_text(
+            transition, adviser=adviser.display_name, outcome=outcome
+        ),
+        channel=conversation.channel,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def claim(
+    session: Session, *, conversation_id: str, adviser: Adviser
+) -> Message | None:
+    """Assign a queued conversation to ``adviser``; None if someone else won.
+
+    One conditional UPDATE: whichever transaction flips ``queued`` first wins,
+    every other sees rowcount 0. Returns the activity line written.
+    """
+    target = next_status(Status.QUEUED, Transition.CLAIM)
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.status == Status.QUEUED)
+        .values(status=target, assignee_id=adviser.id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    conversation = session.get(Conversation, conversation_id, populate_existing=True)
+    assert conversation is not None
+    return _activity(
+        session, conversation=conversation, transition=Transition.CLAIM, adviser=adviser
+    )
+
+
+def move(
+    session: Session,
+    *,
+    conversation_id: str,
+    adviser: Adviser,
+    transition: Transition,
+    outcome: str = "",
+) -> tuple[Status, Message]:
+    """Release, resolve or hand back a conversation; return its new status and
+    the activity line written.
+
+    Raises LookupError if it does not exist, IllegalTransition for a move the
+    state machine refuses, ConsoleConflict if another adviser holds it or it
+    changed meanwhile. A released conversation keeps its place in the queue.
+    """
+    if transition is Transition.CLAIM:
+        raise ValueError("use claim() to claim")
+    if transition is Transition.RESOLVE and outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise LookupError(conversation_id)
+    current = conversation.status
+    target = next_status(current, transition)
+    query = update(Conversation).where(
+        Conversation.id == conversation_id, Conversation.status == current
+    )
+    if current is Status.ASSIGNED:
+        if conversation.assignee_id != adviser.id:
+            raise ConsoleConflict("another adviser has this conversation")
+        query = query.where(Conversation.assignee_id == adviser.id)
+    now = utcnow()
+    values: dict[str, object] = {"status": target, "updated_at": now}
+    if target in (Status.QUEUED, Status.BOT):
+        values["assignee_id"] = None
+    if target is Status.BOT:
+        values["waiting_since"] = None
+    if transition is Transition.RESOLVE:
+        values["outcome"] = outcome
+        if conversation.assignee_id is None:
+            values["assignee_id"] = adviser.id
+    result = session.execute(
+        query.values(**values).execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConsoleConflict("the conversation changed meanwhile")
+    session.refresh(conversation)
+    if transition in (Transition.RESOLVE, Transition.HAND_BACK):
+        session.execute(
+            update(Handoff)
+            .where(
+                Handoff.conversation_id == conversation_id,
+                Handoff.resolved_at.is_(None),
+            )
+            .values(
+                resolved_at=now,
+                outcome=outcome if transition is Transition.RESOLVE else "handed_back",
+            )
+        )
+    activity = _activity(
+        session,
+        conversation=conversation,
+        transition=transition,
+        adviser=adviser,
+        outcome=outcome.replace("_", " "),
+    )
+    return target, activity
+
+
+def add_note(
+    session: Session, *, conversation_id: str, adviser: Adviser, text: str
+) -> Message:
+    """Add an internal note: shown to advisers, never sent to the person."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise LookupError(conversation_id)
+    message = Message(
+        conversation_id=conversation_id,
+        message_type=MessageType.NOTE,
+        sender="adviser",
+        adviser_id=adviser.id,
+        content=text,
+        channel=conversation.channel,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def check_can_reply(
+    session: Session, *, conversation_id: str, adviser_id: int
+) -> Conversation:
+    """Return the conversation if ``adviser_id`` holds it; raise otherwise."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise LookupError(conversation_id)
+    if conversation.status is not Status.ASSIGNED:
+        raise ConsoleConflict("pick the conversation up before replying")
+    if conversation.assignee_id != adviser_id:
+        raise ConsoleConflict("another adviser has this conversation")
+    return conversation
