@@ -1,0 +1,405 @@
+"""Console fixtures: a migrated database on each backend, the console app, advisers,
+conversations, and a signed-in HTTP client."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from bot.console import auth
+from bot.console.routes import console_routes
+from bot.db.base import utcnow
+from bot.db.models import (
+    Conversation,
+    ConversationStatus,
+    Handoff,
+    LocalAuthority,
+    Message,
+    MessageType,
+    Nation,
+    Organisation,
+    OrganisationArea,
+    Resource,
+)
+from bot.db.repositories import console as repo
+from bot.db.session import session_scope
+from bot.gateway import delivery
+from bot.gateway.events import message_event, message_view
+from bot.settings import get_settings
+
+BASE = "http://testserver"
+PASSWORD = "correct horse battery staple"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters: the tests hash many passwords."""
+    monkeypatch.setattr(
+        auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    )
+    auth._dummy_hash.cache_clear()
+
+
+@pytest.fixture
+def db_url(migrated_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A migrated database (SQLite and PostgreSQL) that the console is pointed at."""
+    monkeypatch.setenv("DATABASE_URL", migrated_db_url)
+    monkeypatch.setenv("PUBLIC_URL", "http://testserver")
+    get_settings.cache_clear()
+    yield migrated_db_url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def directory(db_url: str) -> dict[str, str]:
+    """A tiny directory: one county with two districts, an LIO and guidance pages."""
+    with session_scope(db_url) as s:
+        s.add_all(
+            [
+                LocalAuthority(
+                    code="E07000001",
+                    name="Northdale",
+                    la_type="Non-metropolitan district",
+                    nation=Nation.ENGLAND,
+                    county_code="E10000001",
+                    county_name="Testshire",
+                ),
+                LocalAuthority(
+                    code="E07000002",
+                    name="Southdale",
+                    la_type="Non-metropolitan district",
+                    nation=Nation.ENGLAND,
+                    county_code="E10000001",
+                    county_name="Testshire",
+                ),
+                LocalAuthority(
+                    code="W06000001",
+                    name="Isle of Anglesey",
+                    la_type="Unitary authority",
+                    nation=Nation.WALES,
+                ),
+            ]
+        )
+        s.flush()
+        s.add_all(
+            [
+                Organisation(
+                    id="lio900",
+                    name="Testshire CVS",
+                    kind="CVS",
+                    nation=Nation.ENGLAND,
+                    website="https://testshire-cvs.example.org",
+                    email="hello@testshire-cvs.example.org",
+                    confidence="high",
+                ),
+                Organisation(
+                    id="lio901",
+                    name="Anglesey Voluntary Services",
+                    kind="CVC",
+                    nation=Nation.WALES,
+                    website="https://anglesey.example.org",
+                    confidence="high",
+                ),
+            ]
+        )
+        s.flush()
+        s.add_all(
+            [
+                OrganisationArea(organisation_id="lio900", lad_code="E07000001"),
+                OrganisationArea(organisation_id="lio900", lad_code="E07000002"),
+                OrganisationArea(organisation_id="lio901", lad_code="W06000001"),
+                Resource(
+                    id="res900",
+                    topic="funding",
+                    tags=["funding/grants"],
+                    source_topic="Funding",
+                    source_subtopic="Grants",
+                    title="Finding grants",
+                    publisher="NCVO",
+                    url="https://www.ncvo.org.uk/help-and-guidance/funding/",
+                    nations=["England"],
+                    summary="How to find grants.",
+                ),
+                Resource(
+                    id="res901",
+                    topic="funding",
+                    tags=["funding/general"],
+                    source_topic="Funding",
+                    source_subtopic="General",
+                    title="Funding basics",
+                    publisher="Charity Commission",
+                    url="https://www.gov.uk/guidance/charity-funding",
+                    nations=["England", "Wales"],
+                    summary="Basics.",
+                ),
+                Resource(
+                    id="res902",
+                    topic="funding",
+                    tags=["funding/grants"],
+                    source_topic="Funding",
+                    source_subtopic="Grants",
+                    title="Grants in Wales",
+                    publisher="WCVA",
+                    url="https://wcva.cymru/funding/",
+                    nations=["Wales"],
+                    summary="Welsh grants.",
+                ),
+            ]
+        )
+    return {"lio": "lio900", "lad": "E07000001", "county": "E10000001"}
+
+
+def make_adviser(
+    db_url: str,
+    username: str = "alex",
+    *,
+    name: str = "Alex Adviser",
+    password: str = PASSWORD,
+    organisation_id: str | None = None,
+) -> int:
+    """Create an adviser and return their id."""
+    with session_scope(db_url) as s:
+        adviser = repo.create_adviser(
+            s,
+            username=username,
+            display_name=name,
+            password_hash=auth.hash_password(password),
+            organisation_id=organisation_id,
+        )
+        return adviser.id
+
+
+_counter = iter(range(1, 10**6))
+
+
+def make_conversation(
+    db_url: str,
+    *,
+    status: ConversationStatus = ConversationStatus.QUEUED,
+    topic: str | None = "funding",
+    subtopic: str | None = "grants",
+    place_name: str | None = "Northdale",
+    lad_code: str | None = "E07000001",
+    organisation_id: str | None = "lio900",
+    waited_minutes: int = 10,
+    channel: str = "web",
+    messages: list[tuple[MessageType, str, str]] | None = None,
+    reason: str = "asked_for_person",
+    summary: str = "Reason: asked for a person.",
+    organisation_names: list[str] | None = None,
+    assignee_id: int | None = None,
+    intent: tuple[str, float] | None = ("ask_funding", 0.87),
+) -> str:
+    """Create a conversation with messages and a handoff; return its id."""
+    cid = f"conv-{next(_counter):06d}-{utcnow().timestamp():.0f}"
+    now = utcnow()
+    with session_scope(db_url) as s:
+        s.add(
+            Conversation(
+                id=cid,
+                channel=channel,
+                status=status,
+                topic=topic,
+                subtopic=subtopic,
+                place_name=place_name,
+                lad_code=lad_code,
+                organisation_id=organisation_id,
+                waiting_since=now - timedelta(minutes=waited_minutes),
+                assignee_id=assignee_id,
+            )
+        )
+        s.flush()
+        msgs = messages or [
+            (MessageType.INCOMING, "person", "Where can we find a grant for a minibus?"),
+            (MessageType.OUTGOING, "bot", "Here is some guidance on grants."),
+            (MessageType.INCOMING, "person", "Can I talk to a person please?"),
+        ]
+        last = []
+        for kind, sender, text in msgs:
+            m = Message(
+                conversation_id=cid,
+                message_type=kind,
+                sender=sender,
+                content=text,
+                channel=channel,
+            )
+            if kind is MessageType.INCOMING and intent:
+                m.intent, m.confidence = intent
+            s.add(m)
+            if kind in (MessageType.INCOMING, MessageType.OUTGOING):
+                last.append({"sender": sender, "text": text})
+        s.add(
+            Handoff(
+                conversation_id=cid,
+                reason=reason,
+                topic=topic,
+                subtopic=subtopic,
+                place_name=place_name,
+                lad_code=lad_code,
+                organisation_names=organisation_names
+                if organisation_names is not None
+                else ["Testshire CVS"],
+                summary=summary,
+                last_messages=last,
+            )
+        )
+    return cid
+
+
+def csrf_from(html: str) -> str:
+    """Return the CSRF token of a rendered console page."""
+    found = CSRF_RE.search(html)
+    assert found, "no csrf_token field on the page"
+    return found.group(1)
+
+
+@pytest.fixture
+def app(db_url: str) -> Starlette:
+    """The console alone, mounted as the gateway mounts it."""
+    return Starlette(routes=[Mount("/console", routes=console_routes())])
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the console app (not signed in)."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE
+    ) as c:
+        yield c
+
+
+async def sign_in(
+    client: httpx.AsyncClient, username: str = "alex", password: str = PASSWORD
+) -> str:
+    """Sign ``client`` in through the login form; return the new CSRF token."""
+    page = await client.get("/console/login")
+    assert page.status_code == 200
+    response = await client.post(
+        "/console/login",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_from(page.text),
+        },
+        headers={"Origin": BASE},
+    )
+    assert response.status_code == 303, response.text
+    queue = await client.get("/console/")
+    assert queue.status_code == 200
+    return csrf_from(queue.text)
+
+
+@dataclass
+class Adviser:
+    id: int
+    client: httpx.AsyncClient
+    csrf: str
+
+    async def post(
+        self, path: str, data: dict[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
+        """POST a console form as the browser would (token and Origin)."""
+        body = {"csrf_token": self.csrf, **(data or {})}
+        return await self.client.post(
+            path, data=body, headers={"Origin": BASE}, **kw
+        )
+
+
+@pytest.fixture
+async def adviser(
+    app: Starlette, db_url: str
+) -> AsyncIterator[Adviser]:
+    """A signed-in adviser ("alex")."""
+    adviser_id = make_adviser(db_url, organisation_id=None)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE
+    ) as c:
+        yield Adviser(adviser_id, c, await sign_in(c))
+
+
+@pytest.fixture
+async def second_adviser(app: Starlette, db_url: str) -> AsyncIterator[Adviser]:
+    """Another signed-in adviser ("sam")."""
+    adviser_id = make_adviser(db_url, "sam", name="Sam Second")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE
+    ) as c:
+        yield Adviser(adviser_id, c, await sign_in(c, "sam"))
+
+
+@dataclass
+class FakeDelivery:
+    """Stands in for the gateway's delivery: stores the message as it does."""
+
+    db_url: str
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    fail: bool = False
+
+    async def __call__(
+        self,
+        conversation_id: str,
+        *,
+        text: str,
+        buttons: list[dict[str, str]] | None = None,
+        sender: str = "adviser",
+        adviser_id: int | None = None,
+    ) -> None:
+        self.calls.append(
+            {"conversation_id": conversation_id, "text": text, "sender": sender,
+             "adviser_id": adviser_id}
+        )
+        if self.fail:
+            raise RuntimeError("channel down")
+        from bot.gateway import hub
+
+        with session_scope(self.db_url) as s:
+            conv = s.get(Conversation, conversation_id)
+            assert conv is not None
+            m = Message(
+                conversation_id=conversation_id,
+                message_type=MessageType.OUTGOING,
+                sender=sender,
+                adviser_id=adviser_id,
+                content=text,
+                channel=conv.channel,
+            )
+            s.add(m)
+            s.flush()
+            view = message_view(m)
+        hub.publish(hub.conversation_topic(conversation_id),
+                    message_event(conversation_id, view))
+
+
+@pytest.fixture
+def fake_delivery(db_url: str, monkeypatch: pytest.MonkeyPatch) -> FakeDelivery:
+    """Replace deliver_to_person with a recorder that stores the message."""
+    fake = FakeDelivery(db_url)
+    monkeypatch.setattr(delivery, "deliver_to_person", fake)
+    return fake
+
+
+@pytest.fixture
+def fake_resume(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Replace rasa_client.resume with a recorder."""
+    from bot.gateway import rasa_client
+
+    calls: list[str] = []
+
+    async def resume(conversation_id: str) -> None:
+        calls.append(conversation_id)
+
+    monkeypatch.setattr(rasa_client, "resume", resume)
+    return calls
+
+
+Factory = Callable[..., str]
