@@ -1,0 +1,186 @@
+"""The Telegram channel: real python-telegram-bot against a fake Bot API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import Conversation, Message, MessageType
+from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
+from tests.gateway.conftest import Harness, HarnessFactory
+from tests.support.fake_bot_api import FakeBotApi
+from tests.support.servers import serve
+
+pytestmark = pytest.mark.integration
+
+SECRET = "webhook-secret-for-tests"
+CHAT = 424242
+
+
+@asynccontextmanager
+async def telegram_gateway(
+    start_gateway: HarnessFactory, *, mode: str = "webhook"
+) -> AsyncIterator[tuple[Harness, FakeBotApi]]:
+    api = FakeBotApi()
+    async with serve(api.app()) as api_url:
+        async with start_gateway(
+            telegram_bot_token=api.token,
+            telegram_webhook_secret=SECRET,
+            telegram_base_url=f"{api_url}/bot",
+            telegram_mode=mode,
+        ) as h:
+            yield h, api
+
+
+async def post_update(
+    h: Harness, update: dict[str, Any], secret: str | None = SECRET
+) -> httpx.Response:
+    headers = {SECRET_HEADER: secret} if secret is not None else {}
+    return await h.http.post(WEBHOOK_PATH, json=update, headers=headers)
+
+
+def stored(h: Harness) -> list[Message]:
+    with h.db() as s:
+        return list(
+            s.scalars(
+                select(Message)
+                .join(Conversation)
+                .where(Conversation.channel == "telegram")
+                .order_by(Message.id)
+            )
+        )
+
+
+async def test_startup_registers_webhook_with_secret(
+    start_gateway: HarnessFactory,
+) -> None:
+    async with telegram_gateway(start_gateway) as (h, api):
+        assert api.called("getMe")
+        webhook = api.called("setWebhook")[0]
+        assert webhook["url"].endswith(WEBHOOK_PATH)
+        assert webhook["secret_token"] == SECRET
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong-secret", SECRET + "x"])
+async def test_webhook_without_right_secret_is_403_and_nothing_stored(
+    start_gateway: HarnessFactory, secret: str | None
+) -> None:
+    async with telegram_gateway(start_gateway) as (h, api):
+        response = await post_update(h, api.text_update(CHAT, "hello"), secret=secret)
+        assert response.status_code == 403
+        await asyncio.sleep(0.3)
+        assert stored(h) == []
+        assert h.pipeline.settings and h.app.state.telegram.application.update_queue.empty()
+        assert api.called("sendMessage") == []
+        assert h.rasa.received == []
+
+
+async def test_same_update_three_times_is_stored_and_answered_once(
+    start_gateway: HarnessFactory,
+) -> None:
+    async with telegram_gateway(start_gateway) as (h, api):
+        update = api.text_update(CHAT, "Can volunteers claim expenses?")
+        for _ in range(3):
+            assert (await post_update(h, update)).status_code == 200
+        await api.wait_for("sendMessage", 1)
+        await asyncio.sleep(0.5)
+        rows = stored(h)
+        incoming = [m for m in rows if m.message_type is MessageType.INCOMING]
+        assert len(incoming) == 1
+        assert incoming[0].source_id == f"update:{update['update_id']}"
+        assert api.sent_texts(CHAT) == ["Echo: Can volunteers claim expenses?"]
+        assert len(h.rasa.received) == 1
+        assert h.rasa.received[0]["metadata"] == {"channel": "telegram"}
+
+
+async def test_start_greets_and_buttons_become_inline_keyboard(
+    start_gateway: HarnessFactory,
+) -> None:
+    async with telegram_gateway(start_gateway) as (h, api):
+        await post_update(h, api.text_update(CHAT, "/start"))
+        sent = (await api.wait_for("sendMessage", 1))[0]
+        assert h.rasa.texts() == ["hello"]
+        keyboard = sent["reply_markup"]["inline_keyboard"]
+        assert [row[0]["text"] for row in keyboard] == ["Funding", "Governance"]
+        data = keyboard[0][0]["callback_data"]
+        assert len(data.encode()) <= 64
+
+        update = api.callback_update(CHAT, data)
+        await post_update(h, update)
+        await api.wait_for("sendMessage", 2)
+        answered = api.called("answerCallbackQuery")
+        assert [a["callback_query_id"] for a in answered] == [
+            update["callback_query"]["id"]
+        ]
+        assert h.rasa.texts()[-1] == "I have a question about funding"
+        assert stored(h)[-2].content == "Funding"
+
+
+async def test_forged_callback_data_is_answered_but_ignored(
+    start_gateway: HarnessFactory,
+) -> None:
+    async with telegram_gateway(start_gateway) as (h, api):
+        await post_update(h, api.text_update(CHAT, "/start"))
+        sent = (await api.wait_for("sendMessage", 1))[0]
+        data = sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        # Another chat replays this chat's button, and junk data arrives.
+        await post_update(h, api.callback_update(CHAT + 1, data))
+        await post_update(h, api.callback_update(CHAT, "b999999:0"))
+        await api.wait_for("answerCallbackQuery", 2)
+        await asyncio.sleep(0.3)
+        assert h.rasa.texts() == ["hello"]
+
+
+async def test_429_every_reply_still_delivered_in_order(
+    start_gateway: HarnessFactory,
+) -> None:
+    async with telegram_gateway(start_gateway) as (h, api):
+        api.answer_429("sendMessage", 2)
+        texts = ["first question", "second question", "third question"]
+        for text in texts:
+            await post_update(h, api.text_update(CHAT, text))
+        await api.wait_for("sendMessage", 3, timeout=20)
+        assert api.sent_texts(CHAT) == [f"Echo: {t}" for t in texts]
+        refused = [c for c in api.calls if c.answered == 429]
+        assert len(refused) == 2
+        # No retry storm: 2 refusals, 3 successes.
+        assert len([c for c in api.calls if c.method == "sendMessage"]) == 5
+        rows = [m for m in stored(h) if m.message_type is MessageType.OUTGOING]
+        assert all(m.delivered_at is not None for m in rows)
+
+
+async def test_adviser_reply_is_sent_to_the_chat(start_gateway: HarnessFactory) -> None:
+    from bot.gateway.delivery import deliver_to_person
+
+    async with telegram_gateway(start_gateway) as (h, api):
+        await post_update(h, api.text_update(CHAT, "I'd like to talk to a person"))
+        await api.wait_for("sendMessage", 1)
+        cid = stored(h)[0].conversation_id
+        await deliver_to_person(cid, text="Hello, this is Jo, an adviser.")
+        await api.wait_for("sendMessage", 2)
+        assert api.sent_texts(CHAT)[-1] == "Hello, this is Jo, an adviser."
+
+
+async def test_polling_mode_receives_without_webhook(
+    start_gateway: HarnessFactory,
+) -> None:
+    api = FakeBotApi()
+    api.pending_updates.append(api.text_update(CHAT, "polled message"))
+    async with serve(api.app()) as api_url:
+        async with start_gateway(
+            telegram_bot_token=api.token,
+            telegram_base_url=f"{api_url}/bot",
+            telegram_mode="polling",
+        ) as h:
+            await api.wait_for("sendMessage", 1)
+            assert api.sent_texts(CHAT) == ["Echo: polled message"]
+            assert api.called("deleteWebhook")
+            # The webhook route refuses updates while polling.
+            response = await post_update(h, api.text_update(CHAT, "x"), secret="")
+            assert response.status_code == 403
