@@ -27,6 +27,7 @@ from bot.directory.place_tables import (
     EXCLUDED_PLACES,
     GENERIC_TOKENS,
     NATION_NAMES,
+    POSTAL_EXTRAS,
 )
 from bot.settings import DIRECTORY_DATA_DIR
 
@@ -360,7 +361,9 @@ def _add_councils(
         gaz.add(name_key(alias), _council_entry(lad, rank, area))
 
 
-def _county_entry(name: str, codes: tuple[str, ...]) -> Entry:
+def _county_entry(
+    name: str, codes: tuple[str, ...], postal: tuple[str, ...] = ()
+) -> Entry:
     return Entry(
         kind="county",
         name=name,
@@ -368,7 +371,7 @@ def _county_entry(name: str, codes: tuple[str, ...]) -> Entry:
         place_type="county",
         lad_code=None,
         lad_codes=codes,
-        area=frozenset(codes),
+        area=frozenset(codes) | frozenset(postal),
         nation=None,
         region=None,
         rank=COUNTY_RANK,
@@ -386,7 +389,8 @@ def _add_areas(
     county_entries: dict[str, Entry] = {}
     for county, codes in sorted(counties.items()):
         members = tuple(dict.fromkeys([*sorted(codes), *extras.get(county, ())]))
-        entry = _county_entry(county, members)
+        postal = _members(POSTAL_EXTRAS.get(county, ()), by_name, gaz.lads)
+        entry = _county_entry(county, members, postal)
         county_entries[county] = entry
         gaz.add(name_key(county), entry)
         gaz.add(name_key(county) + " county", entry)
@@ -394,11 +398,12 @@ def _add_areas(
     for abbr, county in COUNTY_ABBREVIATIONS.items():
         gaz.add(name_key(abbr), county_entries[county])
     for display, (aliases, refs) in AREAS.items():
-        entry = _county_entry(display, _members(refs, by_name, gaz.lads))
+        postal = _members(POSTAL_EXTRAS.get(display, ()), by_name, gaz.lads)
+        entry = _county_entry(display, _members(refs, by_name, gaz.lads), postal)
         for alias in aliases:
             gaz.add(name_key(alias), entry)
     for key, nation in NATION_NAMES.items():
-        codes = tuple(c for c, lad in gaz.lads.items() if lad.nation == nation)
+        nation_codes = tuple(c for c, lad in gaz.lads.items() if lad.nation == nation)
         gaz.add(
             key,
             Entry(
@@ -407,8 +412,8 @@ def _add_areas(
                 other_name=None,
                 place_type=None,
                 lad_code=None,
-                lad_codes=codes,
-                area=frozenset(codes),
+                lad_codes=nation_codes,
+                area=frozenset(nation_codes),
                 nation=nation,
                 region=None,
                 rank=0.0,

@@ -378,3 +378,37 @@ GENERIC_TOKENS = frozenset(
     bar post box fold yard works station market hay holy all saints no mans land
     star sun moon new""".split()
 )
+
+# Postal counties still written in addresses ("Richmond, Surrey", "Sale, Cheshire"):
+# extra LADs a county name agrees with as a qualifier, not part of the county itself.
+POSTAL_EXTRAS: dict[str, tuple[str, ...]] = {
+    "Surrey": ("Richmond upon Thames", "Kingston upon Thames", "Sutton", "Croydon"),
+    "Kent": ("Bromley", "Bexley", "Greenwich", "Lewisham"),
+    "Essex": (
+        "Havering",
+        "Redbridge",
+        "Barking and Dagenham",
+        "Newham",
+        "Waltham Forest",
+    ),
+    "Cheshire": ("Stockport", "Trafford", "Tameside", "Wirral"),
+    "Lancashire": (
+        "Bolton",
+        "Bury",
+        "Oldham",
+        "Rochdale",
+        "Salford",
+        "Wigan",
+        "Manchester",
+        "Liverpool",
+        "Knowsley",
+        "Sefton",
+        "St. Helens",
+        "Cumberland",
+        "Westmorland and Furness",
+    ),
+    "Hertfordshire": ("Barnet",),
+    "Worcestershire": ("Dudley",),
+    "Staffordshire": ("Walsall", "Wolverhampton", "Sandwell"),
+    "Warwickshire": ("Birmingham", "Coventry", "Solihull"),
+}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 
 import spacy
 from spacy.matcher import PhraseMatcher
@@ -14,36 +13,35 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Postcode
-from bot.directory.gazetteer import (
-    TIER_BIG,
-    TIER_SMALL,
-    TIER_VILLAGE,
-    Entry,
-    Gazetteer,
-    Token,
-    build_gazetteer,
-    fold,
-    tokenize,
+from bot.directory.evidence import (
+    FLAG_AREA,
+    FLAG_POSTCODE_NOT_FOUND,
+    FLAG_SPLIT_DISTRICT,
+    Candidate,
+    Mention,
+    MessageContext,
+    Resolution,
+    covers_everything,
+    rank_candidates,
 )
+from bot.directory.gazetteer import Gazetteer, build_gazetteer, fold, tokenize
+
+__all__ = [
+    "FLAG_AREA",
+    "FLAG_POSTCODE_NOT_FOUND",
+    "FLAG_SPLIT_DISTRICT",
+    "Candidate",
+    "LocationResolver",
+    "Resolution",
+    "get_resolver",
+    "locate_report",
+]
+
 
 # Only the start of a message is scanned: a 100 KB paste costs the same as 4,000
 # characters (about 700 words), and "where are you?" answers are short.
 MAX_SCAN_CHARS = 4000
 MAX_TOKENS = 1000
-MAX_CANDIDATES = 10
-AMBIGUITY_MARGIN = 0.1  # the top candidate must lead the next by this to be "best"
-SPLIT_SHARE = 0.8  # below this dominant share a postcode district counts as split
-QUALIFIER_GAP = 3  # tokens allowed between a name and its qualifier
-
-FULL_POSTCODE_RANK = 0.98
-DISTRICT_RANK = 0.93
-SPLIT_DISTRICT_RANK = 0.80
-UNKNOWN_POSTCODE_RANK = 0.90
-
-FLAG_SPLIT_DISTRICT = "split_district"  # ask for the full postcode
-FLAG_POSTCODE_NOT_FOUND = "postcode_not_found"  # fell back to the district
-FLAG_AREA = "area"  # a county or area covering several councils
-
 PostcodeLookup = Callable[[str], "str | None"]
 
 _FULL_RE = re.compile(
@@ -53,107 +51,6 @@ _FULL_RE = re.compile(
 _OUTWARD_RE = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,2}[0-9][A-Za-z0-9]?)(?![A-Za-z0-9])"
 )
-
-WEAK_CUES = {
-    "in", "at", "near", "nr", "from", "around", "covering", "cover", "covers",
-    "serving", "serve", "serves", "outside", "within", "across",
-}  # fmt: skip
-STRONG_CUES: tuple[tuple[str, ...], ...] = (
-    ("based", "in"), ("based", "at"), ("based", "near"), ("based", "around"),
-    ("located", "in"), ("live", "in"), ("living", "in"), ("lives", "in"),
-    ("were", "in"), ("we", "are", "in"), ("im", "in"), ("i", "am", "in"),
-    ("work", "in"), ("works", "in"), ("working", "in"), ("operate", "in"),
-    ("charity", "in"), ("group", "in"), ("club", "in"), ("organisation", "in"),
-    ("organization", "in"), ("project", "in"), ("near",), ("nr",), ("covering",),
-    ("serving",), ("outside",), ("town", "of"), ("city", "of"), ("village", "of"),
-    ("postcode",), ("postcode", "is"), ("post", "code"), ("post", "code", "is"),
-)  # fmt: skip
-FOLLOWING_CUES = {"area", "based"}  # "the reading area", "a bath based charity"
-CONJUNCTIONS = {"and", "or", "but", "to", "vs", "versus", "not"}
-SENTENCE_END = {".", "!", "?", ":"}
-FILLERS = {
-    "in", "at", "near", "nr", "im", "i", "am", "were", "we", "are", "is", "its", "it",
-    "based", "the", "hi", "hello", "hey", "yes", "yeah", "yep", "ok", "okay", "sure",
-    "thanks", "thank", "you", "please", "from", "our", "my", "area", "town", "city",
-    "village", "just", "outside", "around", "live", "living", "located", "of", "and",
-    "currently", "postcode", "post", "code", "a", "cheers", "ta", "county",
-}  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One reading of the place in a message, with where it was found and how sure."""
-
-    name: str  # for display: "St Ives, Cornwall", "TR1 2AB, Cornwall", "Kent"
-    kind: str  # postcode | postcode_district | place | council | county
-    place_type: str | None  # City, Town, ..., settlement (NI), council, county
-    lad_code: str | None  # None for a county: see lad_codes
-    lad_name: str | None
-    nation: str | None
-    lad_codes: tuple[str, ...]  # every LAD it may mean; lad_code first when set
-    start: int  # matched span in the original text (character offsets)
-    end: int
-    matched_text: str
-    score: float  # 0..1
-    note: str | None = None
-    flags: tuple[str, ...] = ()
-
-    @property
-    def span(self) -> tuple[int, int]:
-        """Return (start, end) of the matched text."""
-        return (self.start, self.end)
-
-    @property
-    def needs_full_postcode(self) -> bool:
-        """Return True when a split postcode district should be asked about again."""
-        return FLAG_SPLIT_DISTRICT in self.flags
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """The ranked candidates for a message, the winner if there is one."""
-
-    candidates: tuple[Candidate, ...] = ()
-    best: Candidate | None = None
-    truncated: bool = False  # the message was longer than MAX_SCAN_CHARS
-
-    @property
-    def ambiguous(self) -> bool:
-        """Return True when there are candidates but no single winner."""
-        return bool(self.candidates) and self.best is None
-
-
-@dataclass(slots=True)
-class _Mention:
-    start_tok: int
-    end_tok: int
-    start: int
-    end: int
-    key: str
-    entries: list[Entry]
-    level: int = 0
-    postcode: bool = False
-    qualified: bool = False
-    cue: bool = False
-    whole: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
-
-    def overlaps(self, other: _Mention) -> bool:
-        return self.start_tok < other.end_tok and other.start_tok < self.end_tok
-
-    def gap(self, other: _Mention, tokens: list[Token]) -> list[Token]:
-        lo, hi = sorted(
-            ((self.start_tok, self.end_tok), (other.start_tok, other.end_tok))
-        )
-        return tokens[lo[1] : hi[0]]
-
-    def area(self) -> frozenset[str]:
-        """LADs this mention agrees with as a qualifier (empty if too vague)."""
-        areas = [e.area for e in self.entries if e.kind != "place"]
-        places = {e.lad_code for e in self.entries if e.kind == "place"}
-        if len(places) == 1:
-            areas.append(frozenset(places))  # type: ignore[arg-type]
-        return frozenset().union(*areas) if areas else frozenset()
 
 
 class LocationResolver:
@@ -210,18 +107,18 @@ class LocationResolver:
         lookup = self.postcode_lookup
         if session is not None:
             lookup = session_postcode_lookup(session)
-        ctx = _Context(self.gazetteer, scan, tokens, expecting_place)
+        ctx = MessageContext(self.gazetteer, scan, tokens, expecting_place)
         postcodes = self._postcodes(ctx, lookup)
         names = self._names(ctx, postcodes)
-        ctx.whole = _covers_everything(tokens, [*postcodes, *names])
+        ctx.whole = covers_everything(tokens, [*postcodes, *names])
         mentions = ctx.select(postcodes, names)
         candidates = ctx.candidates(mentions)
-        return _rank(candidates, truncated)
+        return rank_candidates(candidates, truncated)
 
     def _postcodes(
-        self, ctx: _Context, lookup: PostcodeLookup | None
-    ) -> list[_Mention]:
-        found: list[_Mention] = []
+        self, ctx: MessageContext, lookup: PostcodeLookup | None
+    ) -> list[Mention]:
+        found: list[Mention] = []
         taken: list[tuple[int, int]] = []
         districts = self.gazetteer.districts
         for m in _FULL_RE.finditer(ctx.text):
@@ -246,18 +143,18 @@ class LocationResolver:
             found.append(mention)
         return found
 
-    def _names(self, ctx: _Context, postcodes: list[_Mention]) -> list[_Mention]:
+    def _names(self, ctx: MessageContext, postcodes: list[Mention]) -> list[Mention]:
         words = [t.norm if t.norm in self._known else "_" for t in ctx.tokens]
         doc = Doc(self.nlp.vocab, words=words)
         with self._lock:
             matches = self.matcher(doc)
-        out: list[_Mention] = []
+        out: list[Mention] = []
         for _, s, e in matches:
             key = " ".join(words[s:e])
             entries = self.gazetteer.names.get(key)
             if not entries:
                 continue
-            mention = _Mention(
+            mention = Mention(
                 s,
                 e,
                 ctx.tokens[s].start,
@@ -270,327 +167,6 @@ class LocationResolver:
                 continue
             out.append(mention)
         return out
-
-
-class _Context:
-    """Per-call state: the text, its tokens and the evidence around each mention."""
-
-    def __init__(
-        self, gaz: Gazetteer, text: str, tokens: list[Token], expecting: bool
-    ) -> None:
-        self.gaz = gaz
-        self.text = text
-        self.tokens = tokens
-        self.expecting = expecting
-        self.mixed = any(c.isupper() for c in text) and any(c.islower() for c in text)
-        self.whole = False
-
-    # evidence --------------------------------------------------------------------
-
-    def capitalised(self, i: int) -> bool:
-        return self.mixed and self.text[self.tokens[i].start].isupper()
-
-    def sentence_initial(self, i: int) -> bool:
-        if i == 0:
-            return True
-        prev = self.tokens[i - 1]
-        if prev.punct in SENTENCE_END:
-            return True
-        return "\n" in self.text[prev.end : self.tokens[i].start]
-
-    def cap_mid(self, m: _Mention) -> bool:
-        """Capitalised in mixed-case text, mid-sentence, not inside a Title Case run."""
-        i, j = m.start_tok, m.end_tok
-        if not self.capitalised(i) or self.sentence_initial(i):
-            return False
-        if j < len(self.tokens) and self.tokens[j].norm and self.capitalised(j):
-            return False
-        prev = self.tokens[i - 1]
-        return not (
-            prev.norm
-            and prev.norm not in ("i", "im")
-            and self.capitalised(i - 1)
-            and not self.sentence_initial(i - 1)
-        )
-
-    def cue(self, m: _Mention) -> tuple[bool, bool]:
-        """Return (weak, strong): a locative cue before (or "area" after) the name."""
-        i = m.start_tok
-        before = []
-        for t in reversed(self.tokens[max(0, i - 3) : i]):
-            if not t.norm:
-                break
-            before.insert(0, t.norm)
-        strong = any(
-            tuple(before[-len(c) :]) == c for c in STRONG_CUES if len(before) >= len(c)
-        )
-        j = m.end_tok
-        if j < len(self.tokens) and self.tokens[j].norm in FOLLOWING_CUES:
-            strong = True
-        weak = bool(before) and before[-1] in WEAK_CUES
-        return weak or strong, strong
-
-    def near(self, a: _Mention, b: _Mention) -> bool:
-        gap = a.gap(b, self.tokens)
-        if len(gap) > QUALIFIER_GAP:
-            return False
-        return not any(t.norm in CONJUNCTIONS or t.punct in ("/", "&") for t in gap)
-
-    # postcodes -------------------------------------------------------------------
-
-    def postcode_mention(
-        self,
-        start: int,
-        end: int,
-        postcode: str | None,
-        lad: str | None,
-        district: object,
-    ) -> _Mention:
-        s = next(i for i, t in enumerate(self.tokens) if t.end > start)
-        e = max(i for i, t in enumerate(self.tokens) if t.start < end) + 1
-        m = _Mention(s, e, start, end, "", [], postcode=True)
-        m.extra.update(postcode=postcode, lad=lad, district=district)
-        m.entries = [self._postcode_entry(postcode, lad, district)]
-        return m
-
-    def _postcode_entry(
-        self, postcode: str | None, lad: str | None, district: object
-    ) -> Entry:
-        from bot.directory.gazetteer import District
-
-        if lad is not None:
-            return Entry("postcode", postcode or "", None, None, lad, (lad,),
-                         frozenset((lad,)), None, None, FULL_POSTCODE_RANK, TIER_BIG)  # fmt: skip
-        assert isinstance(district, District)
-        codes = district.lad_codes
-        return Entry("postcode_district", district.code, postcode, None,
-                     district.lad_code, codes, frozenset(codes), None, None,
-                     DISTRICT_RANK, TIER_BIG)  # fmt: skip
-
-    def postcode_ok(self, m: _Mention) -> bool:
-        if m.extra.get("postcode"):
-            return True
-        if self.whole:
-            return True
-        weak, strong = self.cue(m)
-        code = self.text[m.start : m.end]
-        if m.extra.get("typed_upper"):
-            return weak or len(code) >= 3
-        return strong
-
-    # names -----------------------------------------------------------------------
-
-    def accepted(self, m: _Mention, qualifiers: list[_Mention]) -> list[Entry]:
-        """Entries of ``m`` that the evidence allows (ambiguous words need more)."""
-        if m.level == 0:
-            return list(m.entries)
-        near = [q for q in qualifiers if not q.overlaps(m) and self.near(m, q)]
-        cap_mid = self.cap_mid(m)
-        weak, strong = self.cue(m)
-        cue_ok = strong or (weak and self.capitalised(m.start_tok))
-        capital = self.capitalised(m.start_tok)
-        whole = self.whole
-        out = []
-        for e in m.entries:
-            if any(e.area & q.area() for q in near) and e.kind != "nation":
-                out.append(e)
-                continue
-            if e.tier == TIER_SMALL:
-                continue
-            if m.level >= 3:
-                ok = whole and self.expecting
-            elif m.level == 2 or e.tier == TIER_VILLAGE or e.place_type == "settlement":
-                ok = cue_ok or (whole and (self.expecting or capital))
-            else:
-                ok = cap_mid or cue_ok or (whole and (self.expecting or capital))
-            if ok:
-                out.append(e)
-        m.cue = cue_ok or strong
-        return out
-
-    def select(
-        self, postcodes: list[_Mention], names: list[_Mention]
-    ) -> list[_Mention]:
-        """Keep the mentions the evidence allows, longest first, none overlapping."""
-        pcs = [p for p in postcodes if self.postcode_ok(p)]
-        pool = [*pcs, *(n for n in names if n.level == 0)]
-        viable = []
-        for m in names:
-            m.entries = self.accepted(m, pool)
-            if m.entries:
-                viable.append(m)
-        viable.sort(
-            key=lambda m: (-(m.end_tok - m.start_tok), -(m.end - m.start), m.start)
-        )
-        chosen: list[_Mention] = []
-        for m in viable:
-            if not any(m.overlaps(c) for c in chosen):
-                chosen.append(m)
-        chosen.sort(key=lambda m: m.start)
-        return [*pcs, *chosen]
-
-    def candidates(self, mentions: list[_Mention]) -> list[tuple[Candidate, int]]:
-        """Narrow by qualifiers, drop small namesakes, then absorb broader areas."""
-        for m in mentions:
-            self._narrow(m, mentions)
-        out: list[tuple[Candidate, int]] = []
-        for idx, m in enumerate(mentions):
-            for e in m.entries:
-                if e.kind == "nation":
-                    continue
-                out.append((self._candidate(m, e), idx))
-        return _absorb(out)
-
-    def _narrow(self, m: _Mention, mentions: list[_Mention]) -> None:
-        if m.postcode:
-            return
-        lads = {e.lad_code or e.lad_codes for e in m.entries}
-        ambiguous = len(lads) > 1
-        agreeing: list[Entry] = []
-        for q in mentions:
-            if q is m or q.overlaps(m):
-                continue
-            area = q.area()
-            if not area:
-                continue
-            distant_ok = (
-                ambiguous and m.level == 0 and any(e.kind != "place" for e in q.entries)
-            )
-            if not (self.near(m, q) or distant_ok):
-                continue
-            agreeing += [e for e in m.entries if e.area & area and e not in agreeing]
-        if agreeing and len(agreeing) < len(m.entries):
-            m.entries = agreeing
-            m.qualified = True
-        elif agreeing:
-            m.qualified = True
-        if any(e.tier == TIER_BIG for e in m.entries):
-            m.entries = [e for e in m.entries if e.tier == TIER_BIG]
-        counties = [e for e in m.entries if e.kind == "county"]
-        if counties:
-            inside = frozenset().union(*(e.area for e in counties))
-            m.entries = [
-                e for e in m.entries if e.kind != "place" or e.lad_code not in inside
-            ]
-
-    def _candidate(self, m: _Mention, e: Entry) -> Candidate:
-        gaz = self.gaz
-        matched = self.text[m.start : m.end]
-        lad = gaz.lads.get(e.lad_code) if e.lad_code else None
-        nations = {gaz.lads[c].nation for c in e.lad_codes if c in gaz.lads}
-        nation = lad.nation if lad else (nations.pop() if len(nations) == 1 else None)
-        note: str | None = None
-        flags: tuple[str, ...] = ()
-        score = e.rank
-        if e.kind == "postcode":
-            name = f"{e.name}, {lad.display}" if lad else e.name
-        elif e.kind == "postcode_district":
-            district = m.extra["district"]
-            share = getattr(district, "dominant_share", 1.0)
-            name = f"{e.name} (postcode district)"
-            if m.extra.get("postcode"):
-                flags += (FLAG_POSTCODE_NOT_FOUND,)
-                score = UNKNOWN_POSTCODE_RANK
-                note = (
-                    "full postcode not on record (no open data for Northern Ireland "
-                    "postcodes); using its postcode district"
-                    if e.name.startswith("BT")
-                    else "full postcode not found; using its postcode district"
-                )
-            if share < SPLIT_SHARE:
-                flags += (FLAG_SPLIT_DISTRICT,)
-                score = min(score, SPLIT_DISTRICT_RANK)
-                note = (note + "; " if note else "") + (
-                    "postcode district spans several councils; ask for the full "
-                    "postcode or the town"
-                )
-        elif e.kind == "county":
-            name = e.name
-            flags = (FLAG_AREA,)
-            note = f"area covering {len(e.lad_codes)} council areas; ask which one"
-        elif e.kind == "council":
-            name = e.name
-        else:
-            shown = e.name
-            if e.other_name and fold(e.other_name) != fold(e.name):
-                shown = f"{e.name} ({e.other_name})"
-            name = f"{shown}, {e.region}" if e.region else shown
-        if not m.postcode:
-            score += 0.1 if m.qualified else 0.0
-            score += 0.04 if m.cue else 0.0
-            score += 0.02 if self.whole else 0.0
-            score -= 0.03 * m.level
-        return Candidate(
-            name=name,
-            kind=e.kind,
-            place_type=e.place_type,
-            lad_code=e.lad_code,
-            lad_name=lad.name if lad else None,
-            nation=nation,
-            lad_codes=e.lad_codes,
-            start=m.start,
-            end=m.end,
-            matched_text=matched,
-            score=round(max(0.0, min(1.0, score)), 3),
-            note=note,
-            flags=flags,
-        )
-
-
-def _covers_everything(tokens: list[Token], mentions: Iterable[_Mention]) -> bool:
-    """True when the message is only place names, postcodes and filler words."""
-    covered = set()
-    for m in mentions:
-        covered.update(range(m.start_tok, m.end_tok))
-    words = [i for i, t in enumerate(tokens) if t.norm]
-    return bool(covered) and all(
-        i in covered or tokens[i].norm in FILLERS for i in words
-    )
-
-
-def _is_broad(c: Candidate) -> bool:
-    return c.kind == "county" or (
-        c.kind == "postcode_district" and len(c.lad_codes) > 1
-    )
-
-
-def _absorb(items: list[tuple[Candidate, int]]) -> list[tuple[Candidate, int]]:
-    """Drop a broad candidate (county, split district) that another one lies inside."""
-    out = []
-    for c, idx in items:
-        if _is_broad(c) and any(
-            j != idx and not _is_broad(o) and set(o.lad_codes) <= set(c.lad_codes)
-            for o, j in items
-        ):
-            continue
-        out.append((c, idx))
-    return out
-
-
-def _rank(items: list[tuple[Candidate, int]], truncated: bool) -> Resolution:
-    """Collapse candidates that share a LAD, sort by score, pick a clear winner."""
-    groups: dict[object, list[Candidate]] = {}
-    for c, _ in items:
-        key: object = c.lad_code if c.lad_code else ("area", c.lad_codes)
-        groups.setdefault(key, []).append(c)
-    merged = []
-    for group in groups.values():
-        group.sort(key=lambda c: (-c.score, c.start))
-        top = group[0]
-        spans = {(c.start, c.end) for c in group}
-        if len(spans) > 1:
-            top = replace(
-                top, score=round(min(1.0, top.score + 0.03 * (len(spans) - 1)), 3)
-            )
-        merged.append(top)
-    merged.sort(key=lambda c: (-c.score, c.start, c.name))
-    merged = merged[:MAX_CANDIDATES]
-    best = None
-    if len(merged) == 1 or (
-        len(merged) > 1 and merged[0].score - merged[1].score >= AMBIGUITY_MARGIN - 1e-9
-    ):
-        best = merged[0] if merged else None
-    return Resolution(candidates=tuple(merged), best=best, truncated=truncated)
 
 
 # --------------------------------------------------------------------------------
