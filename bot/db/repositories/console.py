@@ -332,13 +332,17 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
             select(Organisation.id, Organisation.name).where(
                 Organisation.id.in_(org_ids)
             )
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     adviser_ids = {c.assignee_id for c in conversations if c.assignee_id}
     names = dict(
         session.execute(
             select(Adviser.id, Adviser.display_name).where(Adviser.id.in_(adviser_ids))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     items = []
     for c in conversations:
@@ -504,7 +508,9 @@ def list_transcript(
     names = dict(
         session.execute(
             select(Adviser.id, Adviser.display_name).where(Adviser.id.in_(adviser_ids))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     lines = []
     for m in rows:
