@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000  # under Telegram's 4096-character limit
 MAX_BODY = 64 * 1024
+MAX_ID = 2**31 - 1  # message ids are 32-bit integers
 _CODE = re.compile(r"^[A-Za-z0-9]{1,16}$")
 
 
@@ -203,7 +204,11 @@ def _conversation_context(
     item = repo.conversation_item(db, conversation_id=conversation_id)
     if item is None:
         return None
-    lines = repo.list_transcript(db, conversation_id=conversation_id, after_id=after_id)
+    lines = (
+        repo.list_transcript(db, conversation_id=conversation_id, after_id=after_id)
+        if after_id < MAX_ID
+        else []
+    )
     mine = item.status is Status.ASSIGNED and item.assignee_id == adviser_id
     holds = item.status is Status.QUEUED or mine
     return {
@@ -261,7 +266,8 @@ async def conversation_page(request: Request) -> Response:
 async def conversation_messages(request: Request) -> Response:
     """Return the transcript lines after ``?after=``, for the live refresh."""
     after = request.query_params.get("after", "0")
-    context = await _load_conversation(request, int(after) if after.isdigit() else 0)
+    after_id = min(int(after), MAX_ID) if after.isdigit() else 0
+    context = await _load_conversation(request, after_id)
     if context is None:
         return PlainTextResponse("Not found", status_code=404)
     return render(request, "_messages.html", context)
@@ -270,7 +276,7 @@ async def conversation_messages(request: Request) -> Response:
 @guard()
 async def conversation_panel(request: Request) -> Response:
     """Return the status panel and reply box, for the live refresh."""
-    context = await _load_conversation(request, after_id=2**62)
+    context = await _load_conversation(request, after_id=MAX_ID)
     if context is None:
         return PlainTextResponse("Not found", status_code=404)
     return render(request, "_panels.html", context)
