@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -428,10 +429,16 @@ def _add_places(session: Session, gaz: Gazetteer) -> None:
             Place.name, Place.name_alt, Place.place_type, Place.lad_code, Place.county
         )
     )
+    # One tuple, set and string per LAD / county / type, shared by ~45,000 entries.
+    shared: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {}
     for name, alt, place_type, lad_code, county in rows:
         lad = gaz.lads.get(lad_code)
         if lad is None:
             continue
+        if lad_code not in shared:
+            shared[lad_code] = ((lad_code,), frozenset((lad_code,)))
+        codes, area = shared[lad_code]
+        place_type = sys.intern(place_type)
         names = [(name, alt)] + ([(alt, name)] if alt else [])
         for shown, other in names:
             key = name_key(shown)
@@ -445,11 +452,11 @@ def _add_places(session: Session, gaz: Gazetteer) -> None:
                 name=shown,
                 other_name=other,
                 place_type=place_type,
-                lad_code=lad_code,
-                lad_codes=(lad_code,),
-                area=frozenset((lad_code,)),
+                lad_code=codes[0],
+                lad_codes=codes,
+                area=area,
                 nation=lad.nation,
-                region=region,
+                region=sys.intern(region),
                 rank=PLACE_RANK.get(place_type, 0.5),
                 tier=PLACE_TIER.get(place_type, TIER_SMALL),
             )

@@ -43,6 +43,7 @@ __all__ = [
 MAX_SCAN_CHARS = 4000
 MAX_TOKENS = 1000
 PostcodeLookup = Callable[[str], "str | None"]
+_UNKNOWN = "_"  # stands for every word no name contains
 
 _FULL_RE = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,2}[0-9][A-Za-z0-9]?)[ \t]*([0-9][A-Za-z]{2})"
@@ -63,13 +64,18 @@ class LocationResolver:
         self.postcode_lookup = postcode_lookup
         self.nlp = spacy.blank("en")
         self._known: set[str] = set()
-        docs = []
+        vocab = self.nlp.vocab
+        # Patterns go in as sequences of ORTH ids, not Docs: 46,000 Docs would
+        # cost ~250 MB of RSS for nothing. Lexemes are created now, so matching
+        # never adds to the shared vocabulary (and user text never grows it).
+        patterns = []
         for key in gazetteer.names:
             words = key.split()
             self._known.update(words)
-            docs.append(Doc(self.nlp.vocab, words=words))
-        self.matcher = PhraseMatcher(self.nlp.vocab, attr="ORTH")
-        self.matcher.add("PLACE", docs)
+            patterns.append([vocab[w].orth for w in words])
+        vocab[_UNKNOWN]  # noqa: B018 - create the lexeme
+        self.matcher = PhraseMatcher(vocab, attr="ORTH")
+        self.matcher.add("PLACE", patterns)
         self._lock = threading.Lock()
 
     @classmethod
@@ -144,7 +150,7 @@ class LocationResolver:
         return found
 
     def _names(self, ctx: MessageContext, postcodes: list[Mention]) -> list[Mention]:
-        words = [t.norm if t.norm in self._known else "_" for t in ctx.tokens]
+        words = [t.norm if t.norm in self._known else _UNKNOWN for t in ctx.tokens]
         doc = Doc(self.nlp.vocab, words=words)
         with self._lock:
             matches = self.matcher(doc)
