@@ -15,6 +15,7 @@ from bot.directory.gazetteer import (
     Token,
     fold,
 )
+from bot.directory.place_tables import BODY_WORDS, FIRST_NAMES
 
 MAX_CANDIDATES = 10
 AMBIGUITY_MARGIN = 0.1  # the top candidate must lead the next by this to be "best"
@@ -189,6 +190,19 @@ class MessageContext:
             return True
         return m.key.startswith("st ") and after in BUILDING_WORDS
 
+    def person_or_body(self, m: Mention) -> bool:
+        """True for "Brian Kent" or "Garfield Weston Foundation" in mixed-case text."""
+        if not self.mixed or self.whole:
+            return False
+        i, j = m.start_tok, m.end_tok
+        if i > 0 and self.tokens[i - 1].norm in FIRST_NAMES and self.capitalised(i - 1):
+            return True
+        return (
+            j < len(self.tokens)
+            and self.tokens[j].norm in BODY_WORDS
+            and self.capitalised(j)
+        )
+
     def cue(self, m: Mention) -> tuple[bool, bool]:
         """Return (weak, strong): a locative cue before (or "area" after) the name."""
         i = m.start_tok
@@ -280,7 +294,7 @@ class MessageContext:
 
     def accepted(self, m: Mention, qualifiers: list[Mention]) -> list[Entry]:
         """Entries of ``m`` that the evidence allows (ambiguous words need more)."""
-        if self.street_or_building(m):
+        if self.street_or_building(m) or self.person_or_body(m):
             return []
         if m.level == 0:
             return list(m.entries)
@@ -310,6 +324,8 @@ class MessageContext:
 
     def select(self, postcodes: list[Mention], names: list[Mention]) -> list[Mention]:
         """Keep the mentions the evidence allows, longest first, none overlapping."""
+        blockers = [n for n in names if any(e.kind == "blocker" for e in n.entries)]
+        names = [n for n in names if not any(n.overlaps(b) for b in blockers)]
         pcs = [
             p for p in postcodes if p.extra.get("postcode") or self.outward_ok(p, names)
         ]

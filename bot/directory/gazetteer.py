@@ -28,6 +28,7 @@ from bot.directory.place_tables import (
     EXCLUDED_PLACES,
     GENERIC_TOKENS,
     NATION_NAMES,
+    NOT_PLACES,
     POSTAL_EXTRAS,
 )
 from bot.settings import DIRECTORY_DATA_DIR
@@ -175,7 +176,7 @@ def clean_lad_name(name: str) -> str:
 class Entry:
     """One thing a name can mean: a place, a council, a county/area or a nation."""
 
-    kind: str  # place | council | county | nation
+    kind: str  # place | council | county | nation | blocker
     name: str  # the name as the data spells it
     other_name: str | None  # the place's other-language (or English) name
     place_type: str | None  # City, Town, ..., settlement; "council"; "county"
@@ -186,6 +187,22 @@ class Entry:
     region: str | None  # shown after the name: "St Ives, Cornwall"
     rank: float
     tier: int
+
+
+# Indexed under phrases that hide the names inside them (NOT_PLACES).
+BLOCKER = Entry(
+    kind="blocker",
+    name="",
+    other_name=None,
+    place_type=None,
+    lad_code=None,
+    lad_codes=(),
+    area=frozenset(),
+    nation=None,
+    region=None,
+    rank=0.0,
+    tier=TIER_BIG,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +318,8 @@ def build_gazetteer(
     ):
         codes = tuple(dict.fromkeys([d.lad_code, *(d.all_lad_codes or [])]))
         gaz.districts[d.code] = District(d.code, d.lad_code, d.dominant_share, codes)
+    for phrase in NOT_PLACES:
+        gaz.add(name_key(phrase), BLOCKER)
     _derive_levels(gaz)
     return gaz
 

@@ -412,3 +412,38 @@ POSTAL_EXTRAS: dict[str, tuple[str, ...]] = {
     "Staffordshire": ("Walsall", "Wolverhampton", "Sandwell"),
     "Warwickshire": ("Birmingham", "Coventry", "Solihull"),
 }
+
+# Phrases that contain a place name but are not places ("Duke of Edinburgh award"):
+# a match on one of these hides every name inside it.
+NOT_PLACES = (
+    "duke of edinburgh",
+    "duke of york",
+    "duke of cambridge",
+    "duchess of cornwall",
+    "duke of cornwall",
+    "prince of wales",
+    "princess of wales",
+    "duke of lancaster",
+    "royal albert hall",
+    "clark kent",
+    "john lewis",
+)
+
+# A capitalised name right after one of these is a surname ("Brian Kent").
+FIRST_NAMES = frozenset(
+    """adam alan alex alice alison amanda amy andrew andy angela ann anna anne
+    anthony barbara ben bill bob brian carol caroline catherine charles charlotte
+    chris christine claire colin dan daniel dave david debbie diane emma frank gary
+    george graham hannah harry helen ian jack james jane janet jean jennifer jenny
+    jim joan joe john jonathan julie karen kate kathryn kevin laura linda lisa liz
+    louise lucy margaret maria mark martin mary matt matthew michael michelle mike
+    nick nicola paul pauline peter phil philip rachel richard rob robert ruth sally
+    sam sandra sarah simon steve stephen stuart sue susan tom tony tracey trevor
+    valerie wendy william""".split()
+)
+
+# A capitalised name right before one of these names a body, not a place
+# ("Garfield Weston Foundation", "Leeds Building Society").
+BODY_WORDS = frozenset(
+    "foundation trust fund lottery building society award awards prize bank".split()
+)
