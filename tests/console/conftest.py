@@ -193,14 +193,17 @@ def make_conversation(
     organisation_id: str | None = "lio900",
     waited_minutes: int = 10,
     channel: str = "web",
-    messages: list[tuple[MessageType, str, str]] | None = None,
+    messages: list[tuple[Any, ...]] | None = None,
     reason: str = "asked_for_person",
     summary: str = "Reason: asked for a person.",
     organisation_names: list[str] | None = None,
     assignee_id: int | None = None,
     intent: tuple[str, float] | None = ("ask_funding", 0.87),
 ) -> str:
-    """Create a conversation with messages and a handoff; return its id."""
+    """Create a conversation with messages and a handoff; return its id.
+
+    A message is (type, sender, text) or (type, sender, text, (intent, confidence)).
+    """
     cid = f"conv-{next(_counter):06d}-{utcnow().timestamp():.0f}"
     now = utcnow()
     with session_scope(db_url) as s:
@@ -220,12 +223,16 @@ def make_conversation(
         )
         s.flush()
         msgs = messages or [
-            (MessageType.INCOMING, "person", "Where can we find a grant for a minibus?"),
+            (
+                MessageType.INCOMING,
+                "person",
+                "Where can we find a grant for a minibus?",
+            ),
             (MessageType.OUTGOING, "bot", "Here is some guidance on grants."),
             (MessageType.INCOMING, "person", "Can I talk to a person please?"),
         ]
         last = []
-        for kind, sender, text in msgs:
+        for kind, sender, text, *own_intent in msgs:
             m = Message(
                 conversation_id=cid,
                 message_type=kind,
@@ -233,8 +240,8 @@ def make_conversation(
                 content=text,
                 channel=channel,
             )
-            if kind is MessageType.INCOMING and intent:
-                m.intent, m.confidence = intent
+            if kind is MessageType.INCOMING and (own_intent or intent):
+                m.intent, m.confidence = own_intent[0] if own_intent else intent
             s.add(m)
             if kind in (MessageType.INCOMING, MessageType.OUTGOING):
                 last.append({"sender": sender, "text": text})
@@ -310,15 +317,11 @@ class Adviser:
     ) -> httpx.Response:
         """POST a console form as the browser would (token and Origin)."""
         body = {"csrf_token": self.csrf, **(data or {})}
-        return await self.client.post(
-            path, data=body, headers={"Origin": BASE}, **kw
-        )
+        return await self.client.post(path, data=body, headers={"Origin": BASE}, **kw)
 
 
 @pytest.fixture
-async def adviser(
-    app: Starlette, db_url: str
-) -> AsyncIterator[Adviser]:
+async def adviser(app: Starlette, db_url: str) -> AsyncIterator[Adviser]:
     """A signed-in adviser ("alex")."""
     adviser_id = make_adviser(db_url, organisation_id=None)
     async with httpx.AsyncClient(
@@ -355,8 +358,12 @@ class FakeDelivery:
         adviser_id: int | None = None,
     ) -> None:
         self.calls.append(
-            {"conversation_id": conversation_id, "text": text, "sender": sender,
-             "adviser_id": adviser_id}
+            {
+                "conversation_id": conversation_id,
+                "text": text,
+                "sender": sender,
+                "adviser_id": adviser_id,
+            }
         )
         if self.fail:
             raise RuntimeError("channel down")
@@ -376,8 +383,10 @@ class FakeDelivery:
             s.add(m)
             s.flush()
             view = message_view(m)
-        hub.publish(hub.conversation_topic(conversation_id),
-                    message_event(conversation_id, view))
+        hub.publish(
+            hub.conversation_topic(conversation_id),
+            message_event(conversation_id, view),
+        )
 
 
 @pytest.fixture

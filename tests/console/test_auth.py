@@ -51,7 +51,11 @@ async def test_session_id_rotates_at_login_and_the_old_one_is_dead(
     before = client.cookies[auth.COOKIE_NAME]
     response = await client.post(
         "/console/login",
-        data={"username": "alex", "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+        data={
+            "username": "alex",
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+        },
         headers={"Origin": BASE},
     )
     assert response.status_code == 303
@@ -78,7 +82,11 @@ async def test_cookie_is_httponly_lax_and_scoped_to_the_console(
     page = await client.get("/console/login")
     response = await client.post(
         "/console/login",
-        data={"username": "alex", "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+        data={
+            "username": "alex",
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+        },
         headers={"Origin": BASE},
     )
     cookie = response.headers["set-cookie"]
@@ -126,7 +134,11 @@ async def test_inactive_adviser_cannot_sign_in(
     page = await client.get("/console/login")
     r = await client.post(
         "/console/login",
-        data={"username": "alex", "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+        data={
+            "username": "alex",
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+        },
         headers={"Origin": BASE},
     )
     assert r.status_code == 400
@@ -172,7 +184,11 @@ async def test_failures_expire_after_the_window(
     for _ in range(auth.MAX_FAILURES):
         await client.post(
             "/console/login",
-            data={"username": "alex", "password": "nope nope nope", "csrf_token": token},
+            data={
+                "username": "alex",
+                "password": "nope nope nope",
+                "csrf_token": token,
+            },
             headers={"Origin": BASE},
         )
     later = utcnow() + auth.FAILURE_WINDOW + timedelta(seconds=5)
@@ -217,9 +233,9 @@ async def test_expired_session_is_refused_and_deleted(
     assert (await adviser.client.get("/console/")).status_code == 401
     with session_scope(db_url) as s:
         n = s.scalar(
-            select(func.count()).select_from(AdviserSession).where(
-                AdviserSession.adviser_id == adviser.id
-            )
+            select(func.count())
+            .select_from(AdviserSession)
+            .where(AdviserSession.adviser_id == adviser.id)
         )
     assert n == 0
 
@@ -253,8 +269,6 @@ async def test_next_parameter_is_only_followed_inside_the_console(
 async def test_browser_navigation_is_redirected_to_login_with_next(
     client: httpx.AsyncClient,
 ) -> None:
-    r = await client.get(
-        "/console/conversations/abc", headers={"Accept": "text/html"}
-    )
+    r = await client.get("/console/conversations/abc", headers={"Accept": "text/html"})
     assert r.status_code == 303
     assert r.headers["location"] == "/console/login?next=/console/conversations/abc"

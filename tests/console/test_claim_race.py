@@ -11,7 +11,13 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from bot.console import auth
-from bot.db.models import Adviser, Conversation, ConversationStatus, Message, MessageType
+from bot.db.models import (
+    Adviser,
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageType,
+)
 from bot.db.repositories import console as repo
 from bot.db.session import get_sessionmaker, session_scope
 from tests.console.conftest import BASE, make_adviser, make_conversation
@@ -22,7 +28,9 @@ N = 50
 
 
 def _advisers(db_url: str) -> list[int]:
-    return [make_adviser(db_url, f"adviser{i:02d}", name=f"Adviser {i}") for i in range(N)]
+    return [
+        make_adviser(db_url, f"adviser{i:02d}", name=f"Adviser {i}") for i in range(N)
+    ]
 
 
 def _winner_and_activity(db_url: str, cid: str) -> tuple[Conversation, int]:

@@ -1,4 +1,4 @@
-"""`frontdoor advisers add|list|deactivate`: prompted or stdin passwords, no defaults."""
+"""`frontdoor advisers add|list|deactivate`: passwords prompted or on stdin."""
 
 from __future__ import annotations
 
@@ -28,7 +28,15 @@ def test_add_prompts_twice_and_stores_an_argon2_hash(
 ) -> None:
     result = runner.invoke(
         app,
-        ["advisers", "add", "Alex", "--name", "Alex Adviser", "--organisation", "lio900"],
+        [
+            "advisers",
+            "add",
+            "Alex",
+            "--name",
+            "Alex Adviser",
+            "--organisation",
+            "lio900",
+        ],
         input=f"{GOOD}\n{GOOD}\n",
     )
     assert result.exit_code == 0, result.output
@@ -92,8 +100,16 @@ def test_duplicate_username_and_unknown_organisation(
     assert again.exit_code == 1 and "already exists" in again.output
     unknown = runner.invoke(
         app,
-        ["advisers", "add", "kim", "--name", "Kim", "--organisation", "lio999",
-         "--password-stdin"],
+        [
+            "advisers",
+            "add",
+            "kim",
+            "--name",
+            "Kim",
+            "--organisation",
+            "lio999",
+            "--password-stdin",
+        ],
         input=f"{GOOD}\n",
     )
     assert unknown.exit_code == 2 and "no organisation" in unknown.output

@@ -35,7 +35,9 @@ def _messages(db_url: str, cid: str) -> list[Message]:
     with session_scope(db_url) as s:
         return list(
             s.scalars(
-                select(Message).where(Message.conversation_id == cid).order_by(Message.id)
+                select(Message)
+                .where(Message.conversation_id == cid)
+                .order_by(Message.id)
             )
         )
 
@@ -102,7 +104,9 @@ async def test_claim_then_reply_is_delivered_and_first_one_wins(
         conv = _status(db_url, cid)
         assert conv.status is ConversationStatus.ASSIGNED
         assert conv.assignee_id == adviser.id
-        activity = [m for m in _messages(db_url, cid) if m.message_type.value == "activity"]
+        activity = [
+            m for m in _messages(db_url, cid) if m.message_type.value == "activity"
+        ]
         assert [m.content for m in activity] == [
             "Adviser Alex Adviser picked up the conversation"
         ]
@@ -144,7 +148,10 @@ async def test_claim_then_reply_is_delivered_and_first_one_wins(
 
 
 async def test_reply_validation_and_delivery_failure(
-    adviser: Adviser, db_url: str, directory: dict[str, str], fake_delivery: FakeDelivery
+    adviser: Adviser,
+    db_url: str,
+    directory: dict[str, str],
+    fake_delivery: FakeDelivery,
 ) -> None:
     cid = make_conversation(db_url)
     # not claimed yet: no reply
@@ -167,7 +174,10 @@ async def test_reply_validation_and_delivery_failure(
 
 
 async def test_notes_are_stored_as_notes_and_never_delivered(
-    adviser: Adviser, db_url: str, directory: dict[str, str], fake_delivery: FakeDelivery
+    adviser: Adviser,
+    db_url: str,
+    directory: dict[str, str],
+    fake_delivery: FakeDelivery,
 ) -> None:
     cid = make_conversation(db_url)
     sub = hub.subscribe(hub.conversation_topic(cid))
@@ -176,7 +186,9 @@ async def test_notes_are_stored_as_notes_and_never_delivered(
             f"/console/conversations/{cid}/notes", {"text": "Called the CVS"}
         )
         assert r.status_code == 303
-        notes = [m for m in _messages(db_url, cid) if m.message_type is MessageType.NOTE]
+        notes = [
+            m for m in _messages(db_url, cid) if m.message_type is MessageType.NOTE
+        ]
         assert [(n.content, n.sender, n.adviser_id) for n in notes] == [
             ("Called the CVS", "adviser", adviser.id)
         ]
@@ -191,7 +203,10 @@ async def test_notes_are_stored_as_notes_and_never_delivered(
 
 
 async def test_canned_replies_carry_directory_links_only(
-    adviser: Adviser, db_url: str, directory: dict[str, str], fake_delivery: FakeDelivery
+    adviser: Adviser,
+    db_url: str,
+    directory: dict[str, str],
+    fake_delivery: FakeDelivery,
 ) -> None:
     cid = make_conversation(db_url)  # funding / grants in Northdale (England)
     page = await adviser.client.get(f"/console/conversations/{cid}")
@@ -296,7 +311,9 @@ async def test_release_returns_it_to_the_queue_in_its_place(
         "Adviser Alex Adviser returned the conversation to the queue"
     )
     # releasing again is an illegal move now
-    assert (await adviser.post(f"/console/conversations/{cid}/release")).status_code == 409
+    assert (
+        await adviser.post(f"/console/conversations/{cid}/release")
+    ).status_code == 409
 
 
 async def test_hand_back_tells_the_bot(
@@ -346,7 +363,9 @@ async def test_queued_conversation_can_be_resolved_without_claiming(
 
 async def test_moves_on_a_missing_conversation_are_404(adviser: Adviser) -> None:
     for action in ("claim", "release", "hand-back", "notes"):
-        r = await adviser.post(f"/console/conversations/missing/{action}", {"text": "x"})
+        r = await adviser.post(
+            f"/console/conversations/missing/{action}", {"text": "x"}
+        )
         assert r.status_code == 404, action
     r = await adviser.post(
         "/console/conversations/missing/resolve", {"outcome": "answered"}

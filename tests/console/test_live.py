@@ -60,10 +60,14 @@ async def test_queue_stream_passes_on_hub_events_without_text(
             if hub.get_hub().subscriber_count(hub.QUEUE_TOPIC):
                 break
             await asyncio.sleep(0.01)
-        hub.publish(hub.QUEUE_TOPIC, status_event("c1", "queued", handoff_id=3, reason="risk"))
+        hub.publish(
+            hub.QUEUE_TOPIC, status_event("c1", "queued", handoff_id=3, reason="risk")
+        )
         hub.publish(
             hub.QUEUE_TOPIC,
-            message_event("c1", {"id": 7, "message_type": "incoming", "text": "SECRET"}),
+            message_event(
+                "c1", {"id": 7, "message_type": "incoming", "text": "SECRET"}
+            ),
         )
         first = await asyncio.wait_for(anext(frames), 5)
         second = await asyncio.wait_for(anext(frames), 5)

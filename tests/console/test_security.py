@@ -233,7 +233,9 @@ async def test_login_form_needs_the_csrf_token_and_our_origin(
         assert r.status_code == 403
 
 
-async def test_csrf_token_changes_at_login(client: httpx.AsyncClient, db_url: str) -> None:
+async def test_csrf_token_changes_at_login(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
     from tests.console.conftest import make_adviser, sign_in
 
     make_adviser(db_url)
