@@ -69,7 +69,9 @@ def _console_mount() -> list[BaseRoute]:
         logger.info("bot.console.routes not importable: no console mounted")
         return []
     middleware_factory = getattr(console, "console_middleware", None)
-    middleware: list[Middleware] = list(middleware_factory()) if middleware_factory else []
+    middleware: list[Middleware] = (
+        list(middleware_factory()) if middleware_factory else []
+    )
     return [Mount("/console", routes=console.console_routes(), middleware=middleware)]
 
 

@@ -42,8 +42,9 @@ class AdviserHours:
                 raise ValueError(f"cannot read adviser hours {part!r}")
             d1 = DAYS.index(m["d1"].lower())
             d2 = DAYS.index((m["d2"] or m["d1"]).lower())
-            start, end = time.fromisoformat(m["t1"].zfill(5)), time.fromisoformat(
-                m["t2"].zfill(5)
+            start, end = (
+                time.fromisoformat(m["t1"].zfill(5)),
+                time.fromisoformat(m["t2"].zfill(5)),
             )
             if end <= start:
                 raise ValueError(f"adviser hours end before they start: {part!r}")

@@ -33,9 +33,7 @@ BOT_UNAVAILABLE_TEXT = (
     "Sorry, I'm having trouble right now — I've passed your message to an adviser, "
     "who will reply here as soon as they can."
 )
-EMAIL_THANKS_TEXT = (
-    "Thank you — an adviser can reply to {email} as well as here."
-)
+EMAIL_THANKS_TEXT = "Thank you — an adviser can reply to {email} as well as here."
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 WITH_ADVISERS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
 
@@ -308,9 +306,9 @@ class Pipeline:
             )
             handoff_id, handoff_reason = handoff.id, handoff.reason
         elif conversation.status in WITH_ADVISERS:
-            handoff = repo.latest_handoff(session, conversation_id=conv.id)
-            if handoff is not None:
-                handoff_id, handoff_reason = handoff.id, handoff.reason
+            latest = repo.latest_handoff(session, conversation_id=conv.id)
+            if latest is not None:
+                handoff_id, handoff_reason = latest.id, latest.reason
         session.commit()
         views = [message_view(m) for m in replies]
         if handoff_id is not None:
@@ -364,7 +362,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ deliver
 
-    async def _deliver(self, conv: ConversationRef, views: list[dict[str, Any]]) -> None:
+    async def _deliver(
+        self, conv: ConversationRef, views: list[dict[str, Any]]
+    ) -> None:
         """Publish ``views`` live and send them through the person's channel."""
         if not views:
             return
@@ -382,14 +382,10 @@ class Pipeline:
         try:
             delivered = await channel.deliver(conv, views)
         except Exception:
-            logger.exception(
-                "delivery failed", extra={"conversation_id": conv.id}
-            )
+            logger.exception("delivery failed", extra={"conversation_id": conv.id})
             return
         if delivered:
-            await self._db(
-                lambda s: repo.mark_delivered(s, message_ids=delivered)
-            )
+            await self._db(lambda s: repo.mark_delivered(s, message_ids=delivered))
 
     async def send_to_person(
         self,

@@ -37,5 +37,7 @@ class RateLimiter:
         if now - self._last_sweep < self.window:
             return
         self._last_sweep = now
-        for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - self.window]:
+        for key in [
+            k for k, h in self._hits.items() if not h or h[-1] <= now - self.window
+        ]:
             del self._hits[key]

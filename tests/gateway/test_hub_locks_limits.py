@@ -72,7 +72,11 @@ def test_rasa_reply_parsing() -> None:
     reply = _parse_reply(
         {
             "messages": [
-                {"recipient_id": "x", "text": "Hi", "buttons": [{"title": "A", "payload": "/a"}]},
+                {
+                    "recipient_id": "x",
+                    "text": "Hi",
+                    "buttons": [{"title": "A", "payload": "/a"}],
+                },
                 {"image": "http://example.invalid/i.png"},
             ],
             "intent": {"name": "greet", "confidence": 0.9},

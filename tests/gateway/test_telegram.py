@@ -76,7 +76,10 @@ async def test_webhook_without_right_secret_is_403_and_nothing_stored(
         assert response.status_code == 403
         await asyncio.sleep(0.3)
         assert stored(h) == []
-        assert h.pipeline.settings and h.app.state.telegram.application.update_queue.empty()
+        assert (
+            h.pipeline.settings
+            and h.app.state.telegram.application.update_queue.empty()
+        )
         assert api.called("sendMessage") == []
         assert h.rasa.received == []
 
@@ -151,8 +154,12 @@ async def test_429_every_reply_still_delivered_in_order(
         assert len(refused) == 2
         # No retry storm: 2 refusals, 3 successes.
         assert len([c for c in api.calls if c.method == "sendMessage"]) == 5
-        rows = [m for m in stored(h) if m.message_type is MessageType.OUTGOING]
-        assert all(m.delivered_at is not None for m in rows)
+        for _ in range(50):  # delivered_at is written just after the send returns
+            rows = [m for m in stored(h) if m.message_type is MessageType.OUTGOING]
+            if all(m.delivered_at is not None for m in rows):
+                break
+            await asyncio.sleep(0.1)
+        assert len(rows) == 3 and all(m.delivered_at is not None for m in rows)
 
 
 async def test_adviser_reply_is_sent_to_the_chat(start_gateway: HarnessFactory) -> None:

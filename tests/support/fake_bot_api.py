@@ -55,7 +55,9 @@ class FakeBotApi:
     too_many: dict[str, int] = field(default_factory=dict)
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
-    _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _message_ids: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(1)
+    )
     _update_ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(900000)
     )
@@ -171,7 +173,11 @@ class FakeBotApi:
             if "reply_markup" in params:
                 result["reply_markup"] = params["reply_markup"]
             return result
-        if method in ("answerCallbackQuery", "editMessageReplyMarkup", "sendChatAction"):
+        if method in (
+            "answerCallbackQuery",
+            "editMessageReplyMarkup",
+            "sendChatAction",
+        ):
             return True
         return None
 

@@ -41,6 +41,7 @@ class FakeRasa:
     resumed: list[str] = field(default_factory=list)
     in_flight: dict[str, int] = field(default_factory=dict)
     max_in_flight: dict[str, int] = field(default_factory=dict)
+    peak_total: int = 0
 
     def answer(self, sender: str, text: str) -> dict[str, Any]:
         if self.script is not None:
@@ -59,8 +60,9 @@ class FakeRasa:
             }
         if text == "hello":
             return {
-                "messages": [{"text": "Hello! What can I help with?",
-                              "buttons": TOPIC_BUTTONS}],
+                "messages": [
+                    {"text": "Hello! What can I help with?", "buttons": TOPIC_BUTTONS}
+                ],
                 "intent": {"name": "greet", "confidence": 0.98},
                 "paused": False,
             }
@@ -83,6 +85,7 @@ class FakeRasa:
             self.max_in_flight[sender] = max(
                 self.max_in_flight.get(sender, 0), self.in_flight[sender]
             )
+            self.peak_total = max(self.peak_total, sum(self.in_flight.values()))
             try:
                 if self.delay:
                     await asyncio.sleep(self.delay)

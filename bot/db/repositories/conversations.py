@@ -175,7 +175,7 @@ def list_messages(
     types: Sequence[MessageType] = PERSON_VISIBLE,
     limit: int = 500,
 ) -> list[Message]:
-    """Return a conversation's messages of ``types`` after ``after_id``, oldest first."""
+    """Return the messages of ``types`` after ``after_id``, oldest first."""
     return list(
         session.scalars(
             select(Message)
@@ -249,7 +249,9 @@ def hand_over(
     organisation_names: list[str] | None = None,
 ) -> Handoff:
     """Queue ``conversation`` for an adviser and write the Handoff they read first."""
-    apply_transition(session, conversation=conversation, transition=Transition.HAND_OVER)
+    apply_transition(
+        session, conversation=conversation, transition=Transition.HAND_OVER
+    )
     handoff = Handoff(
         conversation_id=conversation.id,
         reason=reason,

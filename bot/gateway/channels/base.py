@@ -42,7 +42,9 @@ class ConversationRef:
         return lock_key(self.channel, self.id, self.channel_user_id)
 
 
-def lock_key(channel: str, conversation_id: str | None, channel_user_id: str | None) -> str:
+def lock_key(
+    channel: str, conversation_id: str | None, channel_user_id: str | None
+) -> str:
     """Return the lock key: the chat for chat apps, else the conversation."""
     if channel_user_id is not None and channel != "web":
         return f"{channel}:{channel_user_id}"

@@ -90,7 +90,9 @@ class WidgetApi:
         self.limiter = RateLimiter(self.settings.widget_rate_limit_per_minute, 60.0)
         self.streams: Counter[str] = Counter()
 
-    def _limited(self, request: Request, conversation_id: str | None) -> Response | None:
+    def _limited(
+        self, request: Request, conversation_id: str | None
+    ) -> Response | None:
         client = request.client.host if request.client else "unknown"
         wait = self.limiter.hit(f"{client}|{conversation_id or 'new'}")
         if wait is None:
@@ -115,7 +117,7 @@ class WidgetApi:
         return await self.pipeline._db(read)
 
     async def start(self, request: Request) -> Response:
-        """Resume the widget's conversation if its id and token check out, else start one."""
+        """Resume the conversation if its id and token check out, else start one."""
         body = await self._json(request)
         if body is None:
             return _error(400, "expected a JSON object")
@@ -135,12 +137,12 @@ class WidgetApi:
             conv = repo.create_conversation(session, channel=CHANNEL)
             return conv.id, conv.status.value
 
-        cid, status = await self.pipeline._db(create)
-        logger.info("widget conversation started", extra={"conversation_id": cid})
+        new_id, status = await self.pipeline._db(create)
+        logger.info("widget conversation started", extra={"conversation_id": new_id})
         return JSONResponse(
             {
-                "conversation_id": cid,
-                "token": widget_token(self.settings, cid),
+                "conversation_id": new_id,
+                "token": widget_token(self.settings, new_id),
                 "status": status,
             },
             status_code=201,
@@ -331,4 +333,3 @@ def widget_routes(pipeline: Pipeline) -> list[BaseRoute]:
             middleware=[cors],
         ),
     ]
-
