@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Train the Rasa model only when its training data, domain or config changed.
 set -euo pipefail
+mkdir -p models
+# one training at a time: a second caller waits, then finds the model up to date
+exec 9>models/.train.lock
+flock 9
 hash="$(scripts/model-hash.sh)"
 if [ -f models/frontdoor.tar.gz ] && [ "$(cat models/.data-hash 2>/dev/null)" = "$hash" ]; then
   echo "model up to date (models/frontdoor.tar.gz)"
