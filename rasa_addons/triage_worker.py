@@ -1,9 +1,9 @@
 """Classify messages with the trained model, as the server would (Rasa process).
 
 Reads JSON lines {"id", "text"} on stdin and writes, in order, one JSON line per
-input: the NLU result (intent, confidence, topic, subtopic) and the actions the
-dialogue policies predict as the reply to that message as the first message of a
-new conversation, stopping at the first custom action (which needs the action
+input: the NLU result (intent, confidence, topic, subtopic, the intent ranking
+before fallback) and the actions the dialogue policies predict as the reply to
+that message as the first message of a new conversation, stopping at the first custom action (which needs the action
 server) or at action_listen. `handoff` is true when that reply hands over to, or
 offers, a human adviser. Used by `make triage` (bot/triage.py) and `make eval`.
 """
@@ -49,9 +49,10 @@ def triage_one(agent: Any, text: str, parse: Dict[str, Any]) -> Dict[str, Any]:
     topic = name if name in TOPICS else "other"
     subtopic = None
     if name in TOPICS:
-        selector = (parse.get("response_selector") or {}).get(name) or {}
+        selectors = parse.get("response_selector") or {}
+        selector = selectors.get(name) or selectors.get("default") or {}
         key = (selector.get("response") or {}).get("intent_response_key") or ""
-        subtopic = key.split("/", 1)[1] if "/" in key else None
+        subtopic = key[len(name) + 1 :] if key.startswith(name + "/") else None
 
     tracker = DialogueStateTracker.from_events(
         "triage",
@@ -78,6 +79,16 @@ def triage_one(agent: Any, text: str, parse: Dict[str, Any]) -> Dict[str, Any]:
         "subtopic": subtopic,
         "actions": actions,
         "handoff": any(a in HANDOFF_ACTIONS for a in actions),
+        # the classifier's ranking before the FallbackClassifier stepped in, so
+        # `make eval` can sweep the fallback threshold offline
+        "intent_ranking": [
+            {
+                "name": r.get("name"),
+                "confidence": round(float(r.get("confidence") or 0.0), 4),
+            }
+            for r in ranking
+            if r.get("name") != "nlu_fallback"
+        ],
     }
 
 
