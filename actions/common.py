@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
+
 from bot.db.session import session_scope
 from bot.directory.resolver import Candidate, LocationResolver
 
@@ -92,10 +93,20 @@ def topic_of(tracker: Tracker) -> tuple[str | None, str | None]:
     intent = (message.get("intent") or {}).get("name")
     if intent not in TOPICS:
         return None, None
-    selector = (message.get("response_selector") or {}).get(intent) or {}
+    return intent, subtopic_of(message, intent)
+
+
+def subtopic_of(parse: dict[str, Any], topic: str) -> str | None:
+    """Return the subtopic the ResponseSelector chose for ``topic``, if any.
+
+    One selector serves every retrieval intent (its key is "default"); its answer
+    only counts when it belongs to the topic the classifier chose.
+    """
+    selectors = parse.get("response_selector") or {}
+    selector = selectors.get(topic) or selectors.get("default") or {}
     key = (selector.get("response") or {}).get("intent_response_key") or ""
-    subtopic = key.split("/", 1)[1] if "/" in key else None
-    return intent, subtopic
+    prefix = f"{topic}/"
+    return key[len(prefix) :] if key.startswith(prefix) else None
 
 
 def recent_messages(tracker: Tracker, limit: int = 8) -> list[dict[str, str]]:
@@ -109,4 +120,3 @@ def recent_messages(tracker: Tracker, limit: int = 8) -> list[dict[str, str]]:
         if len(out) >= limit:
             break
     return list(reversed(out))
-

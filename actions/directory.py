@@ -44,17 +44,25 @@ def describe(org: OrganisationInfo) -> str:
     contacts = [c for c in (org.website, org.email, org.phone) if c]
     line += (" " + " · ".join(contacts)) if contacts else " (no website on record)"
     if org.confidence == "low":
-        line += " We're less sure this listing is current, so check before relying on it."
+        line += (
+            " We're less sure this listing is current, so check before relying on it."
+        )
     return line
 
 
 def area_reply(area: AreaOrganisations, place_name: str) -> str:
     """Return the reply naming who covers the area, honest about fallbacks."""
-    where = place_name if place_name == area.lad_name else f"{place_name} ({area.lad_name})"
+    where = (
+        place_name if place_name == area.lad_name else f"{place_name} ({area.lad_name})"
+    )
     if not area.is_fallback:
         noun = "organisation" if len(area.local) == 1 else "organisations"
         lines = [f"The local support {noun} for {where}:"]
         lines += [describe(o) for o in area.local[:4]]
+        if not any(o.website or o.email or o.phone for o in area.local[:4]):
+            # no way to reach them from what we hold: name the national body too
+            lines.append("The national body can also help:")
+            lines += [describe(o) for o in area.national]
         return "\n".join(lines)
     lines = [
         f"We don't have a local support organisation on record for {area.lad_name}."
@@ -68,21 +76,40 @@ def area_reply(area: AreaOrganisations, place_name: str) -> str:
 
 
 def _lookup(
-    session: Session, *, lad_code: str | None, place_name: str, conv: str, channel: str,
-    topic: str | None, subtopic: str | None,
+    session: Session,
+    *,
+    lad_code: str | None,
+    place_name: str,
+    conv: str,
+    channel: str,
+    topic: str | None,
+    subtopic: str | None,
 ) -> tuple[str, list[str]]:
     if lad_code:
         area = organisations_for_lad(session, lad_code=lad_code)
         if area is not None:
-            shown = area.local[:4] if not area.is_fallback else area.regional + area.national
+            shown = (
+                area.local[:4]
+                if not area.is_fallback
+                else area.regional + area.national
+            )
+            if not area.is_fallback and not any(o.website for o in shown):
+                shown = shown + area.national
             update_triage(
-                session, conversation_id=conv, channel=channel, topic=topic,
-                subtopic=subtopic, place_name=place_name, lad_code=lad_code,
+                session,
+                conversation_id=conv,
+                channel=channel,
+                topic=topic,
+                subtopic=subtopic,
+                place_name=place_name,
+                lad_code=lad_code,
                 organisation_id=shown[0].id if shown else None,
             )
             return area_reply(area, place_name), [o.id for o in shown]
     bodies = national_bodies(session)
-    update_triage(session, conversation_id=conv, channel=channel, topic=topic, subtopic=subtopic)
+    update_triage(
+        session, conversation_id=conv, channel=channel, topic=topic, subtopic=subtopic
+    )
     lines = [
         "Without knowing where your group is, I can't name your local support "
         "organisation, but the national bodies can help:"

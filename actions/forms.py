@@ -59,7 +59,11 @@ class ValidateLocationForm(FormValidationAction):
     ) -> dict[str, Any]:
         text = str(slot_value or "").strip()
         if text == SKIP:
-            return {"location": SKIP, "location_status": "skipped", "place_candidates": None}
+            return {
+                "location": SKIP,
+                "location_status": "skipped",
+                "place_candidates": None,
+            }
         # a button from the "which one?" question names a candidate exactly
         for c in tracker.get_slot("place_candidates") or []:
             if text.casefold() == str(c.get("name", "")).casefold():
@@ -68,7 +72,9 @@ class ValidateLocationForm(FormValidationAction):
             resolver = await get_resolver()
             result = resolver.resolve(text, expecting_place=True)
         except Exception:
-            logger.exception("place lookup failed conversation_id=%s", conversation_id(tracker))
+            logger.exception(
+                "place lookup failed conversation_id=%s", conversation_id(tracker)
+            )
             dispatcher.utter_message(
                 text="Sorry, I couldn't look that place up just now. "
                 "I'll give you general guidance instead."

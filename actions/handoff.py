@@ -9,7 +9,13 @@ from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import channel_of, conversation_id, in_session, logger, recent_messages
+from actions.common import (
+    channel_of,
+    conversation_id,
+    in_session,
+    logger,
+    recent_messages,
+)
 from bot.db.models import Organisation
 from bot.db.repositories.handoffs import record_handoff
 
@@ -35,9 +41,7 @@ def handoff_reason(tracker: Tracker) -> str:
 
 def _record(session: Session, *, org_ids: list[str], **kwargs: Any) -> int:
     names = [
-        o.name
-        for o in (session.get(Organisation, i) for i in org_ids)
-        if o is not None
+        o.name for o in (session.get(Organisation, i) for i in org_ids) if o is not None
     ]
     return record_handoff(session, organisation_names=names, **kwargs).id
 

@@ -16,7 +16,9 @@ from bot.directory.service import resources_for
 def _guidance(
     session: Session, *, topic: str, subtopic: str | None, nation: str | None
 ) -> list[tuple[str, str, str, list[str]]]:
-    rows = resources_for(session, topic=topic, subtopic=subtopic, nation=nation, limit=3)
+    rows = resources_for(
+        session, topic=topic, subtopic=subtopic, nation=nation, limit=3
+    )
     return [(r.title, r.publisher, r.url, list(r.nations)) for r in rows]
 
 
@@ -52,7 +54,10 @@ class ActionSuggestResources(Action):
         )
         try:
             items = await in_session(
-                _guidance, topic=topic, subtopic=tracker.get_slot("subtopic"), nation=nation
+                _guidance,
+                topic=topic,
+                subtopic=tracker.get_slot("subtopic"),
+                nation=nation,
             )
         except Exception:
             logger.exception(

@@ -26,7 +26,9 @@ async def _resolve_events(text: str, *, expecting_place: bool) -> list[EventType
     if result.best is not None and result.best.lad_code:
         return list(place_events(result.best))
     if result.ambiguous:
-        return [SlotSet("place_candidates", [candidate_dict(c) for c in result.candidates])]
+        return [
+            SlotSet("place_candidates", [candidate_dict(c) for c in result.candidates])
+        ]
     return []
 
 
@@ -40,23 +42,34 @@ class ActionSetTopic(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         topic, subtopic = topic_of(tracker)
-        events: list[EventType] = [SlotSet("topic", topic), SlotSet("subtopic", subtopic)]
+        events: list[EventType] = [
+            SlotSet("topic", topic),
+            SlotSet("subtopic", subtopic),
+        ]
         try:
             found = await _resolve_events(
                 tracker.latest_message.get("text") or "", expecting_place=False
             )
         except Exception:
-            logger.exception("place lookup failed conversation_id=%s", conversation_id(tracker))
+            logger.exception(
+                "place lookup failed conversation_id=%s", conversation_id(tracker)
+            )
             found = []
         if any(isinstance(e, dict) and e.get("name") == "lad_code" for e in found):
             return events + found
-        if tracker.get_slot("location_status") == "resolved" and tracker.get_slot("lad_code"):
+        if tracker.get_slot("location_status") == "resolved" and tracker.get_slot(
+            "lad_code"
+        ):
             # the place is already known from earlier in the conversation
             return events + [SlotSet("location_status", "resolved")]
-        return events + found + [
-            SlotSet("location_status", "needs_place"),
-            SlotSet("location_attempts", 0.0),
-        ]
+        return (
+            events
+            + found
+            + [
+                SlotSet("location_status", "needs_place"),
+                SlotSet("location_attempts", 0.0),
+            ]
+        )
 
 
 class ActionSetLocation(Action):
@@ -72,7 +85,9 @@ class ActionSetLocation(Action):
         try:
             events = await _resolve_events(text, expecting_place=True)
         except Exception:
-            logger.exception("place lookup failed conversation_id=%s", conversation_id(tracker))
+            logger.exception(
+                "place lookup failed conversation_id=%s", conversation_id(tracker)
+            )
             dispatcher.utter_message(text=SORRY)
             return []
         if not events:

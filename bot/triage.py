@@ -38,9 +38,9 @@ def parse_line(line: str) -> tuple[Any, str | None, str | None]:
     rid = request.get("id")
     text = request.get("text")
     if not isinstance(text, str):
-        return rid, None, "missing \"text\" (a string)"
+        return rid, None, 'missing "text" (a string)'
     if not text.strip():
-        return rid, None, "\"text\" is empty"
+        return rid, None, '"text" is empty'
     return rid, text[:MAX_TEXT], None
 
 
@@ -60,7 +60,9 @@ def start_worker(model: Path = MODEL) -> subprocess.Popen[str]:
     )
 
 
-def classify(texts: list[tuple[int, str]], model: Path = MODEL) -> dict[int, dict[str, Any]]:
+def classify(
+    texts: list[tuple[int, str]], model: Path = MODEL
+) -> dict[int, dict[str, Any]]:
     """Return the worker's result for each (index, text), keyed by index."""
     worker = start_worker(model)
     assert worker.stdin is not None and worker.stdout is not None

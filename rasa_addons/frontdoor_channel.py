@@ -50,7 +50,8 @@ class FrontDoorInput(RestInput):
             async with aiohttp.ClientSession(timeout=timeout) as session:
                 async with session.get(url) as resp:
                     ok = resp.status == 200
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            logger.warning("action server health check %s failed: %r", url, exc)
             ok = False
         if ok:
             self._healthy_until = time.monotonic() + HEALTH_TTL_S
