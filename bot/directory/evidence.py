@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -153,6 +154,8 @@ class MessageContext:
         self.expecting = expecting
         self.mixed = any(c.isupper() for c in text) and any(c.islower() for c in text)
         self.whole = False
+        self.token_starts = [t.start for t in tokens]
+        self.token_ends = [t.end for t in tokens]
 
     # evidence --------------------------------------------------------------------
 
@@ -221,9 +224,9 @@ class MessageContext:
         return weak or strong, strong
 
     def near(self, a: Mention, b: Mention) -> bool:
-        gap = a.gap(b, self.tokens)
-        if len(gap) > QUALIFIER_GAP:
+        if max(a.start_tok, b.start_tok) - min(a.end_tok, b.end_tok) > QUALIFIER_GAP:
             return False
+        gap = a.gap(b, self.tokens)
         return not any(t.norm in CONJUNCTIONS or t.punct in ("/", "&") for t in gap)
 
     # postcodes -------------------------------------------------------------------
@@ -236,8 +239,8 @@ class MessageContext:
         lad: str | None,
         district: District | None,
     ) -> Mention:
-        s = next(i for i, t in enumerate(self.tokens) if t.end > start)
-        e = max(i for i, t in enumerate(self.tokens) if t.start < end) + 1
+        s = bisect_right(self.token_ends, start)
+        e = bisect_left(self.token_starts, end)
         m = Mention(s, e, start, end, "", [], postcode=True)
         m.extra.update(postcode=postcode, lad=lad, district=district)
         m.entries = [self._postcode_entry(postcode, lad, district)]
@@ -347,8 +350,9 @@ class MessageContext:
 
     def candidates(self, mentions: list[Mention]) -> list[tuple[Candidate, int]]:
         """Narrow by qualifiers, drop small namesakes, then absorb broader areas."""
+        areas = {id(m): m.area() for m in mentions}
         for m in mentions:
-            self._narrow(m, mentions)
+            self._narrow(m, mentions, areas)
         out: list[tuple[Candidate, int]] = []
         for idx, m in enumerate(mentions):
             if m.absorbed:
@@ -359,7 +363,9 @@ class MessageContext:
                 out.append((self._candidate(m, e), idx))
         return _absorb(out)
 
-    def _narrow(self, m: Mention, mentions: list[Mention]) -> None:
+    def _narrow(
+        self, m: Mention, mentions: list[Mention], areas: dict[int, frozenset[str]]
+    ) -> None:
         if m.postcode:
             return
         lads = {e.lad_code or e.lad_codes for e in m.entries}
@@ -367,15 +373,12 @@ class MessageContext:
         agreeing: list[Entry] = []
         used: list[Mention] = []
         for q in mentions:
-            if q is m or q.overlaps(m):
+            area = areas[id(q)]
+            if q is m or not area or q.overlaps(m):
                 continue
-            area = q.area()
-            if not area:
-                continue
-            distant_ok = (
+            if not self.near(m, q) and not (
                 ambiguous and m.level == 0 and any(e.kind != "place" for e in q.entries)
-            )
-            if not (self.near(m, q) or distant_ok):
+            ):
                 continue
             agree = [e for e in m.entries if e.area & area]
             if agree:

@@ -42,6 +42,10 @@ __all__ = [
 # characters (about 700 words), and "where are you?" answers are short.
 MAX_SCAN_CHARS = 4000
 MAX_TOKENS = 1000
+# Bounds on the work per message whatever it contains: full postcodes looked up in
+# the database, and name matches considered (the first ones in the text).
+MAX_POSTCODES = 5
+MAX_NAME_MATCHES = 60
 PostcodeLookup = Callable[[str], "str | None"]
 _UNKNOWN = "_"  # stands for every word no name contains
 
@@ -66,8 +70,9 @@ class LocationResolver:
         self._known: set[str] = set()
         vocab = self.nlp.vocab
         # Patterns go in as sequences of ORTH ids, not Docs: 46,000 Docs would
-        # cost ~250 MB of RSS for nothing. Lexemes are created now, so matching
-        # never adds to the shared vocabulary (and user text never grows it).
+        # cost ~250 MB of RSS for nothing (PhraseMatcher.add takes id sequences:
+        # spaCy's own unpickling of a PhraseMatcher passes them). Lexemes are
+        # created now, so matching never adds to the shared vocabulary.
         patterns = []
         for key in gazetteer.names:
             words = key.split()
@@ -75,7 +80,7 @@ class LocationResolver:
             patterns.append([vocab[w].orth for w in words])
         vocab[_UNKNOWN]  # noqa: B018 - create the lexeme
         self.matcher = PhraseMatcher(vocab, attr="ORTH")
-        self.matcher.add("PLACE", patterns)
+        self.matcher.add("PLACE", patterns)  # type: ignore[arg-type]
         self._lock = threading.Lock()
 
     @classmethod
@@ -127,7 +132,10 @@ class LocationResolver:
         found: list[Mention] = []
         taken: list[tuple[int, int]] = []
         districts = self.gazetteer.districts
-        for m in _FULL_RE.finditer(ctx.text):
+        text = ctx.text[: ctx.tokens[-1].end]  # the tokens may stop short of it
+        for m in _FULL_RE.finditer(text):
+            if len(taken) >= MAX_POSTCODES:
+                break
             outward, inward = m.group(1).upper(), m.group(2).upper()
             postcode = f"{outward} {inward}"
             lad = lookup(postcode) if lookup is not None else None
@@ -138,7 +146,9 @@ class LocationResolver:
             found.append(
                 ctx.postcode_mention(m.start(), m.end(), postcode, lad, district)
             )
-        for m in _OUTWARD_RE.finditer(ctx.text):
+        for m in _OUTWARD_RE.finditer(text):
+            if len(found) >= 2 * MAX_POSTCODES:
+                break
             if any(s <= m.start() < e for s, e in taken):
                 continue
             district = districts.get(m.group(1).upper())
@@ -172,6 +182,8 @@ class LocationResolver:
             if any(mention.overlaps(p) for p in postcodes):
                 continue
             out.append(mention)
+            if len(out) >= MAX_NAME_MATCHES:
+                break
         return out
 
 
