@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from bot.console.auth import base_path
@@ -132,3 +133,20 @@ def error_page(
         {"title": title, "message": message, "back": back},
         status_code=status_code,
     )
+
+
+def see_other(url: str) -> RedirectResponse:
+    """Redirect after a POST (303), so a reload does not post again."""
+    return RedirectResponse(url, status_code=303)
+
+
+def conversation_url(request: Request, conversation_id: str, notice: str = "") -> str:
+    """Return the path of a conversation's page, with an optional notice."""
+    url = f"{base_path(request)}/conversations/{quote(conversation_id, safe='')}"
+    return url + (f"?notice={notice}" if notice else "")
+
+
+async def form_text(request: Request, name: str) -> str:
+    """Return a form field, stripped ('' when missing)."""
+    value = (await request.form()).get(name)
+    return value.strip() if isinstance(value, str) else ""
