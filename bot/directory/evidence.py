@@ -69,6 +69,11 @@ FILLERS = {
 class Candidate:
     """One reading of the place in a message, with where it was found and how sure."""
 
+    # A county or area ("Kent", "Gwent", "London") is one candidate of kind "county"
+    # with lad_code None and lad_codes = every council area it covers (a two-tier
+    # county's districts plus the unitaries of its ceremonial county): the
+    # assistant asks which one, or serves county-wide organisations. A postcode
+    # district's lad_code is its dominant council and lad_codes all it touches.
     name: str  # for display: "St Ives, Cornwall", "TR1 2AB, Cornwall", "Kent"
     kind: str  # postcode | postcode_district | place | council | county
     place_type: str | None  # City, Town, ..., settlement (NI), council, county

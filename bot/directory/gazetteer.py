@@ -29,6 +29,7 @@ from bot.directory.place_tables import (
     GENERIC_TOKENS,
     NATION_NAMES,
     NOT_PLACES,
+    PLACE_ALIASES,
     POSTAL_EXTRAS,
 )
 from bot.settings import DIRECTORY_DATA_DIR
@@ -318,6 +319,10 @@ def build_gazetteer(
     ):
         codes = tuple(dict.fromkeys([d.lad_code, *(d.all_lad_codes or [])]))
         gaz.districts[d.code] = District(d.code, d.lad_code, d.dominant_share, codes)
+    for alias, place in PLACE_ALIASES.items():
+        found = [e for e in gaz.names.get(name_key(place), []) if e.name == place]
+        for entry in found:
+            gaz.add(name_key(alias), entry)
     for phrase in NOT_PLACES:
         gaz.add(name_key(phrase), BLOCKER)
     _derive_levels(gaz)

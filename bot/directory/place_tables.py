@@ -59,6 +59,31 @@ COUNCIL_ALIASES: dict[str, tuple[str, float]] = {
     "earra ghaidheal is bod": ("Argyll and Bute", COUNCIL_RANK),
     "sruighlea": ("Stirling", COUNCIL_RANK),
     "na h eileanan an iar": ("Na h-Eileanan Siar", COUNCIL_RANK),
+    # islands and districts people name instead of their council
+    "skye": ("Highland", COUNCIL_RANK),
+    "isle of skye": ("Highland", COUNCIL_RANK),
+    "lochaber": ("Highland", COUNCIL_RANK),
+    "arran": ("North Ayrshire", COUNCIL_RANK),
+    "isle of arran": ("North Ayrshire", COUNCIL_RANK),
+    "mull": ("Argyll and Bute", COUNCIL_RANK),
+    "isle of mull": ("Argyll and Bute", COUNCIL_RANK),
+    "islay": ("Argyll and Bute", COUNCIL_RANK),
+    "isle of lewis": ("Na h-Eileanan Siar", COUNCIL_RANK),
+    "isle of harris": ("Na h-Eileanan Siar", COUNCIL_RANK),
+    "gower": ("Swansea", COUNCIL_RANK),
+    "the potteries": ("Stoke-on-Trent", COUNCIL_RANK),
+}
+
+# Short forms of town names: alias -> the place's name in places.csv.
+PLACE_ALIASES: dict[str, str] = {
+    "sutton coldfield": "Royal Sutton Coldfield",
+    "clacton": "Clacton-on-Sea",
+    "burton": "Burton upon Trent",
+    "burton on trent": "Burton upon Trent",
+    "bognor": "Bognor Regis",
+    "hemel": "Hemel Hempstead",
+    "ashby": "Ashby-de-la-Zouch",
+    "stratford on avon": "Stratford-upon-Avon",
 }
 
 # mySociety alternative names that are fragments, not names.
@@ -71,6 +96,51 @@ BAD_ALT_NAMES = {"county of", "eilean", "taff", "cynon", "ynys mn"}
 # for places in those LADs ("Newport, Gwent", "St Ives, Cambs").
 AREAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Greater London": (("london", "greater london"), ("prefix:E09",)),
+    "the Lake District": (
+        ("lake district", "the lakes"),
+        ("Cumberland", "Westmorland and Furness"),
+    ),
+    "the Black Country": (
+        ("black country",),
+        ("Dudley", "Sandwell", "Walsall", "Wolverhampton"),
+    ),
+    "Teesside": (
+        ("teesside",),
+        ("Middlesbrough", "Stockton-on-Tees", "Redcar and Cleveland", "Hartlepool"),
+    ),
+    "North Wales": (
+        ("north wales",),
+        (
+            "Isle of Anglesey",
+            "Gwynedd",
+            "Conwy",
+            "Denbighshire",
+            "Flintshire",
+            "Wrexham",
+        ),
+    ),
+    "South Wales": (
+        ("south wales",),
+        (
+            "Cardiff",
+            "Swansea",
+            "Newport",
+            "Vale of Glamorgan",
+            "Bridgend",
+            "Rhondda Cynon Taf",
+            "Merthyr Tydfil",
+            "Caerphilly",
+            "Blaenau Gwent",
+            "Torfaen",
+            "Monmouthshire",
+            "Neath Port Talbot",
+        ),
+    ),
+    "Mid Wales": (("mid wales",), ("Powys", "Ceredigion")),
+    "West Wales": (
+        ("west wales",),
+        ("Pembrokeshire", "Carmarthenshire", "Ceredigion"),
+    ),
     "Greater Manchester": (
         ("greater manchester", "gtr manchester"),
         (
