@@ -199,11 +199,18 @@ class MessageContext:
         return m.key.startswith("st ") and after in BUILDING_WORDS
 
     def person_or_body(self, m: Mention) -> bool:
-        """True for "Brian Kent" or "Garfield Weston Foundation" in mixed-case text."""
-        if not self.mixed or self.whole:
+        """True for "Brian Kent", "Garfield Weston Foundation" (mixed-case text)."""
+        if not self.mixed:
             return False
         i, j = m.start_tok, m.end_tok
         if i > 0 and self.tokens[i - 1].norm in FIRST_NAMES and self.capitalised(i - 1):
+            return True
+        if (  # "Paul Derby": the first name itself
+            m.key in FIRST_NAMES
+            and j < len(self.tokens)
+            and self.tokens[j].norm
+            and self.capitalised(j)
+        ):
             return True
         return (
             j < len(self.tokens)
@@ -301,33 +308,37 @@ class MessageContext:
     # names -----------------------------------------------------------------------
 
     def accepted(self, m: Mention, qualifiers: list[Mention]) -> list[Entry]:
-        """Entries of ``m`` that the evidence allows (ambiguous words need more)."""
+        """Entries of ``m`` that the evidence allows (ambiguous words need more).
+
+        Single-word villages, suburbs and hamlets need a cue, a qualifier or the
+        whole message even when their name is no English word ("Jordan", "Paul").
+        """
         if self.street_or_building(m) or self.person_or_body(m):
             return []
-        if m.level == 0:
-            return list(m.entries)
-        near = [q for q in qualifiers if not q.overlaps(m) and self.near(m, q)]
-        cap_mid = self.cap_mid(m)
         weak, strong = self.cue(m)
-        cue_ok = strong or (weak and self.capitalised(m.start_tok))
         capital = self.capitalised(m.start_tok)
         whole = self.whole
+        m.cue = strong or (weak and (capital or m.level == 0))
+        single = m.end_tok - m.start_tok == 1
+        if m.level == 0 and not (single and any(e.tier < TIER_BIG for e in m.entries)):
+            return list(m.entries)
+        near = [q for q in qualifiers if not q.overlaps(m) and self.near(m, q)]
         out = []
         for e in m.entries:
             if any(e.area & q.area() for q in near) and e.kind != "nation":
-                out.append(e)
-                continue
-            if e.tier == TIER_SMALL:
-                continue
-            if m.level >= 3:
+                ok = True
+            elif m.level == 0:
+                ok = e.tier == TIER_BIG or m.cue or whole
+            elif e.tier == TIER_SMALL:
+                ok = False
+            elif m.level >= 3:
                 ok = whole and self.expecting
             elif m.level == 2 or e.tier == TIER_VILLAGE or e.place_type == "settlement":
-                ok = cue_ok or (whole and (self.expecting or capital))
+                ok = m.cue or (whole and (self.expecting or capital))
             else:
-                ok = cap_mid or cue_ok or (whole and (self.expecting or capital))
+                ok = self.cap_mid(m) or m.cue or (whole and (self.expecting or capital))
             if ok:
                 out.append(e)
-        m.cue = cue_ok or strong
         return out
 
     def select(self, postcodes: list[Mention], names: list[Mention]) -> list[Mention]:

@@ -121,7 +121,12 @@ class LocationResolver:
         ctx = MessageContext(self.gazetteer, scan, tokens, expecting_place)
         postcodes = self._postcodes(ctx, lookup)
         names = self._names(ctx, postcodes)
-        ctx.whole = covers_everything(tokens, [*postcodes, *names])
+        plausible = [
+            n
+            for n in names
+            if not ctx.street_or_building(n) and not ctx.person_or_body(n)
+        ]
+        ctx.whole = covers_everything(tokens, [*postcodes, *plausible])
         mentions = ctx.select(postcodes, names)
         candidates = ctx.candidates(mentions)
         return rank_candidates(candidates, truncated)
