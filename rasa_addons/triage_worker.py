@@ -29,6 +29,15 @@ def _quiet() -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
+    # Rasa's structlog events (processor.message.parse, policy debug lines) print
+    # to stdout at every level unless configured, which would corrupt the JSON
+    # lines this worker writes there: keep errors only, on stderr.
+    import structlog
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
 
 
 def triage_one(agent: Any, text: str, parse: Dict[str, Any]) -> Dict[str, Any]:
@@ -93,11 +102,15 @@ def triage_one(agent: Any, text: str, parse: Dict[str, Any]) -> Dict[str, Any]:
 
 
 async def main(model_path: str) -> None:
+    # Results go to the real stdout; anything Rasa, TensorFlow or a C library
+    # prints goes to stderr, so it can never corrupt the JSON Lines stream.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     _quiet()
     from rasa.core.agent import Agent
 
     agent = Agent.load(model_path)
-    out = sys.stdout
     for line in sys.stdin:
         line = line.strip()
         if not line:
