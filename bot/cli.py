@@ -274,7 +274,7 @@ def advisers_add(
 ) -> None:
     """Create an adviser account; the password is asked for (never a default)."""
     from bot.console.auth import PASSWORD_MIN_LENGTH, PasswordTooShort, hash_password
-    from bot.db.repositories import console as console_repo
+    from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
 
     username = username.strip().lower()
@@ -321,7 +321,7 @@ def advisers_add(
 @friendly_errors
 def advisers_list() -> None:
     """List adviser accounts (never their passwords)."""
-    from bot.db.repositories import console as console_repo
+    from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
 
     table = Table("username", "name", "organisation", "active")
@@ -340,7 +340,7 @@ def advisers_list() -> None:
 @friendly_errors
 def advisers_deactivate(username: str) -> None:
     """Stop an adviser signing in and end their console sessions."""
-    from bot.db.repositories import console as console_repo
+    from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
 
     with session_scope(get_settings().database_url) as session:

@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from bot.console import csrf
 from bot.db.base import utcnow
 from bot.db.models import Adviser
-from bot.db.repositories import console as repo
+from bot.db.repositories import advisers as repo
 from bot.db.session import session_scope
 from bot.settings import get_settings
 

@@ -13,7 +13,7 @@ from starlette.responses import StreamingResponse
 from bot.console import live
 from bot.console.auth import ConsoleSession, run_db
 from bot.db.base import utcnow
-from bot.db.repositories import console as repo
+from bot.db.repositories import advisers as repo
 from bot.gateway import hub
 
 log = logging.getLogger(__name__)

@@ -51,6 +51,7 @@ from bot.console.events import event_stream
 from bot.console.headers import ConsoleHeaders
 from bot.console.views import STATIC_DIR, error_page, render, see_other
 from bot.db.base import utcnow
+from bot.db.repositories import advisers
 from bot.db.repositories import console as repo
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ async def login_page(request: Request) -> Response:
 
         def start(db: Session) -> ConsoleSession:
             now = utcnow()
-            repo.purge_expired(db, now=now, failures_before=now - FAILURE_WINDOW)
+            advisers.purge_expired(db, now=now, failures_before=now - FAILURE_WINDOW)
             return new_session(db, adviser_id=None, ttl=VISITOR_TTL)
 
         fresh = await run_db(start)
@@ -140,7 +141,7 @@ async def logout(request: Request) -> Response:
     """End the session on the server and drop the cookie."""
     session = await current_session(request)
     assert session is not None
-    await run_db(lambda db: repo.delete_session(db, session_id=session.id))
+    await run_db(lambda db: advisers.delete_session(db, session_id=session.id))
     response = see_other(base_path(request) + "/login?notice=signed_out")
     clear_session_cookie(response, request)
     return response

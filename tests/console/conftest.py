@@ -30,7 +30,7 @@ from bot.db.models import (
     OrganisationArea,
     Resource,
 )
-from bot.db.repositories import console as repo
+from bot.db.repositories import advisers as repo
 from bot.db.session import session_scope
 from bot.gateway import delivery
 from bot.gateway.events import message_event, message_view

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.console import auth
 from bot.db.models import Adviser, AdviserSession
-from bot.db.repositories import console as repo
+from bot.db.repositories import advisers as repo
 from bot.db.session import session_scope
 
 pytestmark = pytest.mark.integration

@@ -1,22 +1,20 @@
-"""What the adviser console reads and writes: advisers, sessions, queue, transcript."""
+"""What the adviser console reads and writes: the queue, transcripts and the moves."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
 from bot.db.models import (
     Adviser,
-    AdviserSession,
     Conversation,
     ConversationStatus,
     Handoff,
     LocalAuthority,
-    LoginFailure,
     Message,
     MessageType,
     Organisation,
@@ -41,198 +39,6 @@ SENDER_LABELS = {"person": "Person", "bot": "Front Door bot", "system": "System"
 
 class ConsoleConflict(Exception):
     """The conversation is not in a state that allows what the adviser asked."""
-
-
-# --------------------------------------------------------------------------------
-# Advisers
-# --------------------------------------------------------------------------------
-
-
-def create_adviser(
-    session: Session,
-    *,
-    username: str,
-    display_name: str,
-    password_hash: str,
-    organisation_id: str | None = None,
-) -> Adviser:
-    """Add an adviser account (flushed, not committed)."""
-    adviser = Adviser(
-        username=username,
-        display_name=display_name,
-        password_hash=password_hash,
-        organisation_id=organisation_id,
-        active=True,
-    )
-    session.add(adviser)
-    session.flush()
-    return adviser
-
-
-def find_adviser(session: Session, *, username: str) -> Adviser | None:
-    """Return the adviser with ``username``, if any."""
-    return session.scalar(select(Adviser).where(Adviser.username == username))
-
-
-def get_adviser(session: Session, *, adviser_id: int) -> Adviser | None:
-    """Return the adviser with ``adviser_id``, if any."""
-    return session.get(Adviser, adviser_id)
-
-
-def list_advisers(session: Session) -> list[Adviser]:
-    """Return every adviser account, by username."""
-    return list(session.scalars(select(Adviser).order_by(Adviser.username)))
-
-
-def set_password_hash(session: Session, *, adviser_id: int, password_hash: str) -> None:
-    """Replace an adviser's password hash (after a rehash or a reset)."""
-    session.execute(
-        update(Adviser)
-        .where(Adviser.id == adviser_id)
-        .values(password_hash=password_hash)
-    )
-
-
-def deactivate_adviser(session: Session, *, username: str) -> bool:
-    """Stop an adviser signing in and end their sessions; False if unknown."""
-    adviser = find_adviser(session, username=username)
-    if adviser is None:
-        return False
-    adviser.active = False
-    delete_sessions_of(session, adviser_id=adviser.id)
-    return True
-
-
-def organisation_exists(session: Session, *, organisation_id: str) -> bool:
-    """Return whether the directory holds ``organisation_id``."""
-    return session.get(Organisation, organisation_id) is not None
-
-
-# --------------------------------------------------------------------------------
-# Sessions and sign-in failures
-# --------------------------------------------------------------------------------
-
-
-def add_session(
-    session: Session,
-    *,
-    session_id: str,
-    adviser_id: int | None,
-    csrf_token: str,
-    expires_at: datetime,
-) -> AdviserSession:
-    """Store a console session under the hash of its cookie token."""
-    now = utcnow()
-    row = AdviserSession(
-        id=session_id,
-        adviser_id=adviser_id,
-        csrf_token=csrf_token,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=expires_at,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def load_session(
-    session: Session, *, session_id: str, now: datetime
-) -> tuple[AdviserSession, Adviser | None] | None:
-    """Return a live session and its (active) adviser; None if gone or expired."""
-    row = session.get(AdviserSession, session_id)
-    if row is None:
-        return None
-    if row.expires_at <= now:
-        session.delete(row)
-        return None
-    if row.adviser_id is None:
-        return row, None
-    adviser = session.get(Adviser, row.adviser_id)
-    if adviser is None or not adviser.active:
-        session.delete(row)
-        return None
-    return row, adviser
-
-
-def touch_session(
-    session: Session, *, session_id: str, now: datetime, expires_at: datetime
-) -> None:
-    """Record activity on a session and move its expiry."""
-    session.execute(
-        update(AdviserSession)
-        .where(AdviserSession.id == session_id)
-        .values(last_seen_at=now, expires_at=expires_at)
-    )
-
-
-def delete_session(session: Session, *, session_id: str) -> None:
-    """End one session."""
-    session.execute(delete(AdviserSession).where(AdviserSession.id == session_id))
-
-
-def delete_sessions_of(session: Session, *, adviser_id: int) -> None:
-    """End every session of one adviser."""
-    session.execute(
-        delete(AdviserSession).where(AdviserSession.adviser_id == adviser_id)
-    )
-
-
-def purge_expired(
-    session: Session, *, now: datetime, failures_before: datetime
-) -> None:
-    """Delete expired sessions and sign-in failures too old to count."""
-    session.execute(delete(AdviserSession).where(AdviserSession.expires_at <= now))
-    session.execute(
-        delete(LoginFailure).where(LoginFailure.created_at < failures_before)
-    )
-
-
-def count_login_failures(
-    session: Session, *, username: str, client_ip: str, since: datetime
-) -> int:
-    """Count failed sign-ins for ``username`` from ``client_ip`` since ``since``."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(
-                LoginFailure.username == username,
-                LoginFailure.client_ip == client_ip,
-                LoginFailure.created_at >= since,
-            )
-        )
-        or 0
-    )
-
-
-def count_failures_from(session: Session, *, client_ip: str, since: datetime) -> int:
-    """Count failed sign-ins from ``client_ip`` for any username since ``since``."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(
-                LoginFailure.client_ip == client_ip, LoginFailure.created_at >= since
-            )
-        )
-        or 0
-    )
-
-
-def record_login_failure(session: Session, *, username: str, client_ip: str) -> None:
-    """Remember one failed sign-in."""
-    session.add(LoginFailure(username=username, client_ip=client_ip))
-    session.flush()
-
-
-def clear_login_failures(session: Session, *, username: str, client_ip: str) -> None:
-    """Forget the failures of ``username`` from ``client_ip`` (after a success)."""
-    session.execute(
-        delete(LoginFailure).where(
-            LoginFailure.username == username, LoginFailure.client_ip == client_ip
-        )
-    )
 
 
 # --------------------------------------------------------------------------------
