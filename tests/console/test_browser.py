@@ -4,6 +4,7 @@ axe-core accessibility, and the screenshots in docs/screenshots."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -255,6 +256,18 @@ async def test_csp_blocks_inline_script_even_if_markup_got_in(
     assert any(v.startswith("script-src") for v in violations), violations
 
 
+async def _screenshot(page: Page, name: str, tmp_path: Path) -> None:
+    """Take a full-page screenshot; copy it to docs/screenshots if that has none
+    yet or UPDATE_SCREENSHOTS=1 (so a test run leaves the committed ones alone)."""
+    shot = tmp_path / name
+    await page.screenshot(path=shot, full_page=True)
+    assert shot.stat().st_size > 10_000
+    target = SCREENSHOTS / name
+    if not target.exists() or os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target)
+
+
 async def _realistic(db_url: str, adviser_id: int) -> dict[str, str]:
     """Seed the plausible queue and transcript the screenshots show."""
     grants = make_conversation(
@@ -348,7 +361,7 @@ async def test_accessibility_keyboard_and_screenshots(
     db_url: str,
     directory: dict[str, str],
     fake_delivery: Any,
-    request: Any,
+    tmp_path: Path,
 ) -> None:
     adviser_id = make_adviser(db_url)
     seeded = await _realistic(db_url, adviser_id)
@@ -363,10 +376,7 @@ async def test_accessibility_keyboard_and_screenshots(
     await check_axe("login")
     await _sign_in(page, server)
     await check_axe("queue")
-    backend = request.node.callspec.params.get("migrated_db_url", "")
-    if backend == "sqlite" or not (SCREENSHOTS / "console-queue.png").exists():
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=SCREENSHOTS / "console-queue.png", full_page=True)
+    await _screenshot(page, "console-queue.png", tmp_path)
 
     # keyboard only: the skip link, then Tab to the first "Pick up" and press Enter
     await page.keyboard.press("Tab")
@@ -396,10 +406,7 @@ async def test_accessibility_keyboard_and_screenshots(
     await page.get_by_role("button", name="Add note").click()
     await page.wait_for_url("**?notice=noted")
     await check_axe("transcript")
-    if backend == "sqlite" or not (SCREENSHOTS / "console-transcript.png").exists():
-        await page.screenshot(
-            path=SCREENSHOTS / "console-transcript.png", full_page=True
-        )
+    await _screenshot(page, "console-transcript.png", tmp_path)
     await page.get_by_role(
         "button", name="Edit before sending Finding grants (NCVO)"
     ).click()
