@@ -1,9 +1,8 @@
-"""Benchmark the location resolver: load, memory, time per message, FP rate, accuracy.
+"""Benchmark the location resolver: load time, memory, speed, FP rate, accuracy."""
 
-Run with ``python -m scripts.bench_resolver [--url DATABASE_URL]``. Without ``--url``
-the configured database is used if its directory is loaded; otherwise the directory
-is imported into a temporary SQLite file first (about 10 s).
-"""
+# Run with `python -m scripts.bench_resolver [--url DATABASE_URL] [--json]`. Without
+# --url the configured database is used if its directory is loaded; otherwise the
+# directory is imported into a temporary SQLite file first (about 10 s).
 
 from __future__ import annotations
 

@@ -1,11 +1,18 @@
-"""Per-message evidence and ranking: cues, qualifiers, candidates and the winner."""
+"""Per-message evidence: cues, capitals, qualifiers and the candidates they allow."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+from bot.directory.candidates import (
+    FLAG_AREA,
+    FLAG_POSTCODE_NOT_FOUND,
+    FLAG_SPLIT_DISTRICT,
+    Candidate,
+    absorb_broader,
+)
 from bot.directory.gazetteer import (
     TIER_BIG,
     TIER_SMALL,
@@ -13,13 +20,10 @@ from bot.directory.gazetteer import (
     District,
     Entry,
     Gazetteer,
-    Token,
-    fold,
 )
 from bot.directory.place_tables import BODY_WORDS, FIRST_NAMES
+from bot.directory.textnorm import Token, fold
 
-MAX_CANDIDATES = 10
-AMBIGUITY_MARGIN = 0.1  # the top candidate must lead the next by this to be "best"
 SPLIT_SHARE = 0.8  # below this dominant share a postcode district counts as split
 QUALIFIER_GAP = 3  # tokens allowed between a name and its qualifier
 
@@ -28,9 +32,6 @@ DISTRICT_RANK = 0.93
 SPLIT_DISTRICT_RANK = 0.80
 UNKNOWN_POSTCODE_RANK = 0.90
 
-FLAG_SPLIT_DISTRICT = "split_district"  # ask for the full postcode
-FLAG_POSTCODE_NOT_FOUND = "postcode_not_found"  # fell back to the district
-FLAG_AREA = "area"  # a county or area covering several councils
 WEAK_CUES = {
     "in", "at", "near", "nr", "from", "around", "covering", "cover", "covers",
     "serving", "serve", "serves", "outside", "within", "across",
@@ -65,56 +66,10 @@ FILLERS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One reading of the place in a message, with where it was found and how sure."""
-
-    # A county or area ("Kent", "Gwent", "London") is one candidate of kind "county"
-    # with lad_code None and lad_codes = every council area it covers (a two-tier
-    # county's districts plus the unitaries of its ceremonial county): the
-    # assistant asks which one, or serves county-wide organisations. A postcode
-    # district's lad_code is its dominant council and lad_codes all it touches.
-    name: str  # for display: "St Ives, Cornwall", "TR1 2AB, Cornwall", "Kent"
-    kind: str  # postcode | postcode_district | place | council | county
-    place_type: str | None  # City, Town, ..., settlement (NI), council, county
-    lad_code: str | None  # None for a county: see lad_codes
-    lad_name: str | None
-    nation: str | None
-    lad_codes: tuple[str, ...]  # every LAD it may mean; lad_code first when set
-    start: int  # matched span in the original text (character offsets)
-    end: int
-    matched_text: str
-    score: float  # 0..1
-    note: str | None = None
-    flags: tuple[str, ...] = ()
-
-    @property
-    def span(self) -> tuple[int, int]:
-        """Return (start, end) of the matched text."""
-        return (self.start, self.end)
-
-    @property
-    def needs_full_postcode(self) -> bool:
-        """Return True when a split postcode district should be asked about again."""
-        return FLAG_SPLIT_DISTRICT in self.flags
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """The ranked candidates for a message, the winner if there is one."""
-
-    candidates: tuple[Candidate, ...] = ()
-    best: Candidate | None = None
-    truncated: bool = False  # the message was longer than MAX_SCAN_CHARS
-
-    @property
-    def ambiguous(self) -> bool:
-        """Return True when there are candidates but no single winner."""
-        return bool(self.candidates) and self.best is None
-
-
 @dataclass(slots=True)
 class Mention:
+    """A name or postcode found in the message, with the entries it may mean."""
+
     start_tok: int
     end_tok: int
     start: int
@@ -130,9 +85,11 @@ class Mention:
     extra: dict[str, object] = field(default_factory=dict)
 
     def overlaps(self, other: Mention) -> bool:
+        """Return True when the two mentions share a token."""
         return self.start_tok < other.end_tok and other.start_tok < self.end_tok
 
     def gap(self, other: Mention, tokens: list[Token]) -> list[Token]:
+        """Return the tokens between the two mentions."""
         lo, hi = sorted(
             ((self.start_tok, self.end_tok), (other.start_tok, other.end_tok))
         )
@@ -165,9 +122,11 @@ class MessageContext:
     # evidence --------------------------------------------------------------------
 
     def capitalised(self, i: int) -> bool:
+        """Return True when token ``i`` starts with a capital in mixed-case text."""
         return self.mixed and self.text[self.tokens[i].start].isupper()
 
     def sentence_initial(self, i: int) -> bool:
+        """Return True when token ``i`` starts the text, a sentence or a line."""
         if i == 0:
             return True
         prev = self.tokens[i - 1]
@@ -236,6 +195,7 @@ class MessageContext:
         return weak or strong, strong
 
     def near(self, a: Mention, b: Mention) -> bool:
+        """Return True when b can qualify a: close, and no "and" between them."""
         if max(a.start_tok, b.start_tok) - min(a.end_tok, b.end_tok) > QUALIFIER_GAP:
             return False
         gap = a.gap(b, self.tokens)
@@ -251,6 +211,7 @@ class MessageContext:
         lad: str | None,
         district: District | None,
     ) -> Mention:
+        """Return the mention of a postcode or outward code at start..end."""
         s = bisect_right(self.token_ends, start)
         e = bisect_left(self.token_starts, end)
         m = Mention(s, e, start, end, "", [], postcode=True)
@@ -377,7 +338,7 @@ class MessageContext:
                 if e.kind == "nation":
                     continue
                 out.append((self._candidate(m, e), idx))
-        return _absorb(out)
+        return absorb_broader(out)
 
     def _narrow(
         self, m: Mention, mentions: list[Mention], areas: dict[int, frozenset[str]]
@@ -493,48 +454,3 @@ def covers_everything(tokens: list[Token], mentions: Iterable[Mention]) -> bool:
     return bool(covered) and all(
         i in covered or tokens[i].norm in FILLERS for i in words
     )
-
-
-def _is_broad(c: Candidate) -> bool:
-    return c.kind == "county" or (
-        c.kind == "postcode_district" and len(c.lad_codes) > 1
-    )
-
-
-def _absorb(items: list[tuple[Candidate, int]]) -> list[tuple[Candidate, int]]:
-    """Drop a broad candidate (county, split district) that another one lies inside."""
-    out = []
-    for c, idx in items:
-        if _is_broad(c) and any(
-            j != idx and not _is_broad(o) and set(o.lad_codes) <= set(c.lad_codes)
-            for o, j in items
-        ):
-            continue
-        out.append((c, idx))
-    return out
-
-
-def rank_candidates(items: list[tuple[Candidate, int]], truncated: bool) -> Resolution:
-    """Collapse candidates that share a LAD, sort by score, pick a clear winner."""
-    groups: dict[object, list[Candidate]] = {}
-    for c, _ in items:
-        key: object = c.lad_code if c.lad_code else ("area", c.lad_codes)
-        groups.setdefault(key, []).append(c)
-    merged = []
-    for group in groups.values():
-        group.sort(key=lambda c: (-c.score, c.start))
-        top = group[0]
-        spans = {(c.start, c.end) for c in group}
-        if len(spans) > 1:
-            top = replace(
-                top, score=round(min(1.0, top.score + 0.03 * (len(spans) - 1)), 3)
-            )
-        merged.append(top)
-    merged.sort(key=lambda c: (-c.score, c.start, c.name))
-    merged = merged[:MAX_CANDIDATES]
-    best = None
-    if len(merged) == 1 or (
-        len(merged) > 1 and merged[0].score - merged[1].score >= AMBIGUITY_MARGIN - 1e-9
-    ):
-        best = merged[0] if merged else None
-    return Resolution(candidates=tuple(merged), best=best, truncated=truncated)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import sys
-import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +29,7 @@ from bot.directory.place_tables import (
     PLACE_ALIASES,
     POSTAL_EXTRAS,
 )
+from bot.directory.textnorm import name_key
 from bot.settings import DIRECTORY_DATA_DIR
 
 AMBIGUOUS_WORDS_FILE = DIRECTORY_DATA_DIR / "ambiguous_words.txt"
@@ -60,97 +58,6 @@ PLACE_TIER = {
 MIN_NAME_CHARS = 3  # names shorter than this (spaces aside) are never matched
 
 
-# --------------------------------------------------------------------------------
-# Text normalisation and tokens
-# --------------------------------------------------------------------------------
-
-_PUNCT_MAP = {
-    "\u2019": "'",
-    "\u2018": "'",
-    "\u02bc": "'",
-    "`": "'",
-    "\u00b4": "'",
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2010": "-",
-    "\u2011": "-",
-}
-
-
-class _FoldTable(dict[int, str]):
-    """Lazily filled str.translate table: one character in, one character out."""
-
-    def __missing__(self, code: int) -> str:
-        ch = chr(code)
-        out = _PUNCT_MAP.get(ch)
-        if out is None:
-            base = "".join(
-                c
-                for c in unicodedata.normalize("NFKD", ch)
-                if not unicodedata.combining(c)
-            ).lower()
-            out = base if len(base) == 1 else ch
-        if len(self) < 8192:  # bounded: odd input cannot grow it without limit
-            self[code] = out
-        return out
-
-
-_FOLD = _FoldTable()
-
-
-def fold(text: str) -> str:
-    """Lower-case and strip diacritics, keeping one character per character."""
-    low = text.lower()
-    if len(low) != len(text):
-        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-    if low.isascii():
-        return low
-    return low.translate(_FOLD)
-
-
-class Token(NamedTuple):
-    """A word or punctuation mark: its span in the original text and its form."""
-
-    start: int
-    end: int
-    norm: str  # folded, apostrophes removed; "" for punctuation
-    punct: str  # the punctuation mark, "" for words
-
-
-_TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s'\-]")
-_ABBREVIATIONS = {"st", "mt", "co", "nr"}
-_WORD_NORMS = {"saint": "st", "and": "and"}
-
-
-def tokenize(folded: str, limit: int | None = None) -> list[Token]:
-    """Split folded text into word and punctuation tokens (hyphens are spaces)."""
-    tokens: list[Token] = []
-    for m in _TOKEN_RE.finditer(folded):
-        s = m.group()
-        if s[0].isalnum():
-            norm = s.replace("'", "")
-            tokens.append(Token(m.start(), m.end(), _WORD_NORMS.get(norm, norm), ""))
-        elif s == "&":
-            tokens.append(Token(m.start(), m.end(), "and", ""))
-        elif (
-            s == "."
-            and tokens
-            and tokens[-1].norm in _ABBREVIATIONS
-            and tokens[-1].end == m.start()
-        ):
-            continue  # "St. Ives", "Co. Down"
-        else:
-            tokens.append(Token(m.start(), m.end(), "", s))
-        if limit is not None and len(tokens) >= limit:
-            break
-    return tokens
-
-
-def name_key(name: str) -> str:
-    """Return the lookup key of a name: folded words joined by single spaces."""
-    return " ".join(t.norm for t in tokenize(fold(name)) if t.norm)
-
-
 def english_part(os_county: str | None) -> str | None:
     """Return the English half of a bilingual OS county ("Sir Benfro - X")."""
     if not os_county:
@@ -166,11 +73,6 @@ def clean_lad_name(name: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
-
-
-# --------------------------------------------------------------------------------
-# Entries and the gazetteer
-# --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,8 +399,3 @@ def _derive_levels(gaz: Gazetteer) -> None:
             continue
         if all(t in common for t in key.split()):
             gaz.levels[key] = 2
-
-
-def iter_keys(gaz: Gazetteer) -> Iterator[str]:
-    """Yield every name key the matcher must know."""
-    yield from gaz.names

@@ -13,18 +13,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Postcode
-from bot.directory.evidence import (
+from bot.directory.candidates import (
     FLAG_AREA,
     FLAG_POSTCODE_NOT_FOUND,
     FLAG_SPLIT_DISTRICT,
     Candidate,
-    Mention,
-    MessageContext,
     Resolution,
-    covers_everything,
     rank_candidates,
 )
-from bot.directory.gazetteer import Gazetteer, build_gazetteer, fold, tokenize
+from bot.directory.evidence import Mention, MessageContext, covers_everything
+from bot.directory.gazetteer import Gazetteer, build_gazetteer
+from bot.directory.textnorm import fold, tokenize
 
 __all__ = [
     "FLAG_AREA",

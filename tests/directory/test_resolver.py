@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.db.session import get_engine, get_sessionmaker
-from bot.directory.gazetteer import fold, load_word_levels, name_key, tokenize
+from bot.directory.gazetteer import load_word_levels
 from bot.directory.resolver import (
     FLAG_POSTCODE_NOT_FOUND,
     FLAG_SPLIT_DISTRICT,
@@ -27,6 +27,7 @@ from bot.directory.resolver import (
     locate_report,
     resolver_for_engine,
 )
+from bot.directory.textnorm import fold, name_key, tokenize
 
 HERE = Path(__file__).parent
 NO_PLACE_FILE = HERE / "no_place_messages.txt"
