@@ -96,6 +96,20 @@ class FakeBotApi:
             f"{method} called {len(self.called(method))} times, expected {count}"
         )
 
+    def wait_for_sync(
+        self, method: str, count: int, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Like ``wait_for``, for tests without an event loop (fake in a thread)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.called(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(
+            f"{method} called {len(self.called(method))} times, expected {count}"
+        )
+
     # ------------------------------------------------------------ update makers
 
     def next_update_id(self) -> int:

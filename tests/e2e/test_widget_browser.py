@@ -1,0 +1,157 @@
+"""The widget in a real browser against the real stack: keyboard, triage, hand-over,
+reload, accessibility (axe-core) and the screenshots in docs/screenshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from bot.db.models import ConversationStatus, MessageType
+from bot.settings import PROJECT_ROOT
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, E2EStack
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium"),
+]
+
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+REPLY_TIMEOUT_MS = 20_000
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 820})
+    page = context.new_page()
+    page.add_init_script(CSP_WATCH)
+    yield page
+    context.close()
+
+
+def tab_to_launcher(page: Page) -> None:
+    """Reach the chat launcher with the Tab key alone."""
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('fd-launcher')"):
+            return
+    raise AssertionError("the launcher cannot be reached with Tab")
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"widget-{name}.png"))
+
+
+def assert_no_axe_violations(page: Page) -> None:
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+def send(page: Page, text: str) -> None:
+    page.locator("#fd-input").fill(text)
+    page.keyboard.press("Enter")
+
+
+def test_widget_triage_handoff_reload_and_accessibility(
+    stack: E2EStack, page: Page
+) -> None:
+    page.goto(stack.gateway_url + "/")
+    launcher = page.locator(".fd-launcher")
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    expect(launcher).to_have_accessible_name("Open chat with Front Door")
+    assert_no_axe_violations(page)
+    shot(page, "closed")
+
+    # Open by keyboard: focus moves into the panel, the privacy notice is shown.
+    tab_to_launcher(page)
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("dialog", name="Front Door")
+    expect(panel).to_be_visible()
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#fd-input")).to_be_focused()
+    privacy = page.locator(".fd-privacy")
+    expect(privacy).to_contain_text("We store what you write")
+    expect(privacy).to_contain_text("advisers")
+    expect(page.locator(".fd-log")).to_have_attribute("aria-live", "polite")
+    expect(page.get_by_role("button", name="Talk to a person")).to_be_visible()
+    assert_no_axe_violations(page)
+    shot(page, "open")
+
+    # A funding question: the bot asks where the group is.
+    send(page, "How can we find a grant for our community garden?")
+    expect(page.locator(".fd-msg--bot").last).to_contain_text(
+        "Where is your group based", timeout=REPLY_TIMEOUT_MS
+    )
+    expect(page.get_by_role("button", name="Skip")).to_be_visible()
+
+    # A town: the local organisation and guidance.
+    send(page, "Truro")
+    log = page.locator(".fd-log")
+    expect(log).to_contain_text(
+        "Cornwall Voluntary Sector Forum", timeout=REPLY_TIMEOUT_MS
+    )
+    expect(log).to_contain_text("Official guidance", timeout=REPLY_TIMEOUT_MS)
+    expect(page.locator(".fd-log a").first).to_have_attribute(
+        "rel", "noopener noreferrer"
+    )
+    expect(page.locator(".fd-typing")).to_have_text("")
+    assert_no_axe_violations(page)
+    shot(page, "triage")
+
+    # Talk to a person: handed over, told they are in the queue.
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(log).to_contain_text("I'd like to talk to a person")
+    expect(log).to_contain_text("human adviser", timeout=REPLY_TIMEOUT_MS)
+    expect(page.locator(".fd-notice")).to_contain_text("queue")
+    shot(page, "handoff")
+
+    cid = page.evaluate(
+        "JSON.parse(localStorage.getItem('frontdoor:' + location.origin))"
+        ".conversationId"
+    )
+    conversation = stack.conversation(cid)
+    assert conversation is not None
+    assert conversation.status is ConversationStatus.QUEUED
+    stored = stack.messages(cid)
+    incoming = [m for m in stored if m.message_type is MessageType.INCOMING]
+    assert [m.content for m in incoming] == [
+        "How can we find a grant for our community garden?",
+        "Truro",
+        "I'd like to talk to a person",
+    ]
+    assert incoming[0].intent == "funding"
+
+    # Reload: the same conversation and its history come back.
+    count = page.locator(".fd-msg").count()
+    page.reload()
+    page.locator(".fd-launcher").click()
+    expect(page.locator(".fd-msg")).to_have_count(count, timeout=REPLY_TIMEOUT_MS)
+    expect(page.locator(".fd-log")).to_contain_text("Truro")
+    expect(page.locator(".fd-notice")).to_contain_text("queue")
+    assert_no_axe_violations(page)
+    shot(page, "reloaded")
+
+    # Escape closes the panel and gives focus back to the launcher.
+    page.locator("#fd-input").focus()
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(page.locator(".fd-launcher")).to_be_focused()
+    assert page.evaluate("window.__csp") == []
