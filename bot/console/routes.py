@@ -115,7 +115,7 @@ async def login(request: Request) -> Response:
             username=username,
             password=password,
             ip=client_ip(request),
-            old_session_id=session.id if session.adviser is None else None,
+            old_session_id=session.id,
         )
     )
     if result.outcome == "limited":

@@ -272,3 +272,39 @@ async def test_browser_navigation_is_redirected_to_login_with_next(
     r = await client.get("/console/conversations/abc", headers={"Accept": "text/html"})
     assert r.status_code == 303
     assert r.headers["location"] == "/console/login?next=/console/conversations/abc"
+
+
+async def test_many_failures_from_one_address_lock_every_username(
+    client: httpx.AsyncClient, db_url: str
+) -> None:
+    make_adviser(db_url)
+    page = await client.get("/console/login")
+    token = csrf_from(page.text)
+    for i in range(auth.MAX_FAILURES_PER_ADDRESS):
+        r = await client.post(
+            "/console/login",
+            data={"username": f"guess{i}", "password": "x" * 12, "csrf_token": token},
+            headers={"Origin": BASE},
+        )
+        assert r.status_code == 400
+    r = await client.post(
+        "/console/login",
+        data={"username": "alex", "password": PASSWORD, "csrf_token": token},
+        headers={"Origin": BASE},
+    )
+    assert r.status_code == 429
+
+
+async def test_signing_in_again_replaces_the_session(
+    adviser: Adviser, db_url: str
+) -> None:
+    first = adviser.client.cookies[auth.COOKIE_NAME]
+    # the login page sends a signed-in adviser to the queue ...
+    assert (await adviser.client.get("/console/login")).status_code == 303
+    # ... and a repeated sign-in rotates the session all the same
+    r = await adviser.post("/console/login", {"username": "alex", "password": PASSWORD})
+    assert r.status_code == 303
+    second = adviser.client.cookies[auth.COOKIE_NAME]
+    assert first != second
+    with session_scope(db_url) as s:
+        assert s.get(AdviserSession, auth.token_hash(first)) is None
