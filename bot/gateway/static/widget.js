@@ -98,6 +98,22 @@
 
   // --------------------------------------------------------------------- DOM
 
+  function chatIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "22");
+    svg.setAttribute("height", "22");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "fd-launcher-icon");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z");
+    svg.appendChild(path);
+    return svg;
+  }
+
   var launcher = el("button", {
     type: "button",
     className: "fd-launcher",
@@ -105,7 +121,7 @@
     "aria-controls": "fd-panel",
     "aria-label": "Open chat with " + title
   }, [
-    el("span", { className: "fd-launcher-icon", "aria-hidden": "true", text: "\u{1F4AC}" }),
+    chatIcon(),
     el("span", { className: "fd-launcher-text", text: "Ask " + title })
   ]);
 
@@ -119,7 +135,9 @@
       "and any email address you give us, so we can answer you. Human advisers at " +
       "local support organisations can read this conversation when they help you." }),
     el("p", { text: "Please don't share personal details about other people, " +
-      "or anything you wouldn't want an adviser to see." })
+      "or anything you wouldn't want an adviser to see." }),
+    el("p", { className: "fd-privacy-short", text: "This chat is stored, and " +
+      "advisers can read it. Please don't share other people's personal details." })
   ]);
 
   var log = el("div", {
@@ -167,7 +185,7 @@
     "aria-describedby": "fd-privacy",
     hidden: true
   }, [
-    el("header", { className: "fd-header" }, [
+    el("div", { className: "fd-header" }, [
       el("div", {}, [
         el("h2", { id: "fd-title", className: "fd-title", text: title }),
         el("p", { className: "fd-subtitle", text: "Help for charities and community groups" })
