@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 from starlette.middleware import Middleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
@@ -223,14 +224,15 @@ def console_routes() -> list[BaseRoute]:
         (f"{conversation}/reply", reply, "POST", "console_reply"),
         (f"{conversation}/notes", add_note, "POST", "console_note"),
     ]
+    # The body limit sits inside the headers wrapper, so a 413 carries them too.
+    limited = [*headers, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)]
     routes: list[BaseRoute] = [
         Route(
             path,
             endpoint,
             methods=[method],
             name=name,
-            middleware=headers,
-            max_body_size=MAX_BODY if method == "POST" else None,
+            middleware=limited if method == "POST" else headers,
         )
         for path, endpoint, method, name in table
     ]

@@ -395,3 +395,17 @@ async def test_fragments_for_live_refresh(
             f"/console/conversations/{cid}/messages?after={after}"
         )
         assert r.status_code == 200, after
+
+
+async def test_oversized_form_is_refused_with_413(
+    adviser: Adviser, db_url: str, directory: dict[str, str]
+) -> None:
+    cid = make_conversation(db_url)
+    r = await adviser.post(
+        f"/console/conversations/{cid}/notes", {"text": "x" * 100_000}
+    )
+    assert r.status_code == 413
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert [
+        m for m in _messages(db_url, cid) if m.message_type is MessageType.NOTE
+    ] == []
