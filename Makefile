@@ -9,6 +9,8 @@ RASA      := $(RASA_VENV)/bin/rasa
 APP_READY := $(APP_VENV)/.installed
 RASA_READY := $(RASA_VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
+# Rasa must not phone home (telemetry, Sentry): nothing leaves this machine.
+export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help run test setup venvs model db chromium triage eval bench lint validate clean
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,7 +11,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
 from bot.db.session import session_scope
-from bot.directory.resolver import Candidate, LocationResolver
+from bot.directory.resolver import Candidate, Resolution
+from bot.directory.resolver import get_resolver as shared_resolver
 
 logger = logging.getLogger("actions")
 T = TypeVar("T")
@@ -22,9 +22,6 @@ SORRY = (
     "Sorry, something went wrong on our side while I was looking that up. "
     "You can try again, or ask to talk to a person."
 )
-
-_resolver: LocationResolver | None = None
-_resolver_lock = threading.Lock()
 
 
 async def in_session(fn: Callable[..., T], /, **kwargs: Any) -> T:
@@ -37,20 +34,13 @@ async def in_session(fn: Callable[..., T], /, **kwargs: Any) -> T:
     return await asyncio.to_thread(run)
 
 
-def _build_resolver() -> LocationResolver:
-    global _resolver
-    with _resolver_lock:
-        if _resolver is None:
-            with session_scope() as session:
-                _resolver = LocationResolver.from_session(session)
-        return _resolver
+async def resolve_place(text: str, *, expecting_place: bool) -> Resolution:
+    """Find the place in ``text`` off the event loop (it may query postcodes)."""
 
+    def run() -> Resolution:
+        return shared_resolver().resolve(text, expecting_place=expecting_place)
 
-async def get_resolver() -> LocationResolver:
-    """Return the process-wide resolver, building it once in a worker thread."""
-    if _resolver is not None:
-        return _resolver
-    return await asyncio.to_thread(_build_resolver)
+    return await asyncio.to_thread(run)
 
 
 def conversation_id(tracker: Tracker) -> str:

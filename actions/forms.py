@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import candidate_dict, conversation_id, get_resolver, logger
+from actions.common import candidate_dict, conversation_id, logger, resolve_place
 
 MAX_ATTEMPTS = 2
 SKIP = "skip"
@@ -69,8 +69,7 @@ class ValidateLocationForm(FormValidationAction):
             if text.casefold() == str(c.get("name", "")).casefold():
                 return self._resolved(c)
         try:
-            resolver = await get_resolver()
-            result = resolver.resolve(text, expecting_place=True)
+            result = await resolve_place(text, expecting_place=True)
         except Exception:
             logger.exception(
                 "place lookup failed conversation_id=%s", conversation_id(tracker)

@@ -12,17 +12,16 @@ from actions.common import (
     SORRY,
     candidate_dict,
     conversation_id,
-    get_resolver,
     logger,
     place_events,
+    resolve_place,
     topic_of,
 )
 
 
 async def _resolve_events(text: str, *, expecting_place: bool) -> list[EventType]:
     """Return slot events for the place in ``text`` (nothing if none is found)."""
-    resolver = await get_resolver()
-    result = resolver.resolve(text, expecting_place=expecting_place)
+    result = await resolve_place(text, expecting_place=expecting_place)
     if result.best is not None and result.best.lad_code:
         return list(place_events(result.best))
     if result.ambiguous:

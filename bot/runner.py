@@ -121,6 +121,7 @@ def _env(stack: Stack, extra: dict[str, str] | None) -> dict[str, str]:
             "PYTHONPATH": str(PROJECT_ROOT),
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "SANIC_HOST": "127.0.0.1",
+            "RASA_TELEMETRY_ENABLED": "false",
         }
     )
     env.update(extra or {})

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.db.session import session_scope
-from bot.directory.resolver import LocationResolver
+from bot.directory.resolver import get_resolver
 from bot.directory.service import organisations_for_lad
 from bot.settings import PROJECT_ROOT
 
@@ -48,7 +48,9 @@ def start_worker(model: Path = MODEL) -> subprocess.Popen[str]:
     """Start the Rasa-side worker with the trained model."""
     if not model.exists():
         raise SystemExit(f"error: no trained model at {model}; run `make model` first")
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="3",
+        RASA_TELEMETRY_ENABLED="false",
+    )
     return subprocess.Popen(  # noqa: S603 (fixed argv, our own interpreter)
         [str(RASA_PYTHON), "-m", "rasa_addons.triage_worker", str(model)],
         stdin=subprocess.PIPE,
@@ -103,8 +105,7 @@ def triage(lines: Iterable[str], model: Path = MODEL) -> Iterator[dict[str, Any]
     parsed = [parse_line(line) for line in lines if line.strip()]
     good = [(i, text) for i, (_rid, text, err) in enumerate(parsed) if err is None]
     nlu = classify([(i, t) for i, t in good if t is not None], model) if good else {}
-    with session_scope() as session:
-        resolver = LocationResolver.from_session(session)
+    resolver = get_resolver()
     places: dict[int, str | None] = {}
     for i, text in good:
         assert text is not None
