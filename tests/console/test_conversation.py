@@ -409,3 +409,51 @@ async def test_oversized_form_is_refused_with_413(
     assert [
         m for m in _messages(db_url, cid) if m.message_type is MessageType.NOTE
     ] == []
+
+
+async def test_reply_through_the_real_gateway_reaches_the_widget_stream(
+    db_url: str, directory: dict[str, str]
+) -> None:
+    """The console inside create_app(): a reply goes through deliver_to_person."""
+    import httpx
+
+    from bot.console import auth
+    from bot.gateway.app import create_app
+    from tests.console.conftest import make_adviser
+    from tests.support.servers import serve
+
+    adviser_id = make_adviser(db_url)
+    cid = make_conversation(db_url)
+    with session_scope(db_url) as s:
+        session = auth.new_session(s, adviser_id=adviser_id, ttl=auth.IDLE_TTL)
+    assert session.token
+    async with serve(create_app()) as base:
+        sub = hub.subscribe(hub.conversation_topic(cid))
+        async with httpx.AsyncClient(
+            base_url=base, cookies={auth.COOKIE_NAME: session.token}
+        ) as c:
+            form = {"csrf_token": session.csrf_token}
+            origin = {"Origin": base}
+            r = await c.post(
+                f"/console/conversations/{cid}/claim", data=form, headers=origin
+            )
+            assert r.status_code == 303
+            r = await c.post(
+                f"/console/conversations/{cid}/reply",
+                data={**form, "text": "Hello from the console"},
+                headers=origin,
+            )
+            assert r.status_code == 303, r.text
+        events = await _drain(sub)
+        sub.close()
+    outgoing = [
+        e["message"]
+        for e in events
+        if e["type"] == "message" and e["message"]["message_type"] == "outgoing"
+    ]
+    assert [(m["text"], m["sender"], m["adviser_id"]) for m in outgoing] == [
+        ("Hello from the console", "adviser", adviser_id)
+    ]
+    stored = [m for m in _messages(db_url, cid) if m.sender == "adviser"]
+    assert [m.content for m in stored] == ["Hello from the console"]
+    assert _status(db_url, cid).first_reply_at is not None
