@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -93,8 +94,12 @@ class FrontDoorInput(RestInput):
             intent: Dict[Text, Any] = {}
             paused = False
             if tracker is not None:
-                latest = tracker.latest_message
-                intent = dict(latest.intent) if latest and latest.intent else {}
+                # the last UserUttered event is this message (tracker.latest_message
+                # can lag behind while a form is active)
+                for event in reversed(tracker.events):
+                    if isinstance(event, UserUttered):
+                        intent = dict(event.intent or {})
+                        break
                 paused = tracker.is_paused()
             return response.json(
                 {
