@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.gateway import delivery, rasa_client
 from bot.gateway.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.gateway.channels.web import STATIC_DIR, WebChannel, widget_routes
+from bot.gateway.logs import configure_logging
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
@@ -88,6 +89,7 @@ async def health(request: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the gateway app for ``settings`` (default: the environment's)."""
     settings = settings or get_settings()
+    configure_logging(settings.log_level)
     rasa = RasaClient(settings)
     pipeline = Pipeline(settings, rasa)
     pipeline.register(WebChannel())

@@ -88,3 +88,17 @@ def test_rasa_reply_parsing() -> None:
     assert (reply.intent, reply.confidence, reply.paused) == ("greet", 0.9, False)
     with pytest.raises(RasaUnavailable):
         _parse_reply({"error": "action_server_unavailable"})
+
+
+def test_json_log_lines_carry_conversation_id() -> None:
+    import json
+    import logging
+
+    from bot.gateway.logs import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {"name": "bot.gateway", "levelname": "INFO", "msg": "stored %s", "args": (1,)}
+    )
+    record.conversation_id = "abc"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "stored 1" and line["conversation_id"] == "abc"
