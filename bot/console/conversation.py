@@ -98,7 +98,7 @@ async def conversation_page(request: Request) -> Response:
 async def conversation_messages(request: Request) -> Response:
     """Return the transcript lines after ``?after=``, for the live refresh."""
     after = request.query_params.get("after", "0")
-    after_id = min(int(after), MAX_ID) if after.isdigit() else 0
+    after_id = min(int(after), MAX_ID) if after.isascii() and after.isdigit() else 0
     context = await _load_conversation(request, after_id)
     if context is None:
         return PlainTextResponse("Not found", status_code=404)

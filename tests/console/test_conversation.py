@@ -390,7 +390,7 @@ async def test_fragments_for_live_refresh(
     assert (
         await adviser.client.get("/console/conversations/nope/messages")
     ).status_code == 404
-    for after in ("99999999999999999999", "-1", "abc"):
+    for after in ("99999999999999999999", "-1", "abc", "²"):
         r = await adviser.client.get(
             f"/console/conversations/{cid}/messages?after={after}"
         )
