@@ -21,10 +21,13 @@ def normalise_url(url: str) -> str:
     return url
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
     """Return the engine for ``url`` (default: the configured database)."""
-    url = normalise_url(url or get_settings().database_url)
+    return _engine(normalise_url(url or get_settings().database_url))
+
+
+@lru_cache(maxsize=16)
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -43,10 +46,14 @@ def get_engine(url: str | None = None) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-@lru_cache(maxsize=8)
 def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
     """Return a session factory bound to the engine for ``url``."""
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+    return _sessionmaker(normalise_url(url or get_settings().database_url))
+
+
+@lru_cache(maxsize=16)
+def _sessionmaker(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=_engine(url), expire_on_commit=False)
 
 
 @contextmanager
