@@ -116,6 +116,14 @@ def test_widget_triage_handoff_reload_and_accessibility(
     assert_no_axe_violations(page)
     shot(page, "triage")
 
+    # A quick reply: its title is shown and sent, its payload goes to Rasa.
+    page.get_by_role("button", name="No thanks").click()
+    expect(page.locator(".fd-msg--person").last).to_have_text("You:No thanks")
+    expect(page.locator(".fd-msg--bot").last).to_contain_text(
+        "anything else", timeout=REPLY_TIMEOUT_MS
+    )
+    expect(page.locator(".fd-reply")).to_have_count(0)
+
     # Talk to a person: handed over, told they are in the queue.
     page.get_by_role("button", name="Talk to a person").click()
     expect(log).to_contain_text("I'd like to talk to a person")
@@ -135,6 +143,7 @@ def test_widget_triage_handoff_reload_and_accessibility(
     assert [m.content for m in incoming] == [
         "How can we find a grant for our community garden?",
         "Truro",
+        "No thanks",
         "I'd like to talk to a person",
     ]
     assert incoming[0].intent == "funding"

@@ -242,8 +242,10 @@
       node.setAttribute("data-id", String(message.id));
       state.lastId = Math.max(state.lastId, message.id);
     }
-    if (sender !== "person") {
-      showReplies(message.buttons || []);
+    // Quick replies belong to the latest message only (a sent message's own
+    // node is already in place, and its answer may have arrived first).
+    if (!pendingNode) {
+      showReplies(sender === "person" ? [] : (message.buttons || []));
     }
     privacy.classList.add("fd-privacy--compact");
     log.scrollTop = log.scrollHeight;
