@@ -412,3 +412,14 @@ async def test_unknown_paths_are_404(gw: Harness, method: str) -> None:
     response = await gw.http.request(method, "/api/widget/nothing")
     assert response.status_code in (404, 405)
     assert isinstance(response, httpx.Response)
+
+
+def test_wildcard_origin_is_refused(migrated_db_url: str) -> None:
+    from bot.gateway.app import create_app
+    from tests.gateway.conftest import make_settings
+
+    settings = make_settings(
+        migrated_db_url, "http://127.0.0.1:9", widget_allowed_origins=["*"]
+    )
+    with pytest.raises(ValueError, match="not '\\*'"):
+        create_app(settings)

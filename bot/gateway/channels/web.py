@@ -299,6 +299,8 @@ def widget_routes(pipeline: Pipeline) -> list[BaseRoute]:
     """Return the widget's files and its API (CORS-allowlisted) as routes."""
     api = WidgetApi(pipeline)
     settings = pipeline.settings
+    if "*" in settings.widget_allowed_origins:
+        raise ValueError("WIDGET_ALLOWED_ORIGINS must list origins, not '*'")
     cors = Middleware(
         CORSMiddleware,
         allow_origins=list(settings.widget_allowed_origins),
