@@ -14,32 +14,28 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from bot.db.base import utcnow
-from bot.db.models import Conversation, ConversationStatus, Message, MessageType
+from bot.db.models import ConversationStatus, Message, MessageType
 from bot.db.repositories import conversations as repo
 from bot.db.session import session_scope
 from bot.domain.handoff import Transition
-from bot.gateway import hub
+from bot.gateway import hub, turns
 from bot.gateway.channels.base import Channel, ConversationRef, Incoming
 from bot.gateway.events import message_event, message_view, status_event, typing_event
-from bot.gateway.hours import AdviserHours, out_of_hours_notice
+from bot.gateway.hours import AdviserHours
 from bot.gateway.locks import KeyedLocks
-from bot.gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.turns import (
+    BOT_UNAVAILABLE_TEXT,
+    WITH_ADVISERS,
+    UnknownConversation,
+)
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-BOT_UNAVAILABLE_TEXT = (
-    "Sorry, I'm having trouble right now — I've passed your message to an adviser, "
-    "who will reply here as soon as they can."
-)
-EMAIL_THANKS_TEXT = "Thank you — an adviser can reply to {email} as well as here."
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
-WITH_ADVISERS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
-
-
-class UnknownConversation(LookupError):
-    """No conversation with that id."""
+__all__ = ["BOT_UNAVAILABLE_TEXT", "Pipeline", "Received", "UnknownConversation"]
 
 
 @dataclass
@@ -51,31 +47,6 @@ class Received:
     message: dict[str, Any] | None = None
     replies: list[dict[str, Any]] = field(default_factory=list)
     status: str = ConversationStatus.BOT.value
-
-
-@dataclass
-class _Stored:
-    conversation: ConversationRef
-    message: dict[str, Any] | None
-
-
-@dataclass
-class _Turn:
-    """The outcome of a bot turn, as stored."""
-
-    conversation: ConversationRef
-    replies: list[dict[str, Any]]
-    handoff_id: int | None = None
-    handoff_reason: str | None = None
-
-
-def _ref(conversation: Conversation) -> ConversationRef:
-    return ConversationRef(
-        id=conversation.id,
-        channel=conversation.channel,
-        channel_user_id=conversation.channel_user_id,
-        status=conversation.status.value,
-    )
 
 
 class Pipeline:
@@ -101,7 +72,7 @@ class Pipeline:
         """Deliver this channel's conversations through ``channel``."""
         self.channels[channel.name] = channel
 
-    async def _db(self, work: Callable[[Session], T]) -> T:
+    async def in_db(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a worker thread in one committed transaction."""
 
         def run() -> T:
@@ -115,7 +86,7 @@ class Pipeline:
     async def receive(self, incoming: Incoming) -> Received:
         """Store ``incoming`` (once), then answer it or pass it to the advisers."""
         async with self.locks.hold(incoming.lock_key):
-            stored = await self._db(lambda s: self._store_incoming(s, incoming))
+            stored = await self.in_db(lambda s: turns.store_incoming(s, incoming))
             conv = stored.conversation
             if stored.message is None:
                 logger.info(
@@ -149,52 +120,6 @@ class Pipeline:
                 status=turn.conversation.status,
             )
 
-    def _store_incoming(self, session: Session, incoming: Incoming) -> _Stored:
-        conversation: Conversation | None
-        if incoming.conversation_id is not None:
-            conversation = repo.get_conversation(
-                session, conversation_id=incoming.conversation_id
-            )
-            if conversation is None:
-                raise UnknownConversation(incoming.conversation_id)
-        else:
-            if incoming.channel_user_id is None:
-                raise ValueError("a message needs a conversation or a channel user")
-            conversation = repo.latest_conversation_for(
-                session,
-                channel=incoming.channel,
-                channel_user_id=incoming.channel_user_id,
-            ) or repo.create_conversation(
-                session,
-                channel=incoming.channel,
-                channel_user_id=incoming.channel_user_id,
-            )
-        message = repo.add_message_once(
-            session,
-            conversation_id=conversation.id,
-            channel=incoming.channel,
-            message_type=MessageType.INCOMING,
-            sender="person",
-            text=incoming.text,
-            source_id=incoming.source_id,
-        )
-        if message is None:
-            # A failed insert rolls back, taking a conversation made just now with
-            # it: find the one the first delivery stored.
-            found = repo.get_conversation(session, conversation_id=conversation.id)
-            if found is None and incoming.channel_user_id is not None:
-                found = repo.latest_conversation_for(
-                    session,
-                    channel=incoming.channel,
-                    channel_user_id=incoming.channel_user_id,
-                )
-            if found is None:
-                raise UnknownConversation("conversation vanished with its duplicate")
-            conversation = found
-        return _Stored(
-            _ref(conversation), message_view(message) if message is not None else None
-        )
-
     async def _to_advisers(
         self, conv: ConversationRef, incoming: Incoming, view: dict[str, Any]
     ) -> Received:
@@ -204,27 +129,9 @@ class Pipeline:
         found = EMAIL.search(incoming.text)
         if found and conv.status == ConversationStatus.QUEUED.value:
             email = found.group(0).strip(".'")
-            replies = await self._db(lambda s: self._keep_email(s, conv, email))
+            replies = await self.in_db(lambda s: turns.keep_email(s, conv, email))
             await self._deliver(conv, replies)
         return Received(conv.id, message=view, replies=replies, status=conv.status)
-
-    def _keep_email(
-        self, session: Session, conv: ConversationRef, email: str
-    ) -> list[dict[str, Any]]:
-        repo.set_contact_email(session, conversation_id=conv.id, email=email)
-        session.commit()
-        logger.info("contact email stored", extra={"conversation_id": conv.id})
-        handoff = repo.latest_handoff(session, conversation_id=conv.id)
-        thanks = repo.add_message_once(
-            session,
-            conversation_id=conv.id,
-            channel=conv.channel,
-            message_type=MessageType.OUTGOING,
-            sender="bot",
-            text=EMAIL_THANKS_TEXT.format(email=email),
-            source_id=f"notice:email:{conv.id}:{handoff.id if handoff else 0}",
-        )
-        return [message_view(thanks)] if thanks else []
 
     async def _reopen(self, conv: ConversationRef) -> ConversationRef:
         def reopen(session: Session) -> ConversationRef:
@@ -234,9 +141,9 @@ class Pipeline:
                 repo.apply_transition(
                     session, conversation=conversation, transition=Transition.REOPEN
                 )
-            return _ref(conversation)
+            return turns.ref(conversation)
 
-        conv = await self._db(reopen)
+        conv = await self.in_db(reopen)
         event = status_event(conv.id, conv.status)
         hub.publish(hub.conversation_topic(conv.id), event)
         hub.publish(hub.QUEUE_TOPIC, event)
@@ -255,8 +162,9 @@ class Pipeline:
 
     async def _bot_turn(
         self, conv: ConversationRef, incoming: Incoming, view: dict[str, Any]
-    ) -> _Turn:
+    ) -> turns.Turn:
         topic = hub.conversation_topic(conv.id)
+        notice = turns.Notice(self.hours, self.clock())
         hub.publish(topic, typing_event(conv.id, True))
         try:
             reply = await self.rasa.send(
@@ -268,97 +176,12 @@ class Pipeline:
                 exc,
                 extra={"conversation_id": conv.id},
             )
-            return await self._db(lambda s: self._store_unavailable(s, conv))
+            return await self.in_db(lambda s: turns.store_unavailable(s, conv, notice))
         finally:
             hub.publish(topic, typing_event(conv.id, False))
-        return await self._db(lambda s: self._store_reply(s, conv, view["id"], reply))
-
-    def _store_reply(
-        self, session: Session, conv: ConversationRef, message_id: int, reply: BotReply
-    ) -> _Turn:
-        repo.record_nlu(
-            session,
-            message_id=message_id,
-            intent=reply.intent,
-            confidence=reply.confidence,
+        return await self.in_db(
+            lambda s: turns.store_reply(s, conv, view["id"], reply, notice)
         )
-        # The action server may have handed over during this turn: read it afresh.
-        conversation = repo.get_conversation(session, conversation_id=conv.id)
-        assert conversation is not None
-        session.refresh(conversation)
-        replies = [
-            repo.add_message(
-                session,
-                conversation_id=conv.id,
-                channel=conv.channel,
-                message_type=MessageType.OUTGOING,
-                sender="bot",
-                text=m.text,
-                buttons=m.buttons or None,
-            )
-            for m in reply.messages
-        ]
-        handoff_id = handoff_reason = None
-        if conversation.status is ConversationStatus.BOT and reply.paused:
-            # Rasa paused but nothing queued it: queue it rather than lose it.
-            handoff = repo.hand_over(
-                session, conversation=conversation, reason="asked_for_person"
-            )
-            handoff_id, handoff_reason = handoff.id, handoff.reason
-        elif conversation.status in WITH_ADVISERS:
-            latest = repo.latest_handoff(session, conversation_id=conv.id)
-            if latest is not None:
-                handoff_id, handoff_reason = latest.id, latest.reason
-        session.commit()
-        views = [message_view(m) for m in replies]
-        if handoff_id is not None:
-            views += self._hours_notice(session, conversation, handoff_id)
-        return _Turn(_ref(conversation), views, handoff_id, handoff_reason)
-
-    def _store_unavailable(self, session: Session, conv: ConversationRef) -> _Turn:
-        conversation = repo.get_conversation(session, conversation_id=conv.id)
-        assert conversation is not None
-        session.refresh(conversation)
-        handoff_id = handoff_reason = None
-        if conversation.status is ConversationStatus.BOT:
-            handoff = repo.hand_over(
-                session,
-                conversation=conversation,
-                reason="bot_unavailable",
-                summary="Reason: the assistant was unavailable.",
-            )
-            handoff_id, handoff_reason = handoff.id, handoff.reason
-        apology = repo.add_message(
-            session,
-            conversation_id=conv.id,
-            channel=conv.channel,
-            message_type=MessageType.OUTGOING,
-            sender="bot",
-            text=BOT_UNAVAILABLE_TEXT,
-        )
-        session.commit()
-        views = [message_view(apology)]
-        if handoff_id is not None:
-            views += self._hours_notice(session, conversation, handoff_id)
-        return _Turn(_ref(conversation), views, handoff_id, handoff_reason)
-
-    def _hours_notice(
-        self, session: Session, conversation: Conversation, handoff_id: int
-    ) -> list[dict[str, Any]]:
-        """Tell the person when to expect an answer, once per hand-over."""
-        now = self.clock()
-        if self.hours.is_open(now):
-            return []
-        notice = repo.add_message_once(
-            session,
-            conversation_id=conversation.id,
-            channel=conversation.channel,
-            message_type=MessageType.OUTGOING,
-            sender="bot",
-            text=out_of_hours_notice(self.hours, now),
-            source_id=f"notice:hours:{conversation.id}:{handoff_id}",
-        )
-        return [message_view(notice)] if notice else []
 
     # ------------------------------------------------------------------ deliver
 
@@ -385,7 +208,7 @@ class Pipeline:
             logger.exception("delivery failed", extra={"conversation_id": conv.id})
             return
         if delivered:
-            await self._db(lambda s: repo.mark_delivered(s, message_ids=delivered))
+            await self.in_db(lambda s: repo.mark_delivered(s, message_ids=delivered))
 
     async def send_to_person(
         self,
@@ -404,9 +227,9 @@ class Pipeline:
             )
             if conversation is None:
                 raise UnknownConversation(conversation_id)
-            return _ref(conversation)
+            return turns.ref(conversation)
 
-        conv = await self._db(lookup)
+        conv = await self.in_db(lookup)
 
         def store(session: Session) -> dict[str, Any]:
             message: Message = repo.add_message(
@@ -424,6 +247,6 @@ class Pipeline:
             return message_view(message)
 
         async with self.locks.hold(conv.lock_key):
-            view = await self._db(store)
+            view = await self.in_db(store)
             await self._deliver(conv, [view])
         return view

@@ -150,7 +150,7 @@ class TelegramChannel:
             await query.answer()
         except TelegramError as exc:
             logger.warning("could not answer callback query: %s", exc)
-        button = await self.pipeline._db(
+        button = await self.pipeline.in_db(
             lambda s: _button_for(s, query.data or "", str(chat.id))
         )
         if button is None:

@@ -114,7 +114,7 @@ class WidgetApi:
             conv = repo.get_conversation(session, conversation_id=conversation_id)
             return conv.status.value if conv else None
 
-        return await self.pipeline._db(read)
+        return await self.pipeline.in_db(read)
 
     async def start(self, request: Request) -> Response:
         """Resume the conversation if its id and token check out, else start one."""
@@ -137,7 +137,7 @@ class WidgetApi:
             conv = repo.create_conversation(session, channel=CHANNEL)
             return conv.id, conv.status.value
 
-        new_id, status = await self.pipeline._db(create)
+        new_id, status = await self.pipeline.in_db(create)
         logger.info("widget conversation started", extra={"conversation_id": new_id})
         return JSONResponse(
             {
@@ -170,7 +170,7 @@ class WidgetApi:
                 "messages": [person_view(message_view(m)) for m in rows],
             }
 
-        result = await self.pipeline._db(read)
+        result = await self.pipeline.in_db(read)
         if result is None:
             return _error(404, "unknown conversation")
         return JSONResponse(result)
@@ -244,7 +244,7 @@ class WidgetApi:
                             )
                         ]
 
-                    for view in await self.pipeline._db(read):
+                    for view in await self.pipeline.in_db(read):
                         sent = max(sent, view["id"])
                         yield _sse("message", person_view(view), view["id"])
                 while True:

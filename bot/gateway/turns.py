@@ -1,0 +1,229 @@
+"""The pipeline's database steps: each runs in one transaction in a worker thread."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.db.models import Conversation, ConversationStatus, MessageType
+from bot.db.repositories import conversations as repo
+from bot.gateway.channels.base import ConversationRef, Incoming
+from bot.gateway.events import message_view
+from bot.gateway.hours import AdviserHours, out_of_hours_notice
+from bot.gateway.rasa_client import BotReply
+
+logger = logging.getLogger(__name__)
+
+BOT_UNAVAILABLE_TEXT = (
+    "Sorry, I'm having trouble right now — I've passed your message to an adviser, "
+    "who will reply here as soon as they can."
+)
+EMAIL_THANKS_TEXT = "Thank you — an adviser can reply to {email} as well as here."
+WITH_ADVISERS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
+
+
+class UnknownConversation(LookupError):
+    """No conversation with that id."""
+
+
+@dataclass
+class Stored:
+    """The person's message as stored (None if it was a repeat delivery)."""
+
+    conversation: ConversationRef
+    message: dict[str, Any] | None
+
+
+@dataclass
+class Turn:
+    """The outcome of a bot turn, as stored."""
+
+    conversation: ConversationRef
+    replies: list[dict[str, Any]]
+    handoff_id: int | None = None
+    handoff_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the out-of-hours notice needs: the hours and the time now."""
+
+    hours: AdviserHours
+    now: datetime
+
+
+def ref(conversation: Conversation) -> ConversationRef:
+    """Return the delivery reference of a conversation."""
+    return ConversationRef(
+        id=conversation.id,
+        channel=conversation.channel,
+        channel_user_id=conversation.channel_user_id,
+        status=conversation.status.value,
+    )
+
+
+def store_incoming(session: Session, incoming: Incoming) -> Stored:
+    """Store the person's message once (making a chat's conversation if new)."""
+    conversation: Conversation | None
+    if incoming.conversation_id is not None:
+        conversation = repo.get_conversation(
+            session, conversation_id=incoming.conversation_id
+        )
+        if conversation is None:
+            raise UnknownConversation(incoming.conversation_id)
+    else:
+        if incoming.channel_user_id is None:
+            raise ValueError("a message needs a conversation or a channel user")
+        conversation = repo.latest_conversation_for(
+            session,
+            channel=incoming.channel,
+            channel_user_id=incoming.channel_user_id,
+        ) or repo.create_conversation(
+            session,
+            channel=incoming.channel,
+            channel_user_id=incoming.channel_user_id,
+        )
+    message = repo.add_message_once(
+        session,
+        conversation_id=conversation.id,
+        channel=incoming.channel,
+        message_type=MessageType.INCOMING,
+        sender="person",
+        text=incoming.text,
+        source_id=incoming.source_id,
+    )
+    if message is None:
+        # A failed insert rolls back, taking a conversation made just now with
+        # it: find the one the first delivery stored.
+        found = repo.get_conversation(session, conversation_id=conversation.id)
+        if found is None and incoming.channel_user_id is not None:
+            found = repo.latest_conversation_for(
+                session,
+                channel=incoming.channel,
+                channel_user_id=incoming.channel_user_id,
+            )
+        if found is None:
+            raise UnknownConversation("conversation vanished with its duplicate")
+        conversation = found
+    return Stored(
+        ref(conversation), message_view(message) if message is not None else None
+    )
+
+
+def keep_email(
+    session: Session, conv: ConversationRef, email: str
+) -> list[dict[str, Any]]:
+    """Keep the address for the adviser; thank the person once per hand-over."""
+    repo.set_contact_email(session, conversation_id=conv.id, email=email)
+    session.commit()
+    logger.info("contact email stored", extra={"conversation_id": conv.id})
+    handoff = repo.latest_handoff(session, conversation_id=conv.id)
+    thanks = repo.add_message_once(
+        session,
+        conversation_id=conv.id,
+        channel=conv.channel,
+        message_type=MessageType.OUTGOING,
+        sender="bot",
+        text=EMAIL_THANKS_TEXT.format(email=email),
+        source_id=f"notice:email:{conv.id}:{handoff.id if handoff else 0}",
+    )
+    return [message_view(thanks)] if thanks else []
+
+
+def store_reply(
+    session: Session,
+    conv: ConversationRef,
+    message_id: int,
+    reply: BotReply,
+    notice: Notice,
+) -> Turn:
+    """Store the bot's answer and NLU; notice a hand-over made during the turn."""
+    repo.record_nlu(
+        session,
+        message_id=message_id,
+        intent=reply.intent,
+        confidence=reply.confidence,
+    )
+    # The action server may have handed over during this turn: read it afresh.
+    conversation = repo.get_conversation(session, conversation_id=conv.id)
+    assert conversation is not None
+    session.refresh(conversation)
+    replies = [
+        repo.add_message(
+            session,
+            conversation_id=conv.id,
+            channel=conv.channel,
+            message_type=MessageType.OUTGOING,
+            sender="bot",
+            text=m.text,
+            buttons=m.buttons or None,
+        )
+        for m in reply.messages
+    ]
+    handoff_id = handoff_reason = None
+    if conversation.status is ConversationStatus.BOT and reply.paused:
+        # Rasa paused but nothing queued it: queue it rather than lose it.
+        handoff = repo.hand_over(
+            session, conversation=conversation, reason="asked_for_person"
+        )
+        handoff_id, handoff_reason = handoff.id, handoff.reason
+    elif conversation.status in WITH_ADVISERS:
+        latest = repo.latest_handoff(session, conversation_id=conv.id)
+        if latest is not None:
+            handoff_id, handoff_reason = latest.id, latest.reason
+    session.commit()
+    views = [message_view(m) for m in replies]
+    if handoff_id is not None:
+        views += hours_notice(session, conversation, handoff_id, notice)
+    return Turn(ref(conversation), views, handoff_id, handoff_reason)
+
+
+def store_unavailable(session: Session, conv: ConversationRef, notice: Notice) -> Turn:
+    """Queue the conversation (bot_unavailable) and tell the person."""
+    conversation = repo.get_conversation(session, conversation_id=conv.id)
+    assert conversation is not None
+    session.refresh(conversation)
+    handoff_id = handoff_reason = None
+    if conversation.status is ConversationStatus.BOT:
+        handoff = repo.hand_over(
+            session,
+            conversation=conversation,
+            reason="bot_unavailable",
+            summary="Reason: the assistant was unavailable.",
+        )
+        handoff_id, handoff_reason = handoff.id, handoff.reason
+    apology = repo.add_message(
+        session,
+        conversation_id=conv.id,
+        channel=conv.channel,
+        message_type=MessageType.OUTGOING,
+        sender="bot",
+        text=BOT_UNAVAILABLE_TEXT,
+    )
+    session.commit()
+    views = [message_view(apology)]
+    if handoff_id is not None:
+        views += hours_notice(session, conversation, handoff_id, notice)
+    return Turn(ref(conversation), views, handoff_id, handoff_reason)
+
+
+def hours_notice(
+    session: Session, conversation: Conversation, handoff_id: int, notice: Notice
+) -> list[dict[str, Any]]:
+    """Tell the person when to expect an answer, once per hand-over."""
+    if notice.hours.is_open(notice.now):
+        return []
+    told = repo.add_message_once(
+        session,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        message_type=MessageType.OUTGOING,
+        sender="bot",
+        text=out_of_hours_notice(notice.hours, notice.now),
+        source_id=f"notice:hours:{conversation.id}:{handoff_id}",
+    )
+    return [message_view(told)] if told else []
