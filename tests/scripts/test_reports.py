@@ -136,3 +136,61 @@ def test_parse_nlu_splits_retrieval_intents() -> None:
         ("gift aid on cakes", "funding", "gift_aid"),
         ("hi", "greet", None),
     ]
+
+
+# ------------------------------------------------------------------ make bench
+
+
+def test_recorder_summary_counts_good_turns_only() -> None:
+    from scripts.bench_driver import Recorder, Turn
+
+    rec = Recorder()
+    for ms in (100, 200, 300, 400):
+        rec.turns.append(Turn("widget", 0.0, ms / 1000, ms / 1000))
+    rec.turns.append(Turn("widget", 0.0, 15.0, 15.0, "no reply"))
+    rec.turns.append(Turn("rasa", 0.0, 0.05, 0.05))
+    s = rec.summary("widget", seconds=2.0)
+    assert s["turns"] == 4 and s["errors"] == 1
+    assert s["msg_per_s"] == pytest.approx(2.0)
+    assert s["p50"] == pytest.approx(250.0)
+    assert rec.summary(None, 1.0)["turns"] == 5
+    assert rec.errors() == {"widget: no reply": 1}
+
+
+def test_asks_place_recognises_the_location_question() -> None:
+    from scripts.bench_driver import _asks_place
+
+    assert _asks_place(["Thanks.", "Where is your group based? A postcode is fine."])
+    assert not _asks_place(["Would you like to talk to a human adviser about this?"])
+
+
+def test_overhead_and_peak() -> None:
+    from scripts.bench_report import overhead, peak
+
+    assert overhead(110.0, 100.0) == pytest.approx(0.10)
+    assert math.isnan(overhead(1.0, 0.0))
+    runs = [
+        {"target": "widget", "people": 2, "overall": {"msg_per_s": 10.0}},
+        {"target": "widget", "people": 4, "overall": {"msg_per_s": 14.0}},
+        {"target": "rasa", "people": 4, "overall": {"msg_per_s": 20.0}},
+    ]
+    best = peak(runs, "widget")
+    assert best is not None and best["people"] == 4
+    assert peak(runs, "telegram") is None
+
+
+def test_py_spy_collapsed_stacks_are_summed() -> None:
+    from scripts.bench_profile import parse_collapsed, top_lines
+
+    text = (
+        "main (/x/site-packages/app.py:1);handle (/x/site-packages/app.py:5);"
+        "validate (/x/site-packages/jsonschema/v.py:9) 3\n"
+        "main (/x/site-packages/app.py:1);handle (/x/site-packages/app.py:5) 1\n"
+        "garbage line\n"
+    )
+    prof = parse_collapsed(text)
+    assert prof.samples == 4
+    assert prof.self_time["jsonschema/v.py:validate"] == 3
+    assert prof.inclusive["app.py:handle"] == 4
+    # frames in (nearly) every sample are plumbing and left out
+    assert top_lines(prof) == ["75.0%  jsonschema/v.py:validate"]

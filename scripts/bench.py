@@ -1,0 +1,472 @@
+"""`make bench`: the whole stack under simulated people; docs/benchmarks.md.
+
+Starts Rasa, the action server and the gateway with bot.runner on a throwaway
+SQLite database (var/bench/), with a fake Telegram Bot API on loopback, and drives
+scripted triage conversations through the widget API and the Telegram webhook at
+human pace (1, 10 and 50 people), sends the same load straight to Rasa's REST
+webhook to measure the gateway's overhead, then ramps concurrency with no pause to
+find the peak messages per second. Everything listens on 127.0.0.1; every loop is
+bounded in time. Raw figures go to var/bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bot.runner import Stack, build_stack, free_port, start
+from scripts import bench_driver as drv
+from scripts.bench_profile import RATE_HZ, find_py_spy, record, top_lines
+from scripts.report_common import ROOT, training_seconds
+
+BENCH_DIR = ROOT / "var" / "bench"
+RESULTS = BENCH_DIR / "results.json"
+HUMAN_LEVELS = (1, 10, 50)
+SATURATION_LEVELS = (2, 4, 8, 16, 32, 64, 96)
+BUDGET_S = 570.0  # the whole bench stays under 10 minutes
+
+
+@dataclass
+class Plan:
+    """How long each part runs."""
+
+    human_seconds: float = 45.0
+    step_seconds: float = 10.0
+    pause_mean: float = 5.0
+
+
+QUICK = Plan(human_seconds=15.0, step_seconds=5.0, pause_mean=2.0)
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ processes
+
+
+class Monitor:
+    """Samples RSS (with children) of each service; CPU time per run."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.procs: dict[str, psutil.Process] = {}
+        for service in stack.services:
+            assert service.proc is not None
+            self.procs[service.name] = psutil.Process(service.proc.pid)
+        self.peak: dict[str, int] = dict.fromkeys(self.procs, 0)
+        self.peak_total = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _tree(p: psutil.Process) -> list[psutil.Process]:
+        try:
+            return [p, *p.children(recursive=True)]
+        except psutil.Error:
+            return [p]
+
+    def rss(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name, p in self.procs.items():
+            total = 0
+            for q in self._tree(p):
+                try:
+                    total += q.memory_info().rss
+                except psutil.Error:
+                    pass
+            out[name] = total
+        return out
+
+    def cpu(self) -> dict[str, float]:
+        """Return CPU seconds used so far by each service (with children)."""
+        me = psutil.Process().cpu_times()
+        out: dict[str, float] = {"driver": me.user + me.system}
+        for name, p in self.procs.items():
+            total = 0.0
+            for q in self._tree(p):
+                try:
+                    t = q.cpu_times()
+                    total += t.user + t.system
+                except psutil.Error:
+                    pass
+            out[name] = total
+        return out
+
+    def sample(self) -> None:
+        now = self.rss()
+        for name, value in now.items():
+            self.peak[name] = max(self.peak[name], value)
+        self.peak_total = max(self.peak_total, sum(now.values()))
+
+    async def _loop(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(1.0)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+# ----------------------------------------------------------------------- runs
+
+
+@dataclass
+class RunResult:
+    """One load run: who, how many, how long, and what came back."""
+
+    name: str
+    target: str  # gateway | rasa | widget
+    people: int
+    paused: bool
+    seconds: float
+    conversations: dict[str, int]
+    overall: dict[str, float]
+    by_channel: dict[str, dict[str, float]]
+    errors: dict[str, int]
+    cpu_cores: dict[str, float]  # CPU seconds / wall seconds, per service
+    machine_cpu: float  # share of all cores busy during the run (any process)
+
+
+async def run_load(
+    name: str,
+    target: str,
+    make_channel: Callable[[int, int], drv.Channel],
+    people: int,
+    seconds: float,
+    pause: Callable[[], float],
+    monitor: Monitor,
+    *,
+    stagger: float = 0.0,
+) -> RunResult:
+    """Run ``people`` simulated people for ``seconds``; return the figures."""
+    rec = drv.Recorder()
+    cpu0 = monitor.cpu()
+    psutil.cpu_percent(None)  # start the machine-wide measure
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def one(i: int) -> None:
+        if stagger:
+            rng = random.Random(1000 + i)  # noqa: S311
+            await asyncio.sleep(rng.uniform(0, stagger))
+        await drv.person(lambda n: make_channel(i, n), i, rec, pause, deadline)
+
+    tasks = [asyncio.create_task(one(i)) for i in range(people)]
+    done, pending = await asyncio.wait(
+        tasks, timeout=seconds + 2 * drv.REQUEST_TIMEOUT_S + 5
+    )
+    for task in pending:  # bounded: whatever is still hanging is cut off
+        task.cancel()
+    for task in done:
+        if task.exception() is not None:
+            rec.turns.append(
+                drv.Turn(target, time.perf_counter(), 0.0, 0.0,
+                         f"driver: {task.exception()!r}")
+            )
+    elapsed = time.perf_counter() - started
+    cpu1 = monitor.cpu()
+    machine_cpu = psutil.cpu_percent(None) / 100
+    channels = sorted({t.channel for t in rec.turns})
+    return RunResult(
+        name=name,
+        target=target,
+        people=people,
+        paused=stagger > 0,
+        seconds=round(elapsed, 2),
+        conversations=dict(rec.conversations),
+        overall=rec.summary(None, elapsed),
+        by_channel={c: rec.summary(c, elapsed) for c in channels},
+        errors=dict(rec.errors()),
+        cpu_cores={k: round((cpu1[k] - cpu0[k]) / elapsed, 2) for k in cpu1},
+        machine_cpu=round(machine_cpu, 2),
+    )
+
+
+@dataclass
+class Bench:
+    """Everything `make bench` measured."""
+
+    started_at: float
+    ready_s: dict[str, float] = field(default_factory=dict)
+    setup_s: float = 0.0
+    human: list[RunResult] = field(default_factory=list)
+    saturation: list[RunResult] = field(default_factory=list)
+    rss_peak: dict[str, int] = field(default_factory=dict)
+    rss_peak_total: int = 0
+    rss_idle: dict[str, int] = field(default_factory=dict)
+    driver_rss: int = 0
+    training_s: int | None = None
+    total_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    plan: dict[str, float] = field(default_factory=dict)
+    load_before: list[float] = field(default_factory=list)
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_database() -> str:
+    """Make a fresh SQLite database under var/bench/ with the directory loaded."""
+    from bot.db.migrate import upgrade
+    from bot.db.session import session_scope
+    from bot.directory.importer import import_directory
+
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    for old in BENCH_DIR.glob("bench.db*"):
+        old.unlink()
+    url = f"sqlite:///{BENCH_DIR / 'bench.db'}"
+    upgrade(url)
+    with session_scope(url) as session:
+        import_directory(session, Path("data/directory"))
+    return url
+
+
+def _bot_api(box: drv.ReplyBox) -> Any:
+    """Return a fake Telegram Bot API that hands each sent message to ``box``."""
+    try:
+        from tests.support.fake_bot_api import FakeBotApi
+    except ImportError as exc:  # the Telegram tests' fake is the one we reuse
+        raise SystemExit(
+            f"error: tests/support/fake_bot_api.py not importable: {exc}"
+        ) from exc
+
+    class BenchBotApi(FakeBotApi):  # type: ignore[misc,valid-type]
+        def _result(self, method: str, params: dict[str, Any]) -> Any:
+            result = super()._result(method, params)
+            if method == "sendMessage":
+                box.put(int(params["chat_id"]), str(params.get("text", "")))
+                self.calls.clear()  # keep the fake's memory flat
+            return result
+
+    return BenchBotApi()
+
+
+async def bench(plan: Plan) -> Bench:
+    """Start the stack, run every load, stop it; return the figures."""
+    from tests.support.servers import serve
+
+    result = Bench(started_at=time.time(), training_s=training_seconds())
+    result.load_before = [round(x, 2) for x in os.getloadavg()]
+    result.plan = asdict(plan)
+    t0 = time.perf_counter()
+    _log("preparing a throwaway SQLite database under var/bench/ ...")
+    url = prepare_database()
+    result.setup_s = round(time.perf_counter() - t0, 1)
+
+    box = drv.ReplyBox()
+    fake = _bot_api(box)
+    secret = secrets.token_urlsafe(24)
+    async with serve(fake.app()) as fake_url:
+        gateway_port = free_port()
+        stack = build_stack(
+            database_url=url,
+            gateway_port=gateway_port,
+            rasa_token=secrets.token_hex(16),
+            log_dir=BENCH_DIR / "logs",
+            extra_env={
+                "ENVIRONMENT": "development",
+                "TELEGRAM_BOT_TOKEN": fake.token,
+                "TELEGRAM_WEBHOOK_SECRET": secret,
+                "TELEGRAM_BASE_URL": f"{fake_url}/bot",
+                "TELEGRAM_MODE": "webhook",
+                "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+                # per-client limit: every simulated person shares 127.0.0.1
+                "WIDGET_RATE_LIMIT_PER_MINUTE": "1000000",
+                "LOG_LEVEL": "WARNING",
+            },
+        )
+        _log("starting Rasa, the action server and the gateway ...")
+        result.ready_s = await asyncio.to_thread(start, stack)
+        _log(f"ready: {result.ready_s}")
+        monitor = Monitor(stack)
+        monitor.sample()
+        result.rss_idle = monitor.rss()
+        monitor.start()
+        try:
+            await _runs(plan, stack, fake, box, secret, monitor, result, t0)
+        finally:
+            await monitor.stop()
+            result.rss_peak = dict(monitor.peak)
+            result.rss_peak_total = monitor.peak_total
+            result.driver_rss = psutil.Process().memory_info().rss
+            await asyncio.to_thread(stack.stop)
+    result.total_s = round(time.perf_counter() - t0, 1)
+    return result
+
+
+async def _runs(
+    plan: Plan, stack: Stack, fake: Any, box: drv.ReplyBox, secret: str,
+    monitor: Monitor, result: Bench, t0: float,
+) -> None:
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=200)
+    timeout = httpx.Timeout(drv.REQUEST_TIMEOUT_S, connect=5.0)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+
+        def widget(_i: int, _n: int) -> drv.Channel:
+            return drv.WidgetChannel(http, stack.gateway_url)
+
+        def telegram(_i: int, _n: int) -> drv.Channel:
+            return drv.TelegramChannel(
+                http, stack.gateway_url, secret, box, fake.text_update
+            )
+
+        def mixed(i: int, n: int) -> drv.Channel:
+            return widget(i, n) if (i + n) % 2 == 0 else telegram(i, n)
+
+        def rasa(_i: int, _n: int) -> drv.Channel:
+            return drv.RasaChannel(http, stack.rasa_url)
+
+        pace_rng = random.Random(7)  # noqa: S311
+
+        def human() -> float:
+            return pace_rng.uniform(0.8, 1.2) * plan.pause_mean
+
+        def no_pause() -> float:
+            return 0.0
+
+        _log("warming up (not recorded) ...")
+        await run_load("warm-up", "gateway", mixed, 4, 8.0, no_pause, monitor)
+        await run_load("warm-up", "rasa", rasa, 2, 4.0, no_pause, monitor)
+
+        for people in HUMAN_LEVELS:
+            for target, factory in (("gateway", mixed), ("rasa", rasa)):
+                _log(f"human pace: {people} people via {target} "
+                     f"for {plan.human_seconds:.0f} s ...")
+                run = await run_load(
+                    f"human-{people}-{target}", target, factory, people,
+                    plan.human_seconds, human, monitor, stagger=plan.pause_mean,
+                )
+                result.human.append(run)
+                _log(_line(run))
+
+        for target, factory in (("widget", widget), ("rasa", rasa)):
+            best, flat = 0.0, 0
+            for people in SATURATION_LEVELS:
+                if time.perf_counter() - t0 > BUDGET_S - 2 * plan.step_seconds:
+                    result.notes.append(
+                        f"saturation via {target} stopped at {people} people: "
+                        "time budget"
+                    )
+                    break
+                run = await run_load(
+                    f"saturation-{people}-{target}", target, factory, people,
+                    plan.step_seconds, no_pause, monitor,
+                )
+                result.saturation.append(run)
+                _log(_line(run))
+                rate = run.overall["msg_per_s"]
+                if rate > best * 1.03:
+                    best, flat = max(best, rate), 0
+                else:
+                    flat += 1
+                    best = max(best, rate)
+                if flat >= 2:  # two steps without a real rise: saturated
+                    break
+
+        await _profile(plan, stack, widget, monitor, result, t0)
+
+
+async def _profile(
+    plan: Plan, stack: Stack, widget: Callable[[int, int], drv.Channel],
+    monitor: Monitor, result: Bench, t0: float,
+) -> None:
+    """Sample every service with py-spy under the gateway's peak load, if we can."""
+    py_spy = find_py_spy()
+    if py_spy is None:
+        result.notes.append("no profile: py-spy is not installed (pip install py-spy)")
+        return
+    if time.perf_counter() - t0 > BUDGET_S - plan.step_seconds - 25:
+        result.notes.append("no profile: time budget")
+        return
+    steps = [r for r in result.saturation if r.target == "widget"]
+    people = max(steps, key=lambda r: r.overall["msg_per_s"]).people if steps else 8
+    pids = {name: p.pid for name, p in monitor.procs.items()}
+    seconds = plan.step_seconds
+    _log(f"profiling with py-spy: {people} people via the widget, {seconds:.0f} s ...")
+
+    def no_pause() -> float:
+        return 0.0
+
+    load = asyncio.create_task(
+        run_load(f"profile-{people}-widget", "widget", widget, people,
+                 seconds + 2, no_pause, monitor)
+    )
+    await asyncio.sleep(1.0)
+    profiles = await record(py_spy, pids, seconds, BENCH_DIR)
+    run = await load
+    result.profile = {
+        "rate": RATE_HZ,
+        "people": people,
+        "seconds": seconds,
+        "msg_per_s": run.overall["msg_per_s"],
+        "processes": {
+            name: {
+                "samples": prof.samples,
+                "top_inclusive": top_lines(prof, 12),
+                "inclusive_share": {
+                    f: round(c / prof.samples, 4)
+                    for f, c in prof.inclusive.most_common(150)
+                } if prof.samples else {},
+                "top_self": [
+                    f"{c / prof.samples:5.1%}  {f}"
+                    for f, c in prof.self_time.most_common(8)
+                ] if prof.samples else [],
+            }
+            for name, prof in profiles.items()
+        },
+    }
+
+
+def _line(run: RunResult) -> str:
+    o = run.overall
+    return (
+        f"{run.name}: {o['turns']:.0f} replies, {o['msg_per_s']:.1f} msg/s, "
+        f"p50 {o['p50']:.0f} ms, p95 {o['p95']:.0f} ms, errors {o['errors']:.0f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or re-render it) and write docs/benchmarks.md."""
+    from scripts.bench_report import load_results, write_report
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="short runs (a smoke test, not for the report)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="re-render docs/benchmarks.md from results.json")
+    args = parser.parse_args(argv)
+    if args.report_only:
+        data = load_results(RESULTS)
+    else:
+        result = asyncio.run(bench(QUICK if args.quick else Plan()))
+        BENCH_DIR.mkdir(parents=True, exist_ok=True)
+        data = asdict(result)
+        data["quick"] = args.quick
+        RESULTS.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        shutil.rmtree(BENCH_DIR / "tmp", ignore_errors=True)
+    path = write_report(data, quick=bool(data.get("quick")))
+    _log(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
