@@ -3,6 +3,7 @@ reload, accessibility (axe-core) and the screenshots in docs/screenshots."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,8 +57,13 @@ def tab_to_launcher(page: Page) -> None:
 
 
 def shot(page: Page, name: str) -> None:
+    """Save docs/screenshots/widget-NAME.png if missing or UPDATE_SCREENSHOTS=1."""
+    path = SCREENSHOTS / f"widget-{name}.png"
+    if path.exists() and os.environ.get("UPDATE_SCREENSHOTS") != "1":
+        page.screenshot()  # still rendered, so a broken page fails here too
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"widget-{name}.png"))
+    page.screenshot(path=str(path))
 
 
 def assert_no_axe_violations(page: Page) -> None:
