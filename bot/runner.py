@@ -122,6 +122,7 @@ def _env(stack: Stack, extra: dict[str, str] | None) -> dict[str, str]:
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "SANIC_HOST": "127.0.0.1",
             "RASA_TELEMETRY_ENABLED": "false",
+            "FRONTDOOR_WARM_RESOLVER": "1",
         }
     )
     env.update(extra or {})
