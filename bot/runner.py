@@ -212,6 +212,9 @@ def build_stack(
                     "--port",
                     str(stack.gateway_port),
                     "--no-access-log",
+                    # open widget event streams must not hold up a shutdown
+                    "--timeout-graceful-shutdown",
+                    "3",
                 ],
                 env,
                 f"{stack.gateway_url}/healthz",
