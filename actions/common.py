@@ -9,7 +9,10 @@ from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from bot.db.models import LocalAuthority
 from bot.db.session import session_scope
 from bot.directory.resolver import Candidate, Resolution
 from bot.directory.resolver import get_resolver as shared_resolver
@@ -41,6 +44,33 @@ async def resolve_place(text: str, *, expecting_place: bool) -> Resolution:
         return shared_resolver().resolve(text, expecting_place=expecting_place)
 
     return await asyncio.to_thread(run)
+
+
+def _council_choices(session: Session, *, lad_codes: list[str]) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(LocalAuthority)
+        .where(LocalAuthority.code.in_(lad_codes))
+        .order_by(LocalAuthority.name)
+    )
+    return [
+        {
+            "name": a.name,
+            "lad_code": a.code,
+            "lad_name": a.name,
+            "nation": a.nation.value,
+        }
+        for a in rows
+    ]
+
+
+async def place_choices(resolution: Resolution) -> list[dict[str, Any]]:
+    """Return the places to ask about: the candidates, or a county's councils."""
+    best = resolution.best
+    if best is not None and not best.lad_code and best.lad_codes:
+        return await in_session(_council_choices, lad_codes=list(best.lad_codes))
+    if resolution.ambiguous:
+        return [candidate_dict(c) for c in resolution.candidates]
+    return []
 
 
 def conversation_id(tracker: Tracker) -> str:

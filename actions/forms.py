@@ -9,9 +9,16 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import candidate_dict, conversation_id, logger, resolve_place
+from actions.common import (
+    candidate_dict,
+    conversation_id,
+    logger,
+    place_choices,
+    resolve_place,
+)
 
 MAX_ATTEMPTS = 2
+MAX_CHOICES = 12
 SKIP = "skip"
 ASK = (
     "Where is your group based? A postcode, town, council or county is fine. "
@@ -32,11 +39,12 @@ class ActionAskLocation(Action):
         candidates = tracker.get_slot("place_candidates") or []
         if candidates:
             buttons = [
-                {"title": c["name"], "payload": c["name"]} for c in candidates[:6]
+                {"title": c["name"], "payload": c["name"]}
+                for c in candidates[:MAX_CHOICES]
             ]
             dispatcher.utter_message(
-                text="That name matches more than one place. Which one do you mean? "
-                "(Or type a postcode.)",
+                text="That could mean more than one area. Which one is your group "
+                "in? (Or type your town or postcode.)",
                 buttons=[*buttons, SKIP_BUTTON],
             )
         else:
@@ -81,11 +89,9 @@ class ValidateLocationForm(FormValidationAction):
             return {"location": text, "location_status": "not_found"}
         if result.best is not None and result.best.lad_code:
             return self._resolved(candidate_dict(result.best))
-        if result.ambiguous:
-            return {
-                "location": None,
-                "place_candidates": [candidate_dict(c) for c in result.candidates],
-            }
+        choices = await place_choices(result)
+        if choices:
+            return {"location": None, "place_candidates": choices}
         attempts = int(tracker.get_slot("location_attempts") or 0) + 1
         if attempts >= MAX_ATTEMPTS:
             return {

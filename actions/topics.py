@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
     SORRY,
-    candidate_dict,
     conversation_id,
     logger,
+    place_choices,
     place_events,
     resolve_place,
     topic_of,
@@ -24,11 +24,8 @@ async def _resolve_events(text: str, *, expecting_place: bool) -> list[EventType
     result = await resolve_place(text, expecting_place=expecting_place)
     if result.best is not None and result.best.lad_code:
         return list(place_events(result.best))
-    if result.ambiguous:
-        return [
-            SlotSet("place_candidates", [candidate_dict(c) for c in result.candidates])
-        ]
-    return []
+    choices = await place_choices(result)
+    return [SlotSet("place_candidates", choices)] if choices else []
 
 
 class ActionSetTopic(Action):

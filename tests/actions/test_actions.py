@@ -372,3 +372,26 @@ async def test_actions_answer_clearly_when_the_database_is_down(
         assert "tell them your question again" in texts(d2)
     finally:
         get_settings.cache_clear()
+
+
+async def test_a_county_asks_which_council_area(db: str) -> None:
+    form = ValidateLocationForm()
+    result = await form.validate_location(
+        "Kent", CollectingDispatcher(), tracker("Kent", intent="inform_location"), DOMAIN
+    )
+    assert result["location"] is None
+    names = [c["name"] for c in result["place_candidates"]]
+    assert "Ashford" in names and "Maidstone" in names
+    assert {c["lad_code"][:3] for c in result["place_candidates"]} <= {"E06", "E07"}
+    picked = await form.validate_location(
+        "Maidstone",
+        CollectingDispatcher(),
+        tracker(
+            "Maidstone",
+            intent="inform_location",
+            slots={"place_candidates": result["place_candidates"]},
+        ),
+        DOMAIN,
+    )
+    assert picked["location_status"] == "resolved"
+    assert picked["lad_code"] == "E07000110"
