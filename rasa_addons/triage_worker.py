@@ -5,7 +5,8 @@ input: the NLU result (intent, confidence, topic, subtopic, the intent ranking
 before fallback) and the actions the dialogue policies predict as the reply to
 that message as the first message of a new conversation, stopping at the first
 custom action (which needs the action server) or at action_listen. `handoff` is
-true when that reply hands over to, or offers, a human adviser. Used by `make triage` (bot/triage.py) and `make eval`.
+true when that reply hands over to, or offers, a human adviser. Used by
+`make triage` (bot/triage.py) and `make eval`.
 """
 
 from __future__ import annotations
