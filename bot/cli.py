@@ -46,19 +46,22 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except DataFileError as exc:
             err.print(
-                f"error: bad data file {exc}. Fix the file (or restore it with git) and re-run; the database was not changed."
+                f"error: bad data file {exc}. Fix the file (or restore it with git) "
+                "and re-run; the database was not changed."
             )
             raise typer.Exit(2) from None
         except OperationalError as exc:
             url = _redact(get_settings().database_url)
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             err.print(
-                f"error: cannot use the database at {url} ({reason}). Check DATABASE_URL and that the server is running."
+                f"error: cannot use the database at {url} ({reason}). "
+                "Check DATABASE_URL and that the server is running."
             )
             raise typer.Exit(2) from None
         except SQLAlchemyError as exc:
             err.print(
-                f"error: database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+                f"error: database error: {exc.__class__.__name__}: "
+                f"{str(exc).splitlines()[0]}"
             )
             raise typer.Exit(2) from None
 
@@ -171,13 +174,20 @@ def locate(text: str) -> None:
             )
         console.print(table)
         best = result.best
+        if best is not None and best.lad_code is None and best.lad_codes:
+            console.print(
+                f"{best.name} covers {len(best.lad_codes)} council areas: "
+                "the assistant asks which one (" + ", ".join(best.lad_codes) + ")"
+            )
+            return
         if best is None or best.lad_code is None:
             console.print("ambiguous: the assistant would ask which one is meant")
             return
         area = organisations_for_lad(session, lad_code=best.lad_code)
         assert area is not None
         console.print(
-            f"best: {best.name} -> {area.lad_name} ({area.lad_code}), {area.nation.value}"
+            f"best: {best.name} -> {area.lad_name} ({area.lad_code}), "
+            f"{area.nation.value}"
         )
         if area.is_fallback:
             console.print("no local organisation on record; national/regional bodies:")
@@ -207,7 +217,9 @@ def run() -> None:
         action_port=action_port,
         gateway_port=settings.gateway_port,
     )
-    console.print("starting Rasa, the action server and the gateway (logs in var/log)...")
+    console.print(
+        "starting Rasa, the action server and the gateway (logs in var/log)..."
+    )
     try:
         ready = start(stack)
     except RuntimeError as exc:
@@ -218,9 +230,13 @@ def run() -> None:
     )
     console.print(f"  widget demo page: {stack.gateway_url}/")
     console.print(f"  adviser console:  {stack.gateway_url}/console/")
-    console.print("  add an adviser:   .venv/bin/frontdoor advisers add USERNAME --name NAME")
+    console.print(
+        "  add an adviser:   .venv/bin/frontdoor advisers add USERNAME --name NAME"
+    )
     if settings.telegram_bot_token is None:
-        console.print("  Telegram: off (set TELEGRAM_BOT_TOKEN to turn it on; see README)")
+        console.print(
+            "  Telegram: off (set TELEGRAM_BOT_TOKEN to turn it on; see README)"
+        )
     console.print("press Ctrl-C to stop")
     stopping = False
 

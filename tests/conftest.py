@@ -74,15 +74,17 @@ def small_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for src in DIRECTORY_DATA_DIR.iterdir():
         if src.name not in ("postcodes.csv.gz", "places.csv"):
             shutil.copy(src, out / src.name)
-    with gzip.open(DIRECTORY_DATA_DIR / "postcodes.csv.gz", "rt") as fin, gzip.open(
-        out / "postcodes.csv.gz", "wt"
-    ) as fout:
+    with (
+        gzip.open(DIRECTORY_DATA_DIR / "postcodes.csv.gz", "rt") as fin,
+        gzip.open(out / "postcodes.csv.gz", "wt") as fout,
+    ):
         for i, line in enumerate(fin):
             if i <= 2000 or line.startswith(("TR1 ", "LS1 ", "SA1 ", "EH1 ")):
                 fout.write(line)
-    with (DIRECTORY_DATA_DIR / "places.csv").open() as fin, (out / "places.csv").open(
-        "w", newline=""
-    ) as fout:
+    with (
+        (DIRECTORY_DATA_DIR / "places.csv").open() as fin,
+        (out / "places.csv").open("w", newline="") as fout,
+    ):
         reader = csv.reader(fin)
         writer = csv.writer(fout)
         writer.writerow(next(reader))

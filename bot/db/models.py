@@ -279,7 +279,9 @@ class Message(Base):
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
-    __table_args__ = (UniqueConstraint("channel", "source_id", name="uq_messages_source"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "source_id", name="uq_messages_source"),
+    )
 
 
 class Handoff(Base):

@@ -377,7 +377,10 @@ async def test_actions_answer_clearly_when_the_database_is_down(
 async def test_a_county_asks_which_council_area(db: str) -> None:
     form = ValidateLocationForm()
     result = await form.validate_location(
-        "Kent", CollectingDispatcher(), tracker("Kent", intent="inform_location"), DOMAIN
+        "Kent",
+        CollectingDispatcher(),
+        tracker("Kent", intent="inform_location"),
+        DOMAIN,
     )
     assert result["location"] is None
     names = [c["name"] for c in result["place_candidates"]]

@@ -30,7 +30,10 @@ MODELS = (LocalAuthority, Place, Postcode, Organisation, OrganisationArea, Resou
 
 def counts(url: str) -> dict[str, int]:
     with get_sessionmaker(url)() as s:
-        out = {m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in MODELS}
+        out = {
+            m.__tablename__: s.scalar(select(func.count()).select_from(m))
+            for m in MODELS
+        }
         out["imports"] = s.scalar(select(func.count()).select_from(DirectoryImport))
         return out  # type: ignore[return-value]
 
@@ -40,7 +43,9 @@ def run_import(url: str, data_dir: Path, force: bool = False) -> dict[str, int] 
         return import_directory(session, data_dir, force=force)
 
 
-def test_import_loads_every_file_and_counts(migrated_db_url: str, small_data_dir: Path) -> None:
+def test_import_loads_every_file_and_counts(
+    migrated_db_url: str, small_data_dir: Path
+) -> None:
     result = run_import(migrated_db_url, small_data_dir)
     assert result is not None
     assert result["local_authorities"] == 361
@@ -82,9 +87,19 @@ def _break(data_dir: Path, tmp_path: Path, name: str, old: str, new: str) -> Pat
     [
         ("lios.csv", "https://scvo.scot", "not a url", "website is not a URL"),
         ("lios.csv", ";E06000002;", ";E06999999;", "unknown LAD code 'E06999999'"),
-        ("local_authorities.csv", "lad_name,", "lad_nme,", "header lacks column(s): lad_name"),
+        (
+            "local_authorities.csv",
+            "lad_name,",
+            "lad_nme,",
+            "header lacks column(s): lad_name",
+        ),
         ("resources.csv", "England;Wales,", "England;Narnia,", "bad nations"),
-        ("ni_places.csv", "Aghagallon,,settlement", "Aghagallon,settlement", "expected"),
+        (
+            "ni_places.csv",
+            "Aghagallon,,settlement",
+            "Aghagallon,settlement",
+            "expected",
+        ),
         ("resource_topics.csv", "res007,funding", "res007,fundingg", "unknown topic"),
     ],
 )
@@ -123,7 +138,9 @@ def test_bad_postcode_file_is_rejected_after_other_rows_would_have_loaded(
     assert counts(migrated_db_url)["imports"] == 0
 
 
-def test_not_utf8_and_not_gzip(migrated_db_url: str, small_data_dir: Path, tmp_path: Path) -> None:
+def test_not_utf8_and_not_gzip(
+    migrated_db_url: str, small_data_dir: Path, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(small_data_dir, broken)
     (broken / "resources.csv").write_bytes(b"id,topic\n\xff\xfe\n")
@@ -151,7 +168,13 @@ def test_cli_reports_a_broken_file_in_one_line(
     migrated_db_url: str, small_data_dir: Path, tmp_path: Path
 ) -> None:
     broken = _break(small_data_dir, tmp_path, "lios.csv", "https://scvo.scot", "nope")
-    result = _cli("directory", "import", "--data-dir", str(broken), env={"DATABASE_URL": migrated_db_url})
+    result = _cli(
+        "directory",
+        "import",
+        "--data-dir",
+        str(broken),
+        env={"DATABASE_URL": migrated_db_url},
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -161,7 +184,9 @@ def test_cli_reports_a_broken_file_in_one_line(
 
 @pytest.mark.parametrize("empty_db_url", ["postgresql"], indirect=True)
 def test_cli_reports_an_unreachable_database_in_one_line(empty_db_url: str) -> None:
-    result = _cli("db", "upgrade", env={"DATABASE_URL": "postgresql://127.0.0.1:1/nope"})
+    result = _cli(
+        "db", "upgrade", env={"DATABASE_URL": "postgresql://127.0.0.1:1/nope"}
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr

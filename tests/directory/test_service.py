@@ -1,4 +1,4 @@
-"""Directory look-ups on the full data: coverage, fallbacks, two-tier areas, guidance."""
+"""Directory look-ups on the full data: coverage, fallbacks, two-tier, guidance."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from bot.directory.service import coverage, organisations_for_lad, resources_for
 pytestmark = pytest.mark.integration
 
 
-def test_every_local_authority_resolves_to_an_organisation(directory_session: Session) -> None:
+def test_every_local_authority_resolves_to_an_organisation(
+    directory_session: Session,
+) -> None:
     codes = directory_session.scalars(select(LocalAuthority.code)).all()
     assert len(codes) == 361
     for code in codes:
@@ -46,7 +48,9 @@ def test_fallback_is_flagged_and_national(directory_session: Session) -> None:
     assert [o.name for o in carmarthenshire.national][0].startswith("WCVA")
 
 
-def test_two_tier_district_gets_county_wide_organisations(directory_session: Session) -> None:
+def test_two_tier_district_gets_county_wide_organisations(
+    directory_session: Session,
+) -> None:
     # Ashford (Kent, E07000105): the county-wide rural community council is a candidate
     area = organisations_for_lad(directory_session, lad_code="E07000105")
     assert area is not None and area.county_name == "Kent"
@@ -68,18 +72,31 @@ def test_unknown_lad_is_none(directory_session: Session) -> None:
 def test_checks_guidance_follows_the_nation(
     directory_session: Session, nation: str, publisher_word: str
 ) -> None:
-    items = resources_for(directory_session, topic="volunteering", subtopic="checks", nation=nation)
+    items = resources_for(
+        directory_session, topic="volunteering", subtopic="checks", nation=nation
+    )
     assert 1 <= len(items) <= 3
     assert all(nation in r.nations for r in items)
     assert any(publisher_word in r.publisher for r in items)
 
 
 def test_regulator_guidance_follows_the_nation(directory_session: Session) -> None:
-    scotland = resources_for(directory_session, topic="governance", subtopic="trustees", nation="Scotland")
+    scotland = resources_for(
+        directory_session, topic="governance", subtopic="trustees", nation="Scotland"
+    )
     assert scotland and all("OSCR" in r.publisher for r in scotland)
-    ni = resources_for(directory_session, topic="governance", subtopic="registering", nation="Northern Ireland")
+    ni = resources_for(
+        directory_session,
+        topic="governance",
+        subtopic="registering",
+        nation="Northern Ireland",
+    )
     assert ni and all("Northern Ireland" in r.publisher for r in ni)
-    ew = resources_for(directory_session, topic="governance", subtopic="registering", nation="Wales")
+    ew = resources_for(
+        directory_session, topic="governance", subtopic="registering", nation="Wales"
+    )
     assert ew and all("Wales" in r.nations for r in ew)
     assert any("England and Wales" in r.publisher for r in ew)
-    assert not any("OSCR" in r.publisher or "Northern Ireland" in r.publisher for r in ew)
+    assert not any(
+        "OSCR" in r.publisher or "Northern Ireland" in r.publisher for r in ew
+    )

@@ -21,8 +21,12 @@ def run_rasa(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=600,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3",
-             "RASA_TELEMETRY_ENABLED": "false"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "RASA_TELEMETRY_ENABLED": "false",
+        },
     )
 
 
@@ -34,11 +38,15 @@ def test_rasa_data_validates_without_warnings(tmp_path: Path) -> None:
 def test_every_dialogue_flow_is_predicted(tmp_path: Path) -> None:
     out = tmp_path / "results"
     result = run_rasa(
-        "test", "core",
-        "--stories", "tests/rasa/test_stories.yml",
-        "--model", str(MODEL),
+        "test",
+        "core",
+        "--stories",
+        "tests/rasa/test_stories.yml",
+        "--model",
+        str(MODEL),
         "--fail-on-prediction-errors",
-        "--out", str(out),
+        "--out",
+        str(out),
         tmp_path=tmp_path,
     )
     failed = out / "failed_test_stories.yml"
