@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -438,8 +438,8 @@ def import_directory(
     existing = set(session.scalars(select(Organisation.id)))
     for org in parsed.organisations:
         if org["id"] in existing:
-            session.execute(
-                Organisation.__table__.update()
+            conn.execute(
+                update(Organisation)
                 .where(Organisation.id == org["id"])
                 .values(**{k: v for k, v in org.items() if k != "id"})
             )
