@@ -134,9 +134,9 @@ def recent_messages(tracker: Tracker, limit: int = 8) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for event in reversed(tracker.events):
         if event.get("event") == "user" and event.get("text"):
-            out.append({"from": "person", "text": str(event["text"])})
+            out.append({"sender": "person", "text": str(event["text"])})
         elif event.get("event") == "bot" and event.get("text"):
-            out.append({"from": "bot", "text": str(event["text"])})
+            out.append({"sender": "bot", "text": str(event["text"])})
         if len(out) >= limit:
             break
     return list(reversed(out))

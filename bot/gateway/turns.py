@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import Conversation, ConversationStatus, MessageType
 from bot.db.repositories import conversations as repo
+from bot.db.repositories import handoffs as handoffs_repo
 from bot.gateway.channels.base import ConversationRef, Incoming
 from bot.gateway.events import message_view
 from bot.gateway.hours import AdviserHours, out_of_hours_notice
@@ -167,7 +168,7 @@ def store_reply(
     handoff_id = handoff_reason = None
     if conversation.status is ConversationStatus.BOT and reply.paused:
         # Rasa paused but nothing queued it: queue it rather than lose it.
-        handoff = repo.hand_over(
+        handoff = handoffs_repo.hand_over(
             session, conversation=conversation, reason="asked_for_person"
         )
         handoff_id, handoff_reason = handoff.id, handoff.reason
@@ -189,11 +190,10 @@ def store_unavailable(session: Session, conv: ConversationRef, notice: Notice) -
     session.refresh(conversation)
     handoff_id = handoff_reason = None
     if conversation.status is ConversationStatus.BOT:
-        handoff = repo.hand_over(
+        handoff = handoffs_repo.hand_over(
             session,
             conversation=conversation,
             reason="bot_unavailable",
-            summary="Reason: the assistant was unavailable.",
         )
         handoff_id, handoff_reason = handoff.id, handoff.reason
     apology = repo.add_message(

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.db.repositories import conversations as repo
+from bot.db.repositories import handoffs as handoffs_repo
 from bot.db.session import session_scope
 
 HANDED_OVER = "I'm passing you to a human adviser now."
@@ -50,7 +51,7 @@ class FakeRasa:
             with session_scope(self.database_url) as session:
                 conversation = repo.get_conversation(session, conversation_id=sender)
                 assert conversation is not None
-                repo.hand_over(
+                handoffs_repo.hand_over(
                     session, conversation=conversation, reason="asked_for_person"
                 )
             return {

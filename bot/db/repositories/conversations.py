@@ -240,34 +240,6 @@ def apply_transition(
     )
 
 
-def hand_over(
-    session: Session,
-    *,
-    conversation: Conversation,
-    reason: str,
-    summary: str = "",
-    organisation_names: list[str] | None = None,
-) -> Handoff:
-    """Queue ``conversation`` for an adviser and write the Handoff they read first."""
-    apply_transition(
-        session, conversation=conversation, transition=Transition.HAND_OVER
-    )
-    handoff = Handoff(
-        conversation_id=conversation.id,
-        reason=reason,
-        topic=conversation.topic,
-        subtopic=conversation.subtopic,
-        place_name=conversation.place_name,
-        lad_code=conversation.lad_code,
-        organisation_names=organisation_names or [],
-        summary=summary,
-        last_messages=transcript(session, conversation_id=conversation.id),
-    )
-    session.add(handoff)
-    session.flush()
-    return handoff
-
-
 def latest_handoff(session: Session, *, conversation_id: str) -> Handoff | None:
     """Return the most recent handoff of a conversation."""
     return session.scalars(

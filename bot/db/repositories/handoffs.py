@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from bot.db.base import utcnow
-from bot.db.models import (
-    Conversation,
-    ConversationStatus,
-    Handoff,
-    Message,
-    MessageType,
-)
-from bot.domain.handoff import Transition, activity_text, next_status
+from bot.db.models import Conversation, ConversationStatus, Handoff
+from bot.db.repositories.conversations import apply_transition, transcript
+from bot.domain.handoff import Transition
 
 
 def get_or_create_conversation(
@@ -81,20 +75,9 @@ def record_handoff(
         place_name=place_name,
         lad_code=lad_code,
     )
-    now = utcnow()
     if conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
-        conversation.status = next_status(conversation.status, Transition.HAND_OVER)
-        conversation.waiting_since = now
-        conversation.assignee_id = None
-        session.add(
-            Message(
-                conversation_id=conversation.id,
-                message_type=MessageType.ACTIVITY,
-                sender="system",
-                content=activity_text(Transition.HAND_OVER),
-                channel=conversation.channel,
-                created_at=now,
-            )
+        apply_transition(
+            session, conversation=conversation, transition=Transition.HAND_OVER
         )
     handoff = Handoff(
         conversation_id=conversation.id,
@@ -113,7 +96,6 @@ def record_handoff(
             organisation_names=organisation_names,
         ),
         last_messages=last_messages,
-        created_at=now,
     )
     session.add(handoff)
     session.flush()
@@ -154,3 +136,25 @@ def summarise(
     if organisation_names:
         parts.append("Organisations suggested: " + "; ".join(organisation_names) + ".")
     return " ".join(parts)
+
+
+def hand_over(
+    session: Session,
+    *,
+    conversation: Conversation,
+    reason: str,
+    organisation_names: list[str] | None = None,
+) -> Handoff:
+    """Queue ``conversation`` for an adviser and write the Handoff they read first."""
+    return record_handoff(
+        session,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        reason=reason,
+        topic=conversation.topic,
+        subtopic=conversation.subtopic,
+        place_name=conversation.place_name,
+        lad_code=conversation.lad_code,
+        organisation_names=organisation_names or [],
+        last_messages=transcript(session, conversation_id=conversation.id),
+    )
