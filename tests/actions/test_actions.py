@@ -339,9 +339,10 @@ async def test_handoff_records_a_summary_queues_and_pauses(db: str) -> None:
         assert handoff.organisation_names and handoff.organisation_names[0].startswith(
             "NCVO"
         )
-        assert [m["text"] for m in handoff.last_messages][
-            0
-        ] == "how do we claim gift aid"
+        assert handoff.last_messages[0] == {
+            "sender": "person",
+            "text": "how do we claim gift aid",
+        }
         activity = s.scalars(
             select(Message).where(Message.conversation_id == sender)
         ).all()
