@@ -36,6 +36,7 @@ from scripts.report_common import ROOT, training_seconds
 BENCH_DIR = ROOT / "var" / "bench"
 RESULTS = BENCH_DIR / "results.json"
 HUMAN_LEVELS = (1, 10, 50)
+HUMAN_SLICES = 3  # gateway and direct alternate in this many slices per level
 SATURATION_LEVELS = (2, 4, 8, 16, 32, 64, 96)
 BUDGET_S = 570.0  # the whole bench stays under 10 minutes
 
@@ -143,13 +144,23 @@ class RunResult:
     conversations: dict[str, int]
     overall: dict[str, float]
     by_channel: dict[str, dict[str, float]]
+    by_kind: dict[str, dict[str, float]]  # by step of the conversation
     errors: dict[str, int]
     cpu_cores: dict[str, float]  # CPU seconds / wall seconds, per service
     machine_cpu: float  # share of all cores busy during the run (any process)
 
 
-async def run_load(
-    name: str,
+@dataclass
+class Slice:
+    """Raw outcome of one stretch of load."""
+
+    rec: drv.Recorder
+    seconds: float
+    cpu_s: dict[str, float]
+    busy_core_s: float  # CPU-seconds used by every process on the machine
+
+
+async def load_slice(
     target: str,
     make_channel: Callable[[int, int], drv.Channel],
     people: int,
@@ -158,8 +169,9 @@ async def run_load(
     monitor: Monitor,
     *,
     stagger: float = 0.0,
-) -> RunResult:
-    """Run ``people`` simulated people for ``seconds``; return the figures."""
+    seed: int = 0,
+) -> Slice:
+    """Run ``people`` simulated people for ``seconds``; return what happened."""
     rec = drv.Recorder()
     cpu0 = monitor.cpu()
     psutil.cpu_percent(None)  # start the machine-wide measure
@@ -168,9 +180,11 @@ async def run_load(
 
     async def one(i: int) -> None:
         if stagger:
-            rng = random.Random(1000 + i)  # noqa: S311
+            rng = random.Random(seed * 7919 + i)  # noqa: S311
             await asyncio.sleep(rng.uniform(0, stagger))
-        await drv.person(lambda n: make_channel(i, n), i, rec, pause, deadline)
+        await drv.person(
+            lambda n: make_channel(i, n), seed * 7919 + i, rec, pause, deadline
+        )
 
     tasks = [asyncio.create_task(one(i)) for i in range(people)]
     done, pending = await asyncio.wait(
@@ -186,21 +200,57 @@ async def run_load(
             )
     elapsed = time.perf_counter() - started
     cpu1 = monitor.cpu()
-    machine_cpu = psutil.cpu_percent(None) / 100
+    busy = psutil.cpu_percent(None) / 100 * (os.cpu_count() or 1) * elapsed
+    return Slice(rec, elapsed, {k: cpu1[k] - cpu0[k] for k in cpu1}, busy)
+
+
+def combine(
+    name: str, target: str, people: int, paused: bool, slices: list[Slice]
+) -> RunResult:
+    """Pool slices of one target into one run's figures."""
+    rec = drv.Recorder()
+    for sl in slices:
+        rec.turns.extend(sl.rec.turns)
+        rec.conversations.update(sl.rec.conversations)
+    elapsed = sum(sl.seconds for sl in slices)
+    cpu: dict[str, float] = {}
+    for sl in slices:
+        for k, v in sl.cpu_s.items():
+            cpu[k] = cpu.get(k, 0.0) + v
+    busy = sum(sl.busy_core_s for sl in slices)
+    cores = {k: round(v / elapsed, 2) for k, v in cpu.items()}
+    # whatever else ran on the machine meanwhile (other people's work, the OS)
+    cores["others"] = round(max(0.0, busy - sum(cpu.values())) / elapsed, 2)
     channels = sorted({t.channel for t in rec.turns})
+    kinds = sorted({t.kind for t in rec.turns})
     return RunResult(
         name=name,
         target=target,
         people=people,
-        paused=stagger > 0,
+        paused=paused,
         seconds=round(elapsed, 2),
         conversations=dict(rec.conversations),
         overall=rec.summary(None, elapsed),
         by_channel={c: rec.summary(c, elapsed) for c in channels},
+        by_kind={k: rec.summary(None, elapsed, kind=k) for k in kinds},
         errors=dict(rec.errors()),
-        cpu_cores={k: round((cpu1[k] - cpu0[k]) / elapsed, 2) for k in cpu1},
-        machine_cpu=round(machine_cpu, 2),
+        cpu_cores=cores,
+        machine_cpu=round(busy / elapsed / (os.cpu_count() or 1), 2),
     )
+
+
+async def run_load(
+    name: str,
+    target: str,
+    make_channel: Callable[[int, int], drv.Channel],
+    people: int,
+    seconds: float,
+    pause: Callable[[], float],
+    monitor: Monitor,
+) -> RunResult:
+    """Run one load with no interleaving (saturation steps, warm-up, profile)."""
+    sl = await load_slice(target, make_channel, people, seconds, pause, monitor)
+    return combine(name, target, people, False, [sl])
 
 
 @dataclass
@@ -348,13 +398,20 @@ async def _runs(
         await run_load("warm-up", "rasa", rasa, 2, 4.0, no_pause, monitor)
 
         for people in HUMAN_LEVELS:
-            for target, factory in (("gateway", mixed), ("rasa", rasa)):
-                _log(f"human pace: {people} people via {target} "
-                     f"for {plan.human_seconds:.0f} s ...")
-                run = await run_load(
-                    f"human-{people}-{target}", target, factory, people,
-                    plan.human_seconds, human, monitor, stagger=plan.pause_mean,
-                )
+            # Gateway and direct take turns in short slices, so a change in the
+            # machine's background load falls on both alike.
+            _log(f"human pace: {people} people, gateway and Rasa direct in turn, "
+                 f"{plan.human_seconds:.0f} s each ...")
+            slices: dict[str, list[Slice]] = {"gateway": [], "rasa": []}
+            each = plan.human_seconds / HUMAN_SLICES
+            for k in range(HUMAN_SLICES):
+                for target, factory in (("gateway", mixed), ("rasa", rasa)):
+                    slices[target].append(await load_slice(
+                        target, factory, people, each, human, monitor,
+                        stagger=min(plan.pause_mean, each / 3), seed=k,
+                    ))
+            for target, parts in slices.items():
+                run = combine(f"human-{people}-{target}", target, people, True, parts)
                 result.human.append(run)
                 _log(_line(run))
 

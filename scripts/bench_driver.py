@@ -100,6 +100,7 @@ class Turn:
     latency: float  # seconds to the (first) reply
     last: float  # seconds to the last reply of the turn
     error: str | None = None
+    kind: str = ""  # step of the conversation: greeting, question, place, ...
 
 
 @dataclass
@@ -118,13 +119,17 @@ class Recorder:
     def errors(self) -> Counter[str]:
         return Counter(f"{t.channel}: {t.error}" for t in self.turns if t.error)
 
-    def summary(self, channel: str | None, seconds: float) -> dict[str, float]:
+    def summary(
+        self, channel: str | None, seconds: float, *, kind: str | None = None
+    ) -> dict[str, float]:
         """Return count, throughput and latency percentiles (ms) of good turns."""
-        lat = [t.latency * 1000 for t in self.ok(channel)]
-        last = [t.last * 1000 for t in self.ok(channel)]
+        good = [t for t in self.ok(channel) if kind is None or t.kind == kind]
+        lat = [t.latency * 1000 for t in good]
+        last = [t.last * 1000 for t in good]
         n_err = sum(
             1 for t in self.turns
             if t.error and (channel is None or t.channel == channel)
+            and (kind is None or t.kind == kind)
         )
         return {
             "turns": len(lat),
@@ -281,7 +286,7 @@ def _asks_place(replies: list[str]) -> bool:
 
 
 async def _turn(
-    channel: Channel, text: str, rec: Recorder, *, expect_reply: bool = True
+    channel: Channel, text: str, rec: Recorder, kind: str, *, expect_reply: bool = True
 ) -> list[str] | None:
     """Send one message; record its latency (or error); None if it failed."""
     started = time.perf_counter()
@@ -294,10 +299,12 @@ async def _turn(
     except (BenchError, httpx.HTTPError, TimeoutError) as exc:
         took = time.perf_counter() - started
         error = str(exc) or type(exc).__name__
-        rec.turns.append(Turn(channel.name, started, took, took, error))
+        rec.turns.append(Turn(channel.name, started, took, took, error, kind))
         return None
     # the first reply is what the person waits for
-    rec.turns.append(Turn(channel.name, started, reply.first_s, reply.last_s))
+    rec.turns.append(
+        Turn(channel.name, started, reply.first_s, reply.last_s, None, kind)
+    )
     return reply.texts
 
 
@@ -314,33 +321,33 @@ async def converse(
         return
     rec.conversations[channel.name] += 1
 
-    async def say(text: str) -> list[str] | None:
+    async def say(text: str, kind: str) -> list[str] | None:
         if time.perf_counter() >= deadline:
             return None
-        replies = await _turn(channel, text, rec)
+        replies = await _turn(channel, text, rec, kind)
         wait = pause()
         if wait and time.perf_counter() + wait < deadline:
             await asyncio.sleep(wait)
         return replies
 
-    if rng.random() < 0.3 and await say(rng.choice(GREETINGS)) is None:
+    if rng.random() < 0.3 and await say(rng.choice(GREETINGS), "greeting") is None:
         return
-    replies = await say(rng.choice(QUESTIONS))
+    replies = await say(rng.choice(QUESTIONS), "question")
     if replies is None:
         return
     for place in (rng.choice(PLACES), FALLBACK_PLACE):
         if not _asks_place(replies):
             break
-        replies = await say(place)
+        replies = await say(place, "place")
         if replies is None:
             return
     roll = rng.random()
     if roll < 0.25:
-        await say(rng.choice(ASK_PERSON))  # handed over: the bot is silent now
+        await say(rng.choice(ASK_PERSON), "ask for a person")  # the bot is silent now
         return
-    if roll < 0.65 and await say(rng.choice(DECLINE)) is None:
+    if roll < 0.65 and await say(rng.choice(DECLINE), "decline") is None:
         return
-    await say(rng.choice(GOODBYE))
+    await say(rng.choice(GOODBYE), "thanks")
 
 
 async def person(

@@ -95,6 +95,7 @@ async def record(
             await asyncio.create_subprocess_exec(
                 py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
                 "--rate", str(RATE_HZ), "--format", "raw", "--nonblocking",
+                "--subprocesses",  # Sanic runs the action server in a child
                 "--output", str(path),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             ),

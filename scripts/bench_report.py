@@ -66,7 +66,9 @@ def peak(runs: list[Run], target: str) -> Run | None:
 
 def _cpu(run: Run) -> str:
     cores = run.get("cpu_cores") or {}
-    parts = [f"{k} {cores[k]:.2f}" for k in (*SERVICES, "driver") if k in cores]
+    parts = [
+        f"{k} {cores[k]:.2f}" for k in (*SERVICES, "driver", "others") if k in cores
+    ]
     if "machine_cpu" in run:
         parts.append(f"machine {run['machine_cpu']:.0%} busy")
     return ", ".join(parts)
@@ -77,8 +79,9 @@ HOTSPOTS = (
     ("rasa", "rasa/core/actions/action.py:_validate_action_result",
      "validating every action server response against Rasa's JSON schema"),
     ("rasa", "jsonschema/validators.py:check_schema",
-     "of which jsonschema re-checking that schema against its meta-schema on every "
-     "call (`jsonschema.validate` does this; a validator built once would not)"),
+     "jsonschema re-checking that schema against its meta-schema on every call, "
+     "inside the validation above (`jsonschema.validate` does this each time; a "
+     "validator built once would not)"),
     ("rasa", "rasa/engine/runner/dask.py:run",
      "running the NLU pipeline and the policies (Rasa's graph)"),
     ("rasa", "rasa/core/actions/action.py:RemoteAction.run",
@@ -114,7 +117,7 @@ def hot_spots(data: dict[str, Any]) -> list[str]:
     for name, func, what in HOTSPOTS:
         share = ((procs.get(name) or {}).get("inclusive_share") or {}).get(func)
         if share and share >= 0.03:
-            out.append(f"{name}: {share:.0%} of its samples in {what} (`{func}`).")
+            out.append(f"{name}: {share:.0%} of its samples go to {what} (`{func}`).")
     return out
 
 
@@ -277,6 +280,18 @@ def write_report(data: dict[str, Any], *, quick: bool = False) -> Path:
     w(md_table(["people", "widget p50", "Rasa p50", "overhead p50", "widget p95",
                 "Rasa p95", "overhead p95"], rows))
     w("")
+    if h50 and r50 and h50.get("by_kind"):
+        w("### By step, 50 people\n")
+        w(md_table(
+            ["step", "gateway replies", "gateway p50", "gateway p95",
+             "direct replies", "direct p50", "direct p95"],
+            [[k, f"{g['turns']:.0f}", _ms(g["p50"]), _ms(g["p95"]),
+              f"{r50['by_kind'].get(k, {}).get('turns', 0):.0f}",
+              _ms(r50["by_kind"].get(k, {}).get("p50", float("nan"))),
+              _ms(r50["by_kind"].get(k, {}).get("p95", float("nan")))]
+             for k, g in h50["by_kind"].items() if k],
+        ))
+        w("")
     if pk and rpk:
         w(f"At saturation the gateway peaked at {peak_rate:.1f} msg/s against "
           f"{rpk['overall']['msg_per_s']:.1f} msg/s straight to Rasa "
@@ -352,8 +367,15 @@ def write_report(data: dict[str, Any], *, quick: bool = False) -> Path:
           "more of them (the event loop, the server) are left out of the first list.\n")
         for name, p in profile["processes"].items():
             w(f"**{name}**: {p['samples']} samples over all its threads\n")
+            ours = [
+                f"{share:5.1%}  {func}"
+                for func, share in (p.get("inclusive_share") or {}).items()
+                if func.startswith(("bot/", "actions/", "rasa_addons/"))
+            ][:8]
             w("```text\nmost time including callees:\n"
               + "\n".join(p["top_inclusive"])
+              + ("\n\nin Front Door's own code, including callees:\n"
+                 + "\n".join(ours) if ours else "")
               + "\n\nmost time in the function itself:\n"
               + "\n".join(p["top_self"]) + "\n```\n")
     findings = hot_spots(data)
