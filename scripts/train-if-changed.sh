@@ -11,6 +11,8 @@ if [ -f models/frontdoor.tar.gz ] && [ "$(cat models/.data-hash 2>/dev/null)" = 
   exit 0
 fi
 echo "training the Rasa model (data, domain or config changed)..."
+# progress stays visible; library deprecation chatter does not
+export PYTHONWARNINGS=ignore TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
 start=$(date +%s)
 .venv-rasa/bin/rasa train --fixed-model-name frontdoor --out models
 echo "$hash" > models/.data-hash
