@@ -36,7 +36,7 @@ from scripts.report_common import ROOT, training_seconds
 BENCH_DIR = ROOT / "var" / "bench"
 RESULTS = BENCH_DIR / "results.json"
 HUMAN_LEVELS = (1, 10, 50)
-HUMAN_SLICES = 3  # gateway and direct alternate in this many slices per level
+HUMAN_SLICES = 2  # gateway and direct alternate in this many slices per level
 SATURATION_LEVELS = (2, 4, 8, 16, 32, 64, 96)
 BUDGET_S = 570.0  # the whole bench stays under 10 minutes
 

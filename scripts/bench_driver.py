@@ -326,8 +326,9 @@ async def converse(
             return None
         replies = await _turn(channel, text, rec, kind)
         wait = pause()
-        if wait and time.perf_counter() + wait < deadline:
-            await asyncio.sleep(wait)
+        if wait:
+            # never cut the pause short: past the deadline the person just stops
+            await asyncio.sleep(min(wait, max(0.0, deadline - time.perf_counter())))
         return replies
 
     if rng.random() < 0.3 and await say(rng.choice(GREETINGS), "greeting") is None:

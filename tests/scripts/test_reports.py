@@ -194,3 +194,31 @@ def test_py_spy_collapsed_stacks_are_summed() -> None:
     assert prof.inclusive["app.py:handle"] == 4
     # frames in (nearly) every sample are plumbing and left out
     assert top_lines(prof) == ["75.0%  jsonschema/v.py:validate"]
+
+
+async def test_a_person_keeps_pace_up_to_the_deadline() -> None:
+    import random
+    import time
+
+    from scripts.bench_driver import Recorder, Reply, converse
+
+    class Echo:
+        name = "fake"
+
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def start(self) -> None:
+            return None
+
+        async def say(self, text: str) -> Reply:
+            self.sent.append(text)
+            return Reply(["Where is your group based?"], 0.001, 0.001)
+
+    channel, rec = Echo(), Recorder()
+    deadline = time.perf_counter() + 0.25
+    await converse(channel, random.Random(1), rec, lambda: 0.2, deadline)
+    # 0.2 s between messages and 0.25 s to go: two messages at most, never a burst
+    assert 1 <= len(channel.sent) <= 2
+    assert len(rec.turns) == len(channel.sent)
+    assert all(t.error is None for t in rec.turns)
