@@ -25,6 +25,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(directory_app, name="directory")
 
 console = Console()
+if not console.is_terminal:  # piped output: wide enough for the locate table
+    console = Console(width=140)
 err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
