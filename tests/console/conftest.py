@@ -3,6 +3,7 @@ conversations, and a signed-in HTTP client."""
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,11 +35,49 @@ from bot.db.repositories import advisers as repo
 from bot.db.session import session_scope
 from bot.gateway import delivery
 from bot.gateway.events import message_event, message_view
-from bot.settings import get_settings
+from bot.settings import DIRECTORY_DATA_DIR, get_settings
 
 BASE = "http://testserver"
 PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+# Real guidance pages from data/directory/resources.csv (never invented here):
+# res014 NCVO, funding incl. grants, England only; res003 CC20, funding (general),
+# England and Wales; res013 Knowledge Hub DBS checks, volunteering, Wales only.
+RESOURCE_IDS = ("res003", "res013", "res014")
+
+
+def real_resources(*ids: str) -> list[dict[str, Any]]:
+    """Return the directory's own rows for ``ids``, shaped as the importer stores
+    them (topic and tags from resource_topics.csv)."""
+    with (DIRECTORY_DATA_DIR / "resource_topics.csv").open(newline="") as f:
+        tags = {r["resource_id"]: r for r in csv.DictReader(f)}
+    with (DIRECTORY_DATA_DIR / "resources.csv").open(newline="") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f) if r["id"] in ids}
+    assert sorted(rows) == sorted(ids), f"not in resources.csv: {ids}"
+    return [
+        {
+            "id": r["id"],
+            "topic": tags[r["id"]]["topic"],
+            "tags": _split(tags[r["id"]]["tags"]),
+            "source_topic": r["topic"],
+            "source_subtopic": r["subtopic"],
+            "title": r["title"],
+            "publisher": r["publisher"],
+            "url": r["url"].strip(),
+            "nations": _split(r["nations"]),
+            "summary": r["summary"],
+        }
+        for r in (rows[i] for i in ids)
+    ]
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(";") if part.strip()]
+
+
+def resource(resource_id: str) -> dict[str, Any]:
+    """Return one real directory resource row (title, publisher, url...)."""
+    return real_resources(resource_id)[0]
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +101,9 @@ def db_url(migrated_db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
 @pytest.fixture
 def directory(db_url: str) -> dict[str, str]:
-    """A tiny directory: one county with two districts, an LIO and guidance pages."""
+    """A tiny directory: a fictional county (Testshire) with two districts and its
+    fictional LIO, a real Welsh council area with a fictional CVC, and guidance
+    pages copied from the real directory (RESOURCE_IDS)."""
     with session_scope(db_url) as s:
         s.add_all(
             [
@@ -104,10 +145,10 @@ def directory(db_url: str) -> dict[str, str]:
                 ),
                 Organisation(
                     id="lio901",
-                    name="Anglesey Voluntary Services",
+                    name="Testshire Cymru CVC",
                     kind="CVC",
                     nation=Nation.WALES,
-                    website="https://anglesey.example.org",
+                    website="https://testshire-cymru.example.org",
                     confidence="high",
                 ),
             ]
@@ -118,42 +159,7 @@ def directory(db_url: str) -> dict[str, str]:
                 OrganisationArea(organisation_id="lio900", lad_code="E07000001"),
                 OrganisationArea(organisation_id="lio900", lad_code="E07000002"),
                 OrganisationArea(organisation_id="lio901", lad_code="W06000001"),
-                Resource(
-                    id="res900",
-                    topic="funding",
-                    tags=["funding/grants"],
-                    source_topic="Funding",
-                    source_subtopic="Grants",
-                    title="Finding grants",
-                    publisher="NCVO",
-                    url="https://www.ncvo.org.uk/help-and-guidance/funding/",
-                    nations=["England"],
-                    summary="How to find grants.",
-                ),
-                Resource(
-                    id="res901",
-                    topic="funding",
-                    tags=["funding/general"],
-                    source_topic="Funding",
-                    source_subtopic="General",
-                    title="Funding basics",
-                    publisher="Charity Commission",
-                    url="https://www.gov.uk/guidance/charity-funding",
-                    nations=["England", "Wales"],
-                    summary="Basics.",
-                ),
-                Resource(
-                    id="res902",
-                    topic="funding",
-                    tags=["funding/grants"],
-                    source_topic="Funding",
-                    source_subtopic="Grants",
-                    title="Grants in Wales",
-                    publisher="WCVA",
-                    url="https://wcva.cymru/funding/",
-                    nations=["Wales"],
-                    summary="Welsh grants.",
-                ),
+                *(Resource(**row) for row in real_resources(*RESOURCE_IDS)),
             ]
         )
     return {"lio": "lio900", "lad": "E07000001", "county": "E10000001"}

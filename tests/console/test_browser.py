@@ -1,10 +1,10 @@
 """The console in a real browser: stored-XSS corpus, CSP, live updates, keyboard,
-axe-core accessibility, and the screenshots in docs/screenshots."""
+axe-core accessibility, and screenshots of seeded pages (kept in the test's temp
+dir: docs/screenshots shows the real stack, from tests/e2e/test_adviser_flow.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,8 +20,12 @@ from bot.db.models import ConversationStatus, Message, MessageType
 from bot.db.session import session_scope
 from bot.gateway import hub
 from bot.gateway.events import message_event, message_view
-from bot.settings import PROJECT_ROOT
-from tests.console.conftest import PASSWORD, make_adviser, make_conversation
+from tests.console.conftest import (
+    PASSWORD,
+    make_adviser,
+    make_conversation,
+    resource,
+)
 from tests.support.servers import serve
 
 pytestmark = [
@@ -43,7 +47,6 @@ PAYLOADS = [
     for line in (Path(__file__).parent / "xss_payloads.txt").read_text().splitlines()
     if line
 ]
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 
 # Runs before any page script: the flag payloads try to flip, and a record of
 # every CSP violation the page reports.
@@ -257,15 +260,11 @@ async def test_csp_blocks_inline_script_even_if_markup_got_in(
 
 
 async def _screenshot(page: Page, name: str, tmp_path: Path) -> None:
-    """Take a full-page screenshot; copy it to docs/screenshots if that has none
-    yet or UPDATE_SCREENSHOTS=1 (so a test run leaves the committed ones alone)."""
-    shot = tmp_path / name
+    """Take a full-page screenshot into the test's temp dir, never docs/: the
+    seeded data here is invented (Testshire), the docs show the real stack."""
+    shot = tmp_path / f"test-seeded-{name}"
     await page.screenshot(path=shot, full_page=True)
     assert shot.stat().st_size > 10_000
-    target = SCREENSHOTS / name
-    if not target.exists() or os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, target)
 
 
 async def _realistic(db_url: str, adviser_id: int) -> dict[str, str]:
@@ -334,9 +333,9 @@ async def _realistic(db_url: str, adviser_id: int) -> dict[str, str]:
         summary=(
             "Reason: an enquiry outside funding, governance and volunteering. Topic: "
             "Volunteering (dbs checks). Place: Holyhead (W06000001). Organisations "
-            "suggested: Anglesey Voluntary Services."
+            "suggested: Testshire Cymru CVC."
         ),
-        organisation_names=["Anglesey Voluntary Services"],
+        organisation_names=["Testshire Cymru CVC"],
         messages=[
             (MessageType.INCOMING, "person", "Do our youth volunteers need DBS checks?")
         ],
@@ -407,11 +406,12 @@ async def test_accessibility_keyboard_and_screenshots(
     await page.wait_for_url("**?notice=noted")
     await check_axe("transcript")
     await _screenshot(page, "console-transcript.png", tmp_path)
+    ncvo = resource("res014")
     await page.get_by_role(
-        "button", name="Edit before sending Finding grants (NCVO)"
+        "button", name=f"Edit before sending {ncvo['title']} ({ncvo['publisher']})"
     ).click()
-    assert "https://www.ncvo.org.uk/help-and-guidance/funding/" in (
-        await page.get_by_label("Reply to the person").input_value()
+    assert (await page.get_by_label("Reply to the person").input_value()) == (
+        f"This guidance from NCVO should help: {ncvo['title']}. {ncvo['url']}"
     )
     await watch.assert_clean(page)
 

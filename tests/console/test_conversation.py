@@ -19,7 +19,7 @@ from bot.db.models import (
 from bot.db.session import session_scope
 from bot.domain.handoff import OUTCOMES
 from bot.gateway import hub
-from tests.console.conftest import Adviser, FakeDelivery, make_conversation
+from tests.console.conftest import Adviser, FakeDelivery, make_conversation, resource
 
 pytestmark = pytest.mark.integration
 
@@ -209,27 +209,33 @@ async def test_canned_replies_carry_directory_links_only(
     fake_delivery: FakeDelivery,
 ) -> None:
     cid = make_conversation(db_url)  # funding / grants in Northdale (England)
+    grants = resource("res014")
+    general = resource("res003")
+    welsh_dbs = resource("res013")
     page = await adviser.client.get(f"/console/conversations/{cid}")
     assert "Canned replies" not in page.text  # only once picked up
     await adviser.post(f"/console/conversations/{cid}/claim")
     page = await adviser.client.get(f"/console/conversations/{cid}")
     html = page.text
-    assert "https://www.ncvo.org.uk/help-and-guidance/funding/" in html
-    assert "https://www.gov.uk/guidance/charity-funding" in html
-    assert "https://wcva.cymru/funding/" not in html  # Welsh page, English place
+    assert grants["url"] in html  # filed under funding/grants, England
+    assert general["url"] in html  # the topic's general page, England and Wales
+    assert welsh_dbs["url"] not in html  # another topic, and Wales only
     assert "https://testshire-cvs.example.org" in html  # the LIO's own site
     r = await adviser.post(
-        f"/console/conversations/{cid}/reply", {"canned": "resource:res900"}
+        f"/console/conversations/{cid}/reply", {"canned": "resource:res014"}
     )
     assert r.status_code == 303
     sent = fake_delivery.calls[-1]["text"]
     assert sent == (
-        "This guidance from NCVO should help: Finding grants. "
-        "https://www.ncvo.org.uk/help-and-guidance/funding/"
+        "This guidance from NCVO should help: Funding and fundraising (guidance "
+        "for trustees). https://www.ncvo.org.uk/help-and-guidance/governance/"
+        "responsibilities-for-boards/helping-your-board-meet-their-responsibilities/"
+        "funding-fundraising/"
     )
+    assert grants["url"] == sent.rsplit(" ", 1)[1]
     # a key the conversation is not offered is refused, never guessed
     r = await adviser.post(
-        f"/console/conversations/{cid}/reply", {"canned": "resource:res902"}
+        f"/console/conversations/{cid}/reply", {"canned": "resource:res013"}
     )
     assert r.status_code == 400
     assert len(fake_delivery.calls) == 1
@@ -243,8 +249,12 @@ async def test_canned_replies_follow_the_nation(
     )
     await adviser.post(f"/console/conversations/{cid}/claim")
     html = (await adviser.client.get(f"/console/conversations/{cid}")).text
-    assert "https://wcva.cymru/funding/" in html
-    assert "https://www.ncvo.org.uk/help-and-guidance/funding/" not in html
+    assert resource("res003")["url"] in html  # England and Wales
+    assert resource("res014")["url"] not in html  # NCVO's page is for England
+    r = await adviser.post(
+        f"/console/conversations/{cid}/reply", {"canned": "resource:res014"}
+    )
+    assert r.status_code == 400
 
 
 @pytest.mark.parametrize("outcome", OUTCOMES)
