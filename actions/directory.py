@@ -52,9 +52,9 @@ def describe(org: OrganisationInfo) -> str:
 
 def area_reply(area: AreaOrganisations, place_name: str) -> str:
     """Return the reply naming who covers the area, honest about fallbacks."""
-    where = (
-        place_name if place_name == area.lad_name else f"{place_name} ({area.lad_name})"
-    )
+    # "Truro (Cornwall)", but not "Truro, Cornwall (Cornwall)" or "Leeds (Leeds)"
+    named = area.lad_name.casefold() in place_name.casefold()
+    where = place_name if named else f"{place_name} ({area.lad_name})"
     if not area.is_fallback:
         noun = "organisation" if len(area.local) == 1 else "organisations"
         lines = [f"The local support {noun} for {where}:"]
