@@ -30,8 +30,17 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def content_security_policy(allowed_origins: list[str]) -> str:
+    """Return the CSP; the charities' own sites (the widget origins) may frame us."""
+    if not allowed_origins:
+        return CSP
+    ancestors = " ".join(["'self'", *allowed_origins])
+    return CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+
+
 SECURITY_HEADERS = {
-    "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
     "referrer-policy": "strict-origin-when-cross-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
@@ -41,8 +50,9 @@ SECURITY_HEADERS = {
 class SecurityHeaders:
     """Add a strict CSP and friends to every response that has not set its own."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, csp: str = CSP) -> None:
         self.app = app
+        self.headers = {"content-security-policy": csp, **SECURITY_HEADERS}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,7 +63,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.decode().lower() for name, _ in headers}
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in self.headers.items():
                     if name not in present:
                         headers.append((name.encode(), value.encode()))
                 message["headers"] = headers
@@ -126,7 +136,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *_console_mount(),
     ]
     app = Starlette(
-        routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan
+        routes=routes,
+        middleware=[
+            Middleware(
+                SecurityHeaders,
+                csp=content_security_policy(settings.widget_allowed_origins),
+            )
+        ],
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.pipeline = pipeline
