@@ -27,6 +27,13 @@ NATIONAL_FALLBACK_IDS: dict[Nation, tuple[str, ...]] = {
 CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
+def scope_of(*, is_national: bool, kind: str) -> str:
+    """Return an organisation's reach: national, regional or local."""
+    if is_national:
+        return "national"
+    return "regional" if kind == "regional body" else "local"
+
+
 @dataclass(frozen=True)
 class OrganisationInfo:
     """What the assistant may say about an organisation: all from the directory."""
@@ -43,13 +50,7 @@ class OrganisationInfo:
 
     @classmethod
     def from_model(cls, org: Organisation) -> OrganisationInfo:
-        scope = (
-            "national"
-            if org.is_national
-            else "regional"
-            if org.kind == "regional body"
-            else "local"
-        )
+        scope = scope_of(is_national=org.is_national, kind=org.kind)
         return cls(
             id=org.id,
             name=org.name,
@@ -179,13 +180,7 @@ def coverage(session: Session) -> list[NationCoverage]:
         .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
         .where(Organisation.active.is_(True))
     ):
-        scope = (
-            "national"
-            if is_national
-            else "regional"
-            if kind == "regional body"
-            else "local"
-        )
+        scope = scope_of(is_national=is_national, kind=kind)
         scope_by_lad.setdefault(lad, set()).add(scope)
     counts: Counter[tuple[Nation, str]] = Counter()
     totals: Counter[Nation] = Counter()
