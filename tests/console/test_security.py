@@ -126,12 +126,12 @@ async def test_every_route_needs_login(
         assert notes == 0
 
 
-@pytest.mark.parametrize(("name", "method", "template"), CASES)
+@pytest.mark.parametrize(
+    ("name", "method", "template"), [c for c in CASES if c[0] not in PUBLIC]
+)
 async def test_every_route_refuses_a_made_up_cookie(
     client: httpx.AsyncClient, name: str, method: str, template: str
 ) -> None:
-    if name in PUBLIC:
-        pytest.skip("public")
     client.cookies.set(auth.COOKIE_NAME, "forged-session-token", domain="testserver")
     response = await client.request(method, _path(template, "abc"))
     assert response.status_code in (401, 403)
