@@ -30,7 +30,6 @@ from tests.support.servers import serve
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no chromium"),
 ]
 
 CHROMIUM = "/usr/bin/chromium"

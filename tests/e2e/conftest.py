@@ -162,7 +162,7 @@ def stack(
 ) -> Iterator[E2EStack]:
     """Rasa + action server + gateway (+ fake Bot API), once per session."""
     if not MODEL.exists():
-        pytest.skip("no trained Rasa model (models/frontdoor.tar.gz): run `make model`")
+        pytest.fail("no trained Rasa model (models/frontdoor.tar.gz): run `make model`")
     tmp = tmp_path_factory.mktemp("stack")
     log_dir = tmp / "logs"
     bot_api = FakeBotApi()

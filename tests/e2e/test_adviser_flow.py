@@ -37,7 +37,6 @@ from tests.e2e.conftest import ADVISER_PASSWORD, CHROMIUM, CHROMIUM_ARGS, E2ESta
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium"),
 ]
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"

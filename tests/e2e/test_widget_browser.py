@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -17,7 +16,6 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, E2EStack
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium"),
 ]
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
