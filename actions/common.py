@@ -94,17 +94,22 @@ def candidate_dict(candidate: Candidate) -> dict[str, Any]:
     }
 
 
+def place_slots(candidate: Candidate | dict[str, Any]) -> dict[str, Any]:
+    """Return the slot values that record a resolved place."""
+    c = candidate if isinstance(candidate, dict) else candidate_dict(candidate)
+    return {
+        "location_status": "resolved",
+        "place_name": c["name"],
+        "lad_code": c["lad_code"],
+        "nation": c["nation"],
+        "place_candidates": None,
+        "location_attempts": 0.0,
+    }
+
+
 def place_events(candidate: Candidate | dict[str, Any]) -> list[SlotSet]:
     """Return the slot events that record a resolved place."""
-    c = candidate if isinstance(candidate, dict) else candidate_dict(candidate)
-    return [
-        SlotSet("location_status", "resolved"),
-        SlotSet("place_name", c["name"]),
-        SlotSet("lad_code", c["lad_code"]),
-        SlotSet("nation", c["nation"]),
-        SlotSet("place_candidates", None),
-        SlotSet("location_attempts", 0.0),
-    ]
+    return [SlotSet(name, value) for name, value in place_slots(candidate).items()]
 
 
 def topic_of(tracker: Tracker) -> tuple[str | None, str | None]:

@@ -14,6 +14,7 @@ from actions.common import (
     conversation_id,
     logger,
     place_choices,
+    place_slots,
     resolve_place,
 )
 
@@ -107,12 +108,4 @@ class ValidateLocationForm(FormValidationAction):
 
     @staticmethod
     def _resolved(c: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "location": c["name"],
-            "location_status": "resolved",
-            "place_name": c["name"],
-            "lad_code": c["lad_code"],
-            "nation": c["nation"],
-            "place_candidates": None,
-            "location_attempts": 0.0,
-        }
+        return {"location": c["name"], **place_slots(c)}
