@@ -109,8 +109,22 @@ class Stack:
             service.stop()
 
 
+def child_env() -> dict[str, str]:
+    """Return the environment for our child processes, Rasa's included.
+
+    The project root is importable (rasa_addons, actions), TensorFlow is quiet and
+    Rasa never phones home.
+    """
+    return dict(
+        os.environ,
+        PYTHONPATH=str(PROJECT_ROOT),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        RASA_TELEMETRY_ENABLED="false",
+    )
+
+
 def _env(stack: Stack, extra: dict[str, str] | None) -> dict[str, str]:
-    env = dict(os.environ)
+    env = child_env()
     env.update(
         {
             "DATABASE_URL": stack.database_url,
@@ -118,10 +132,7 @@ def _env(stack: Stack, extra: dict[str, str] | None) -> dict[str, str]:
             "RASA_TOKEN": stack.rasa_token,
             "ACTION_SERVER_URL": stack.action_url,
             "GATEWAY_PORT": str(stack.gateway_port),
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "TF_CPP_MIN_LOG_LEVEL": "3",
             "SANIC_HOST": "127.0.0.1",
-            "RASA_TELEMETRY_ENABLED": "false",
             "FRONTDOOR_WARM_RESOLVER": "1",
         }
     )

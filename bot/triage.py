@@ -9,7 +9,6 @@ No running services are needed.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from typing import Any, TextIO
 from bot.db.session import session_scope
 from bot.directory.resolver import get_resolver
 from bot.directory.service import organisations_for_lad
+from bot.runner import child_env
 from bot.settings import PROJECT_ROOT
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
@@ -48,9 +48,6 @@ def start_worker(model: Path = MODEL) -> subprocess.Popen[str]:
     """Start the Rasa-side worker with the trained model."""
     if not model.exists():
         raise SystemExit(f"error: no trained model at {model}; run `make model` first")
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="3",
-        RASA_TELEMETRY_ENABLED="false",
-    )
     return subprocess.Popen(  # noqa: S603 (fixed argv, our own interpreter)
         [str(RASA_PYTHON), "-m", "rasa_addons.triage_worker", str(model)],
         stdin=subprocess.PIPE,
@@ -58,7 +55,7 @@ def start_worker(model: Path = MODEL) -> subprocess.Popen[str]:
         stderr=subprocess.DEVNULL,
         text=True,
         cwd=PROJECT_ROOT,
-        env=env,
+        env=child_env(),
     )
 
 
