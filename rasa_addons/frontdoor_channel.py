@@ -32,7 +32,6 @@ class FrontDoorInput(RestInput):
 
     def __init__(self) -> None:
         self._healthy_until = 0.0
-        self._lock = asyncio.Lock()
 
     @classmethod
     def name(cls) -> Text:
