@@ -124,6 +124,9 @@ def triage(lines: Iterable[str], model: Path = MODEL) -> Iterator[dict[str, Any]
             "topic": r["topic"],
             "confidence": r["confidence"],
             "handoff": r["handoff"],
+            "urgent": bool(r.get("urgent")),
+            "intent": r.get("intent"),
+            "subtopic": r.get("subtopic"),
             "lad_code": lad,
             "organisations": orgs.get(lad, []) if lad else [],
         }

@@ -56,13 +56,20 @@ def triage_one(agent: Any, text: str, parse: Dict[str, Any]) -> Dict[str, Any]:
         # report the best real intent's confidence, which fell below the threshold
         real = [r for r in ranking if r.get("name") != "nlu_fallback"]
         confidence = float(real[0]["confidence"]) if real else 0.0
-    topic = name if name in TOPICS else "other"
+    # the classifier's own triage: urgent, asked for a person, and the topic the
+    # message is about even when it asks for a person (rasa_addons/triage_classifier)
+    triage = parse.get("triage") or {}
+    urgent = bool(triage.get("urgent"))
+    about = name if name in TOPICS else triage.get("topic")
+    if name == "nlu_fallback" or urgent:
+        about = None
+    topic = about if about in TOPICS else "other"
     subtopic = None
-    if name in TOPICS:
+    if topic in TOPICS:
         selectors = parse.get("response_selector") or {}
-        selector = selectors.get(name) or selectors.get("default") or {}
+        selector = selectors.get(topic) or selectors.get("default") or {}
         key = (selector.get("response") or {}).get("intent_response_key") or ""
-        subtopic = key[len(name) + 1 :] if key.startswith(name + "/") else None
+        subtopic = key[len(topic) + 1 :] if key.startswith(topic + "/") else None
 
     tracker = DialogueStateTracker.from_events(
         "triage",
@@ -88,7 +95,9 @@ def triage_one(agent: Any, text: str, parse: Dict[str, Any]) -> Dict[str, Any]:
         "topic": topic,
         "subtopic": subtopic,
         "actions": actions,
-        "handoff": any(a in HANDOFF_ACTIONS for a in actions),
+        "handoff": urgent or any(a in HANDOFF_ACTIONS for a in actions),
+        "urgent": urgent,
+        "person": bool(triage.get("person")),
         # the classifier's ranking before the FallbackClassifier stepped in, so
         # `make eval` can sweep the fallback threshold offline
         "intent_ranking": [

@@ -1,0 +1,297 @@
+"""The triage model without Rasa: features, four heads and the decision.
+
+Kept free of Rasa imports so the component (rasa_addons/triage_classifier.py),
+the tuning script and the unit tests share one implementation.
+
+Features: TF-IDF over words (1-2) and characters (char_wb, typos stay close to
+the right word), joined with dense sentence embeddings when a featurizer earlier
+in the pipeline gave them (meaning-level: "the ladies who do the teas" lands
+near "volunteers" though it shares no word with it). The dense block is scaled by
+``dense_weight`` so the two kinds of evidence can be balanced on the dev split.
+
+Heads, each a logistic regression (calibrated-ish probabilities that fall on
+unfamiliar messages, which the FallbackClassifier can act on):
+- intent: every intent of the training data;
+- subtopic: one per retrieval intent (funding/gift_aid ...);
+- person: "asks for a person", trained on request_human plus topic examples
+  marked ``metadata: {person: true}`` (a call back about Gift Aid is a topic
+  question *and* a request for a person);
+- risk: report_risk against everything else, with the phrase rules
+  (data/nlu/lookups/risk_phrases.txt) as a floor that fires whatever the
+  statistics say.
+
+Decision (``decide``): risk first, then a request for a person (keeping the
+topic the message is about), then the intent head.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+TOPICS = ("funding", "governance", "volunteering")
+RISK_INTENT = "report_risk"
+PERSON_INTENT = "request_human"
+
+
+def read_patterns(text: str) -> List[str]:
+    """Return the regular expressions of a phrase file's text (comments skipped)."""
+    return [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+
+
+def compile_patterns(patterns: Sequence[str]) -> Optional["re.Pattern[str]"]:
+    """One case-insensitive alternation on word boundaries, or None if empty."""
+    if not patterns:
+        return None
+    return re.compile(r"\b(?:" + "|".join(patterns) + r")\b", re.IGNORECASE)
+
+
+@dataclass
+class Config:
+    """The hyper-parameters, as in config.yml (chosen on the dev split)."""
+
+    C: float = 10.0
+    class_weight: Optional[str] = "balanced"
+    word_ngram_max: int = 2
+    char_ngram_min: int = 1
+    char_ngram_max: int = 5
+    use_tfidf: bool = True
+    dense_weight: float = 1.0
+    max_iter: int = 3000
+    person_threshold: float = 0.5
+    risk_threshold: float = 0.5
+    topic_keep_threshold: float = 0.3
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "Config":
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class Example:
+    """One training example: text, intent, optional subtopic, person flag."""
+
+    text: str
+    intent: str
+    subtopic: Optional[str] = None
+    person: bool = False
+    dense: Optional[np.ndarray] = None
+
+
+@dataclass
+class Scores:
+    """What the heads say about one message."""
+
+    intents: List[Tuple[str, float]]  # ranked, best first
+    person: float
+    risk: float
+    risk_rule: bool
+    subtopics: Dict[str, List[Tuple[str, float]]] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    """The triage of one message."""
+
+    intent: str
+    confidence: float
+    ranking: List[Tuple[str, float]]
+    topic: Optional[str]
+    subtopic: Optional[str]
+    subtopic_confidence: float
+    subtopic_ranking: List[Tuple[str, float]]
+    urgent: bool
+    person: bool
+    person_confidence: float
+    risk_confidence: float
+    risk_rule: bool
+
+
+class Features:
+    """TF-IDF (words, characters) joined with scaled dense embeddings."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.word: Optional[TfidfVectorizer] = None
+        self.char: Optional[TfidfVectorizer] = None
+        self.dense_dim = 0
+
+    def fit(self, texts: Sequence[str], dense: Optional[np.ndarray]) -> "Features":
+        c = self.config
+        if c.use_tfidf:
+            self.word = TfidfVectorizer(
+                ngram_range=(1, c.word_ngram_max), sublinear_tf=True, lowercase=True
+            ).fit(texts)
+            self.char = TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(c.char_ngram_min, c.char_ngram_max),
+                sublinear_tf=True,
+                lowercase=True,
+            ).fit(texts)
+        self.dense_dim = 0 if dense is None else int(dense.shape[1])
+        if self.word is None and not self.dense_dim:
+            raise ValueError("no features: use_tfidf is off and no dense features")
+        return self
+
+    def transform(self, texts: Sequence[str], dense: Optional[np.ndarray]) -> Any:
+        blocks: List[Any] = []
+        if self.word is not None and self.char is not None:
+            blocks += [self.word.transform(texts), self.char.transform(texts)]
+        if self.dense_dim:
+            if dense is None or dense.shape[1] != self.dense_dim:
+                got = None if dense is None else dense.shape[1]
+                raise ValueError(
+                    f"trained with {self.dense_dim} dense dimensions, given {got}: "
+                    "the featurizers in config.yml changed since training"
+                )
+            blocks.append(sp.csr_matrix(dense * self.config.dense_weight))
+        return sp.hstack(blocks, format="csr")
+
+
+def _logreg(config: Config) -> LogisticRegression:
+    return LogisticRegression(
+        C=config.C,
+        class_weight=config.class_weight,
+        max_iter=config.max_iter,
+        random_state=42,
+    )
+
+
+def _binary(config: Config, x: Any, y: Sequence[bool]) -> Optional[LogisticRegression]:
+    if len(set(y)) < 2:
+        return None
+    return _logreg(config).fit(x, np.asarray(y, dtype=int))
+
+
+class TriageModel:
+    """The four heads over shared features; ``scores`` then ``decide``."""
+
+    def __init__(self, config: Config, patterns: Sequence[str] = ()) -> None:
+        self.config = config
+        self.patterns = list(patterns)
+        self.rule = compile_patterns(self.patterns)
+        self.features = Features(config)
+        self.intent: Optional[LogisticRegression] = None
+        self.person: Optional[LogisticRegression] = None
+        self.risk: Optional[LogisticRegression] = None
+        self.subtopic: Dict[str, LogisticRegression] = {}
+
+    @staticmethod
+    def _dense(examples: Sequence[Example]) -> Optional[np.ndarray]:
+        vectors = [e.dense for e in examples]
+        if any(v is None for v in vectors):
+            if any(v is not None for v in vectors):
+                raise ValueError("dense features present on some examples only")
+            return None
+        return np.vstack(vectors)  # type: ignore[arg-type]
+
+    def fit(self, examples: Sequence[Example]) -> "TriageModel":
+        texts = [e.text for e in examples]
+        dense = self._dense(examples)
+        x = self.features.fit(texts, dense).transform(texts, dense)
+        self.intent = _logreg(self.config).fit(x, [e.intent for e in examples])
+        not_risk = [i for i, e in enumerate(examples) if e.intent != RISK_INTENT]
+        self.person = _binary(
+            self.config,
+            x[not_risk],
+            [examples[i].intent == PERSON_INTENT or examples[i].person
+             for i in not_risk],
+        )
+        self.risk = _binary(self.config, x, [e.intent == RISK_INTENT for e in examples])
+        self.subtopic = {}
+        for topic in sorted({e.intent for e in examples if e.subtopic}):
+            idx = [i for i, e in enumerate(examples)
+                   if e.intent == topic and e.subtopic]
+            keys = [examples[i].subtopic for i in idx]
+            if len(set(keys)) >= 2:
+                self.subtopic[topic] = _logreg(self.config).fit(x[idx], keys)
+        return self
+
+    def scores(
+        self, texts: Sequence[str], dense: Optional[np.ndarray] = None
+    ) -> List[Scores]:
+        if self.intent is None:
+            raise ValueError("the triage model is not trained")
+        x = self.features.transform(texts, dense)
+        intent_p = self.intent.predict_proba(x)
+        classes = [str(c) for c in self.intent.classes_]
+        person_p = (self.person.predict_proba(x)[:, 1] if self.person is not None
+                    else np.zeros(len(texts)))
+        risk_p = (self.risk.predict_proba(x)[:, 1] if self.risk is not None
+                  else np.zeros(len(texts)))
+        sub_p = {t: (m, m.predict_proba(x)) for t, m in self.subtopic.items()}
+        out = []
+        for i, text in enumerate(texts):
+            ranked = sorted(zip(classes, (float(p) for p in intent_p[i])),
+                            key=lambda kv: -kv[1])
+            subs = {
+                t: sorted(zip([str(c) for c in m.classes_],
+                              (float(p) for p in probs[i])), key=lambda kv: -kv[1])
+                for t, (m, probs) in sub_p.items()
+            }
+            out.append(Scores(
+                intents=ranked,
+                person=float(person_p[i]),
+                risk=float(risk_p[i]),
+                risk_rule=bool(self.rule is not None and self.rule.search(text)),
+                subtopics=subs,
+            ))
+        return out
+
+
+def decide(scores: Scores, config: Config) -> Decision:
+    """Risk first, then a request for a person (topic kept), then the intent."""
+    ranking = list(scores.intents)
+    urgent = scores.risk_rule or scores.risk >= config.risk_threshold
+    top_intent, top_conf = ranking[0]
+    person = (
+        not urgent
+        and (scores.person >= config.person_threshold or top_intent == PERSON_INTENT)
+    )
+    # the topic the message is about, even when it asks for a person
+    topic_scores = [(n, p) for n, p in ranking if n in TOPICS]
+    best_topic, best_topic_p = topic_scores[0] if topic_scores else (None, 0.0)
+    if urgent:
+        intent, confidence = RISK_INTENT, 1.0
+        topic = None
+    elif person:
+        intent = PERSON_INTENT
+        confidence = max(scores.person, top_conf if top_intent == PERSON_INTENT else 0)
+        others = sum(p for n, p in ranking if n != PERSON_INTENT) or 1.0
+        topic = best_topic if best_topic_p / others >= config.topic_keep_threshold \
+            else None
+    else:
+        intent, confidence = top_intent, top_conf
+        topic = intent if intent in TOPICS else None
+    if intent != top_intent:
+        ranking = [(intent, confidence)] + [(n, p) for n, p in ranking if n != intent]
+    subtopic, sub_conf = None, 0.0
+    sub_ranking: List[Tuple[str, float]] = []
+    if topic is not None and scores.subtopics.get(topic):
+        sub_ranking = scores.subtopics[topic][:5]
+        subtopic, sub_conf = sub_ranking[0]
+    return Decision(
+        intent=intent,
+        confidence=float(confidence),
+        ranking=ranking,
+        topic=topic,
+        subtopic=subtopic,
+        subtopic_confidence=float(sub_conf),
+        subtopic_ranking=sub_ranking,
+        urgent=urgent,
+        person=person or urgent,
+        person_confidence=scores.person,
+        risk_confidence=scores.risk,
+        risk_rule=scores.risk_rule,
+    )
