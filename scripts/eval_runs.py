@@ -1,4 +1,4 @@
-"""The measurements behind `make eval`: held-out NLU, baseline, places, triage.
+"""The measurements behind `make eval`: places and the `make triage` contract.
 
 Each ``run_*`` function does one measurement and returns its raw outcome; the
 figures and the report are made from them in scripts/eval_report.py.
@@ -77,71 +77,6 @@ def fallback_config() -> tuple[float, float]:
                 step.get("ambiguity_threshold", 0.1)
             )
     return 0.0, 0.0
-
-
-# -------------------------------------------------------------- Front Door NLU
-
-
-@dataclass
-class NluRun:
-    """Predictions for the held-out split, aligned with the examples."""
-
-    intents: list[str]
-    topics: list[str]
-    subtopics: list[str | None]
-    confidences: list[float]
-    handoffs: list[bool]
-    rankings: list[list[dict[str, Any]]]
-    errors: int
-    seconds: float
-
-
-def run_frontdoor(examples: Sequence[Example]) -> NluRun:
-    """Classify the examples with the trained model, as the server does."""
-    from bot.triage import classify
-
-    started = time.perf_counter()
-    results = classify([(i, e.text) for i, e in enumerate(examples)])
-    seconds = time.perf_counter() - started
-    run = NluRun([], [], [], [], [], [], 0, seconds)
-    for i in range(len(examples)):
-        r = results.get(i) or {"error": "missing"}
-        if "error" in r:
-            run.errors += 1
-            r = {"intent": m.FALLBACK, "confidence": 0.0, "handoff": True}
-        intent = r.get("intent") or m.FALLBACK
-        run.intents.append(intent)
-        run.topics.append(m.topic_of(intent))
-        run.subtopics.append(r.get("subtopic"))
-        run.confidences.append(float(r.get("confidence") or 0.0))
-        run.handoffs.append(bool(r.get("handoff")))
-        run.rankings.append(list(r.get("intent_ranking") or []))
-    return run
-
-
-# -------------------------------------------------------------------- baseline
-
-
-def run_baseline(train: Sequence[Example], test: Sequence[Example]) -> list[str]:
-    """Train TF-IDF (words 1-2 + char_wb 2-5) + logistic regression; predict."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
-
-    model = make_pipeline(
-        make_union(
-            TfidfVectorizer(
-                analyzer="word", ngram_range=(1, 2), sublinear_tf=True, lowercase=True
-            ),
-            TfidfVectorizer(
-                analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                lowercase=True,
-            ),
-        ),
-        LogisticRegression(max_iter=3000, C=10.0),
-    )
-    model.fit([e.text for e in train], [e.intent for e in train])
-    return [str(p) for p in model.predict([e.text for e in test])]
 
 
 # ------------------------------------------------------------------- locations
@@ -239,6 +174,9 @@ GOOD_FIELDS: dict[str, tuple[type, ...]] = {
     "topic": (str,),
     "confidence": (float, int),
     "handoff": (bool,),
+    "urgent": (bool,),
+    "intent": (str, type(None)),
+    "subtopic": (str, type(None)),
     "lad_code": (str, type(None)),
     "organisations": (list,),
 }
@@ -335,13 +273,9 @@ def check_contract(run: TriageRun) -> list[str]:
 class Evaluation:
     """Everything one `make eval` run measured."""
 
-    test: list[Example]
-    train_size: int
     threshold: float
     ambiguity: float
-    frontdoor: NluRun
-    baseline: list[str]
-    baseline_seconds: float
+    nlu_markdown: str
     places: PlaceRun
     sample: TriageRun
     speed: TriageRun | None

@@ -1,11 +1,13 @@
-"""`make eval`: the held-out NLU figures, a baseline, places and `make triage`.
+"""`make eval`: the frozen test split, dev beside it, places and `make triage`.
 
-Runs the held-out split (tests/nlu/) through the trained model exactly as the
-server classifies (bot.triage.classify, the Rasa-side worker), trains a TF-IDF +
-logistic regression baseline on data/nlu in the same run, scores the location
-resolver on the labelled place mentions, checks the `make triage` contract on
-docs/triage-sample.jsonl and times a 2,000-line run. Writes docs/evaluation.md
-and its plots under docs/img/.
+Classifies the dev and frozen test splits with the trained model exactly as the
+server does (bot.triage.classify, the Rasa-side worker) and reports issue 8's
+figures with intervals, the cross-validation and the bake-off
+(scripts/eval_triage.py); scores the location resolver on the labelled place
+mentions; checks the `make triage` contract on docs/triage-sample.jsonl and
+times a 2,000-line run. Writes docs/evaluation.md and its plots under docs/img/.
+``--gate`` also compares the test figures with tests/nlu/floors.json and exits
+non-zero when one fell below its floor.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 from scripts import eval_runs as runs
-from scripts.eval_report import headline, write_report
-from scripts.report_common import DOCS, ROOT, pct
+from scripts import eval_triage
+from scripts.eval_report import write_report
+from scripts.report_common import DOCS, ROOT
 
 REPORT = DOCS / "evaluation.md"
 
@@ -33,20 +35,17 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-speed", action="store_true",
         help="skip the 2,000-line `make triage` timing",
     )
+    parser.add_argument(
+        "--gate", action="store_true",
+        help="exit 1 when a test figure is below tests/nlu/floors.json",
+    )
     args = parser.parse_args(argv)
-
-    test = runs.read_nlu(sorted(runs.TEST_DIR.glob("*.yml")))
-    train = runs.read_nlu(sorted(runs.TRAIN_DIR.glob("*.yml")))
     threshold, ambiguity = runs.fallback_config()
-    _log(f"held-out: {len(test)} messages; training: {len(train)} examples")
 
-    _log("classifying the held-out split with the trained model ...")
-    frontdoor = runs.run_frontdoor(test)
-
-    _log("training and running the TF-IDF + logistic regression baseline ...")
-    t0 = time.perf_counter()
-    baseline = runs.run_baseline(train, test)
-    baseline_seconds = time.perf_counter() - t0
+    _log("classifying the dev and frozen test splits with the trained model ...")
+    splits, dev, test = eval_triage.run()
+    _log(f"train {len(splits.train)}, dev {len(dev.items)}, test {len(test.items)}")
+    nlu_markdown = eval_triage.section(splits, dev, test)
 
     _log("scoring the location resolver ...")
     places = runs.run_places()
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     speed = None
     if not args.skip_speed:
         _log(f"timing a {runs.SPEED_LINES}-line `make triage` run ...")
-        texts = [e.text for e in test]
+        texts = [e.text for e in test.items]
         speed = runs.make_triage(
             [
                 json.dumps({"id": i, "text": texts[i % len(texts)]})
@@ -67,24 +66,25 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     evaluation = runs.Evaluation(
-        test=test,
-        train_size=len(train),
         threshold=threshold,
         ambiguity=ambiguity,
-        frontdoor=frontdoor,
-        baseline=baseline,
-        baseline_seconds=baseline_seconds,
+        nlu_markdown=nlu_markdown,
         places=places,
         sample=sample,
         speed=speed,
     )
     REPORT.write_text(write_report(evaluation), encoding="utf-8")
-    head = headline(evaluation)
+    f = test.figures
     _log(
-        f"wrote {REPORT.relative_to(ROOT)}: topic macro-F1 "
-        f"{head.topic_macro_f1:.3f}, off-topic kept out {pct(head.kept_out)}, "
-        f"in-topic handed over {pct(head.handed_over)}"
+        f"wrote {REPORT.relative_to(ROOT)}: test topic macro-F1 "
+        f"{f['topic_macro_f1']:.3f}, kept out {f['off_topic_kept_out']:.3f}, "
+        f"person {f['person_handed_over']:.3f}, urgent {f['urgent_recall']:.3f}"
     )
+    if args.gate:
+        problems = eval_triage.gate(test)
+        for p in problems:
+            _log(f"below the floor: {p}")
+        return 1 if problems else 0
     return 0
 
 

@@ -43,13 +43,15 @@ def embedder(name: str) -> Optional[Callable[[Sequence[str]], np.ndarray]]:
     if name == "none":
         return None
     if name == "minilm":
-        from rasa_addons.dense_featurizer import embed_sentences
+        from rasa_addons.dense_featurizer import MiniLMFeaturizer
 
-        return embed_sentences
+        featurizer = MiniLMFeaturizer({}, "lab")
+        return lambda texts: np.vstack([r[0] for r in featurizer.embed(list(texts))])
     if name == "static":
-        from rasa_addons.static_featurizer import embed_sentences as embed_static
+        from rasa_addons.static_featurizer import StaticFeaturizer
 
-        return embed_static
+        static = StaticFeaturizer({}, "lab")
+        return lambda texts: np.vstack([r[0] for r in static.embed(list(texts))])
     raise SystemExit(f"unknown featurizer {name!r}")
 
 

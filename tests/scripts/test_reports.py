@@ -116,6 +116,7 @@ def test_target_verdicts_say_by_how_much() -> None:
 def test_triage_contract_check() -> None:
     lines = ['{"id": 1, "text": "gift aid"}', "{broken", '{"id": 3}']
     good = {"id": 1, "topic": "funding", "confidence": 0.9, "handoff": False,
+            "urgent": False, "intent": "funding", "subtopic": "gift_aid",
             "lad_code": None, "organisations": []}  # fmt: skip
     run = TriageRun(lines, [good, {"id": None, "error": "x"},
                             {"id": 3, "error": "y"}], 1.0, 0)  # fmt: skip
@@ -124,6 +125,9 @@ def test_triage_contract_check() -> None:
     assert any("id" in p for p in check_contract(swapped))
     short = TriageRun(lines, [good], 1.0, 0)
     assert any("outputs" in p for p in check_contract(short))
+    no_urgent = {k: v for k, v in good.items() if k != "urgent"}
+    missing = TriageRun(lines, [no_urgent, *run.outputs[1:]], 1.0, 0)
+    assert "line 1: missing 'urgent'" in check_contract(missing)
 
 
 def test_parse_nlu_splits_retrieval_intents() -> None:
