@@ -18,6 +18,7 @@ from actions.common import (
 )
 from bot.db.models import Organisation
 from bot.db.repositories.handoffs import record_handoff
+from bot.domain.safety import RISK_INTENT, URGENT_REASON, emergency_text
 
 HANDED_OVER = (
     "I'm passing you to a human adviser now. They'll reply here in this chat, and "
@@ -32,11 +33,18 @@ HANDOFF_FAILED = (
 def handoff_reason(tracker: Tracker) -> str:
     """Return why the person is being handed over, from the latest intent."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
-    if intent == "report_risk":
-        return "risk"
+    if intent == RISK_INTENT:
+        return URGENT_REASON
     if intent == "affirm":
         return "accepted_offer"
     return "asked_for_person"
+
+
+def asked_about(tracker: Tracker) -> tuple[str | None, str | None]:
+    """The topic of a person request made inside a topic question ("could
+    someone ring me about Gift Aid?"): the classifier keeps it (``triage``)."""
+    triage = tracker.latest_message.get("triage") or {}
+    return triage.get("topic"), triage.get("subtopic")
 
 
 def _record(session: Session, *, org_ids: list[str], **kwargs: Any) -> int:
@@ -47,7 +55,13 @@ def _record(session: Session, *, org_ids: list[str], **kwargs: Any) -> int:
 
 
 class ActionHandoff(Action):
-    """Record a hand-over with its summary, then pause the bot."""
+    """Record a hand-over with its summary, then pause the bot.
+
+    Someone at risk (``report_risk``) is handed over as urgent and told the one
+    emergency text of bot.domain.safety. Through the gateway that text comes from
+    the gateway's risk check instead, which drops the bot's messages for an
+    urgent turn, so the person never reads it twice.
+    """
 
     def name(self) -> str:
         return "action_handoff"
@@ -57,22 +71,27 @@ class ActionHandoff(Action):
     ) -> list[EventType]:
         conv = conversation_id(tracker)
         resolved = tracker.get_slot("location_status") == "resolved"
+        reason = handoff_reason(tracker)
+        nation = tracker.get_slot("nation")
+        urgent = emergency_text(nation) if reason == URGENT_REASON else ""
         try:
             await in_session(
                 _record,
                 org_ids=list(tracker.get_slot("organisation_ids") or []),
                 conversation_id=conv,
                 channel=channel_of(tracker),
-                reason=handoff_reason(tracker),
-                topic=tracker.get_slot("topic"),
-                subtopic=tracker.get_slot("subtopic"),
+                reason=reason,
+                topic=tracker.get_slot("topic") or asked_about(tracker)[0],
+                subtopic=tracker.get_slot("subtopic") or asked_about(tracker)[1],
                 place_name=tracker.get_slot("place_name") if resolved else None,
                 lad_code=tracker.get_slot("lad_code") if resolved else None,
                 last_messages=recent_messages(tracker),
             )
         except Exception:
             logger.exception("recording the handoff failed conversation_id=%s", conv)
+            if urgent:
+                dispatcher.utter_message(text=urgent)
             dispatcher.utter_message(text=HANDOFF_FAILED)
             return [ConversationPaused()]
-        dispatcher.utter_message(text=HANDED_OVER)
+        dispatcher.utter_message(text=urgent or HANDED_OVER)
         return [ConversationPaused()]

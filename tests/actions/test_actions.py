@@ -349,6 +349,26 @@ async def test_handoff_records_a_summary_queues_and_pauses(db: str) -> None:
         assert any(m.message_type.value == "activity" for m in activity)
 
 
+async def test_a_person_request_inside_a_topic_question_keeps_its_topic(
+    db: str,
+) -> None:
+    d = CollectingDispatcher()
+    sender = "conv-handoff-topic"
+    t = tracker("could someone ring me back about gift aid on the hall hire?",
+                intent="request_human", sender=sender)
+    t.latest_message["triage"] = {"person": True, "urgent": False,
+                                  "topic": "funding", "subtopic": "gift_aid"}
+    await ActionHandoff().run(d, t, DOMAIN)
+    with get_sessionmaker(db)() as s:
+        handoff = s.scalars(
+            select(Handoff).where(Handoff.conversation_id == sender)
+        ).one()
+        assert handoff.reason == "asked_for_person"
+        assert "Funding (gift aid)" in handoff.summary
+        conv = s.get(Conversation, sender)
+        assert conv is not None and conv.topic == "funding"
+
+
 async def test_actions_answer_clearly_when_the_database_is_down(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
