@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.shared.exceptions import InvalidConfigException
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -67,8 +68,9 @@ logger = logging.getLogger(__name__)
 TRIAGE_KEY = "triage"
 
 
-class MissingTrainingInput(ValueError):
-    """A file the component trains from is missing: training stops."""
+class MissingTrainingInput(InvalidConfigException):
+    """A file the component trains from is missing: training stops, and Rasa
+    shows this message rather than a wrapped graph error."""
 
 
 def _patterns_path(config: Dict[Text, Any]) -> Path:

@@ -10,7 +10,8 @@ component runs) for each C x dense weight x TF-IDF on/off, sweeps the fallback,
 person and risk thresholds on dev, and prints the best settings; ``--cv`` runs
 5-fold stratified cross-validation of the chosen settings on the training data.
 Embeddings are cached under var/nlu-cache/ (keyed by featurizer and text).
-Results go to var/nlu-lab/*.json, which `make eval` folds into the report.
+The grid goes to var/nlu-lab/; the cross-validation to docs/nlu/cv.json, which
+`make eval` shows in docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -230,7 +231,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         person_threshold=args.person_threshold,
                         risk_threshold=args.risk_threshold)
         result = cross_validate(args.dense, config, args.fallback)
-        (OUT / f"cv-{args.dense}.json").write_text(json.dumps(result, indent=1))
+        cv_path = ROOT / "docs" / "nlu" / "cv.json"
+        cv_path.parent.mkdir(parents=True, exist_ok=True)
+        cv_path.write_text(json.dumps(result, indent=1))
         print(json.dumps(result["summary"]))
     return 0
 
