@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: SecretStr = SecretStr("dev-rasa-token")
     rasa_timeout_s: float = 8.0
+    # The risk check asks Rasa's NLU about messages the bot does not answer
+    # (queued, with an adviser): a short wait, then the phrase floor alone.
+    rasa_parse_timeout_s: float = 2.0
     action_server_url: str = "http://127.0.0.1:5055/webhook"
 
     gateway_host: str = "127.0.0.1"

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0
 # Only these fields go to the browser; it re-fetches the rendered HTML anyway,
 # so nothing a person typed ever travels in an event.
-EVENT_FIELDS = ("type", "conversation_id", "status", "message_id")
+EVENT_FIELDS = ("type", "conversation_id", "status", "message_id", "urgent")
 
 
 def _frame(event: dict[str, Any]) -> str:
@@ -29,6 +29,8 @@ def _frame(event: dict[str, Any]) -> str:
     message = event.get("message")
     if isinstance(message, dict) and "id" in message:
         data["message_id"] = message["id"]
+    if "urgent" in data:
+        data["urgent"] = data["urgent"] is True
     return f"event: update\ndata: {json.dumps(data)}\n\n"
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -241,6 +242,12 @@ class Conversation(Base):
     organisation_id: Mapped[str | None] = mapped_column(String(16))
     contact_email: Mapped[str | None] = mapped_column(String(200))
     outcome: Mapped[str | None] = mapped_column(String(40))
+    # Someone may be at risk now: shown first in the queue until the hand-over
+    # ends (resolved or handed back to the bot).
+    urgent: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    urgent_since: Mapped[datetime | None]
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
@@ -276,6 +283,10 @@ class Message(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the person's message the risk check flagged, or the emergency text itself
+    urgent: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

@@ -17,6 +17,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "buttons": list(message.buttons or []),
         "created_at": message.created_at.isoformat(),
         "adviser_id": message.adviser_id,
+        "urgent": bool(message.urgent),
     }
 
 
@@ -36,8 +37,14 @@ def status_event(
     *,
     handoff_id: int | None = None,
     reason: str | None = None,
+    urgent: bool = False,
+    message_id: int | None = None,
 ) -> dict[str, Any]:
-    """Return a ``status`` event (the conversation changed hands)."""
+    """Return a ``status`` event (the conversation changed hands or became urgent).
+
+    An urgent event carries ``urgent: true`` and the id of the person's message
+    that made it urgent, so the console can alert advisers and re-show it.
+    """
     event: dict[str, Any] = {
         "type": "status",
         "conversation_id": conversation_id,
@@ -46,4 +53,8 @@ def status_event(
     if handoff_id is not None:
         event["handoff_id"] = handoff_id
         event["reason"] = reason
+    if urgent:
+        event["urgent"] = True
+        if message_id is not None:
+            event["message_id"] = message_id
     return event

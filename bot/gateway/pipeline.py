@@ -17,7 +17,9 @@ from bot.db.base import utcnow
 from bot.db.models import ConversationStatus, Message, MessageType
 from bot.db.repositories import conversations as repo
 from bot.db.session import session_scope
+from bot.domain import risk_phrases
 from bot.domain.handoff import Transition
+from bot.domain.safety import RiskCheck
 from bot.gateway import hub, turns
 from bot.gateway.channels.base import Channel, ConversationRef, Incoming
 from bot.gateway.events import message_event, message_view, status_event, typing_event
@@ -84,9 +86,20 @@ class Pipeline:
     # ------------------------------------------------------------------ receive
 
     async def receive(self, incoming: Incoming) -> Received:
-        """Store ``incoming`` (once), then answer it or pass it to the advisers."""
+        """Store ``incoming`` (once), check it for risk, then answer it or pass it
+        to the advisers.
+
+        The risk check runs on every message in every state: the phrase floor
+        first (no I/O, so a match is answered at once, even with Rasa down), then
+        the NLU intent: the bot's turn gives it while the bot holds the
+        conversation, Rasa's NLU alone is asked while the advisers do.
+        """
+        phrase = risk_phrases.match(incoming.text)
+        urgent = phrase is not None
         async with self.locks.hold(incoming.lock_key):
-            stored = await self.in_db(lambda s: turns.store_incoming(s, incoming))
+            stored = await self.in_db(
+                lambda s: turns.store_incoming(s, incoming, urgent=urgent)
+            )
             conv = stored.conversation
             if stored.message is None:
                 logger.info(
@@ -94,31 +107,88 @@ class Pipeline:
                     extra={"conversation_id": conv.id, "channel": incoming.channel},
                 )
                 return Received(conv.id, duplicate=True, status=conv.status)
-            hub.publish(
-                hub.conversation_topic(conv.id), message_event(conv.id, stored.message)
-            )
+            view = stored.message
+            hub.publish(hub.conversation_topic(conv.id), message_event(conv.id, view))
             status = ConversationStatus(conv.status)
+            if phrase is not None:
+                return await self._urgent(conv, view, RiskCheck(phrase=phrase))
             if status in WITH_ADVISERS:
-                return await self._to_advisers(conv, incoming, stored.message)
+                check, nlu = await self._ask_nlu(conv, incoming)
+                if check.urgent:
+                    return await self._urgent(conv, view, check, nlu=nlu)
+                await self.in_db(lambda s: turns.record_nlu(s, view["id"], *nlu))
+                return await self._to_advisers(conv, incoming, view)
             if status is ConversationStatus.RESOLVED:
                 conv = await self._reopen(conv)
-            turn = await self._bot_turn(conv, incoming, stored.message)
-            await self._deliver(turn.conversation, turn.replies)
-            if turn.handoff_id is not None:
-                event = status_event(
+            turn = await self._bot_turn(conv, incoming, view)
+            return await self._answered(conv, view, turn)
+
+    async def _answered(
+        self, conv: ConversationRef, view: dict[str, Any], turn: turns.Turn
+    ) -> Received:
+        """Deliver a turn's replies and tell the console of any hand-over."""
+        await self._deliver(turn.conversation, turn.replies)
+        if turn.handoff_id is not None:
+
+            def event(urgent: bool) -> dict[str, Any]:
+                return status_event(
                     conv.id,
                     turn.conversation.status,
                     handoff_id=turn.handoff_id,
                     reason=turn.handoff_reason,
+                    urgent=urgent,
+                    message_id=view["id"],
                 )
-                hub.publish(hub.conversation_topic(conv.id), event)
-                hub.publish(hub.QUEUE_TOPIC, event)
-            return Received(
-                conv.id,
-                message=stored.message,
-                replies=turn.replies,
-                status=turn.conversation.status,
+
+            # Watchers of the conversation re-read an urgent message; the queue
+            # (and every adviser's alert) hears of a hand-over or a conversation
+            # that has just become urgent, not of each later message.
+            hub.publish(hub.conversation_topic(conv.id), event(turn.urgent))
+            if turn.alert or ConversationStatus(conv.status) not in WITH_ADVISERS:
+                hub.publish(hub.QUEUE_TOPIC, event(turn.alert))
+        return Received(
+            conv.id,
+            message=view,
+            replies=turn.replies,
+            status=turn.conversation.status,
+        )
+
+    # ------------------------------------------------------------ the risk check
+
+    async def _ask_nlu(
+        self, conv: ConversationRef, incoming: Incoming
+    ) -> tuple[RiskCheck, tuple[str | None, float | None]]:
+        """Ask Rasa's NLU (no dialogue turn) what a message to the advisers means."""
+        try:
+            intent, confidence = await self.rasa.parse(incoming.text)
+        except RasaUnavailable as exc:
+            logger.warning(
+                "NLU unavailable for the risk check, phrase floor only: %s",
+                exc,
+                extra={"conversation_id": conv.id},
             )
+            return RiskCheck(), (None, None)
+        return RiskCheck(intent=intent), (intent, confidence)
+
+    async def _urgent(
+        self,
+        conv: ConversationRef,
+        view: dict[str, Any],
+        check: RiskCheck,
+        *,
+        nlu: tuple[str | None, float | None] | None = None,
+    ) -> Received:
+        """Answer an urgent message: the emergency text, an urgent hand-over."""
+        logger.warning(
+            "risk check fired (%s)", check.source, extra={"conversation_id": conv.id}
+        )
+        notice = turns.Notice(self.hours, self.clock())
+        turn = await self.in_db(
+            lambda s: turns.store_urgent(s, conv, view["id"], notice, nlu=nlu)
+        )
+        if ConversationStatus(conv.status) in WITH_ADVISERS:
+            hub.publish(hub.QUEUE_TOPIC, message_event(conv.id, view))
+        return await self._answered(conv, view, turn)
 
     async def _to_advisers(
         self, conv: ConversationRef, incoming: Incoming, view: dict[str, Any]
@@ -179,6 +249,16 @@ class Pipeline:
             return await self.in_db(lambda s: turns.store_unavailable(s, conv, notice))
         finally:
             hub.publish(topic, typing_event(conv.id, False))
+        if RiskCheck(intent=reply.intent).urgent:
+            # The model heard a risk the floor did not: the bot's own answer is
+            # dropped and the one emergency text sent instead.
+            logger.warning(
+                "risk check fired (model)", extra={"conversation_id": conv.id}
+            )
+            nlu = (reply.intent, reply.confidence)
+            return await self.in_db(
+                lambda s: turns.store_urgent(s, conv, view["id"], notice, nlu=nlu)
+            )
         return await self.in_db(
             lambda s: turns.store_reply(s, conv, view["id"], reply, notice)
         )

@@ -14,6 +14,7 @@ from bot.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/frontdoor/webhook"
+PARSE_PATH = "/model/parse"
 
 
 class RasaUnavailable(Exception):
@@ -106,6 +107,35 @@ class RasaClient:
         except ValueError as exc:
             raise RasaUnavailable("Rasa answered with invalid JSON") from exc
         return _parse_reply(body)
+
+    async def parse(self, text: str) -> tuple[str | None, float | None]:
+        """Return the NLU intent and confidence of ``text`` (no dialogue turn).
+
+        Waits at most ``rasa_parse_timeout_s``; raises RasaUnavailable after that,
+        so a risk check never holds up a message for long.
+        """
+        token = self.settings.rasa_token.get_secret_value()
+        try:
+            async with asyncio.timeout(self.settings.rasa_parse_timeout_s):
+                response = await self._http.post(
+                    PARSE_PATH, params={"token": token}, json={"text": text}
+                )
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RasaUnavailable("Rasa answered with invalid JSON") from exc
+        intent = body.get("intent") if isinstance(body, dict) else None
+        if not isinstance(intent, dict):
+            return None, None
+        name, confidence = intent.get("name"), intent.get("confidence")
+        return (
+            name if isinstance(name, str) else None,
+            float(confidence) if isinstance(confidence, int | float) else None,
+        )
 
     async def resume(self, conversation_id: str) -> None:
         """Un-pause the conversation in Rasa so the bot answers again."""

@@ -9,9 +9,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.db.models import Conversation, ConversationStatus, MessageType
+from bot.db.models import (
+    Conversation,
+    ConversationStatus,
+    Handoff,
+    LocalAuthority,
+    MessageType,
+)
 from bot.db.repositories import conversations as repo
 from bot.db.repositories import handoffs as handoffs_repo
+from bot.domain.safety import URGENT_REASON, emergency_text
 from bot.gateway.channels.base import ConversationRef, Incoming
 from bot.gateway.events import message_view
 from bot.gateway.hours import AdviserHours, out_of_hours_notice
@@ -24,7 +31,8 @@ BOT_UNAVAILABLE_TEXT = (
     "who will reply here as soon as they can."
 )
 EMAIL_THANKS_TEXT = "Thank you — an adviser can reply to {email} as well as here."
-WITH_ADVISERS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
+WITH_ADVISERS = repo.WITH_ADVISERS
+EMERGENCY_SOURCE = "notice:emergency:"  # + the id of the message it answers
 
 
 class UnknownConversation(LookupError):
@@ -47,6 +55,8 @@ class Turn:
     replies: list[dict[str, Any]]
     handoff_id: int | None = None
     handoff_reason: str | None = None
+    urgent: bool = False  # the person's message was urgent
+    alert: bool = False  # the conversation became urgent: tell the advisers
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,9 @@ def ref(conversation: Conversation) -> ConversationRef:
     )
 
 
-def store_incoming(session: Session, incoming: Incoming) -> Stored:
+def store_incoming(
+    session: Session, incoming: Incoming, *, urgent: bool = False
+) -> Stored:
     """Store the person's message once (making a chat's conversation if new)."""
     conversation: Conversation | None
     if incoming.conversation_id is not None:
@@ -96,6 +108,7 @@ def store_incoming(session: Session, incoming: Incoming) -> Stored:
         sender="person",
         text=incoming.text,
         source_id=incoming.source_id,
+        urgent=urgent,
     )
     if message is None:
         # A failed insert rolls back, taking a conversation made just now with
@@ -209,6 +222,108 @@ def store_unavailable(session: Session, conv: ConversationRef, notice: Notice) -
     if handoff_id is not None:
         views += hours_notice(session, conversation, handoff_id, notice)
     return Turn(ref(conversation), views, handoff_id, handoff_reason)
+
+
+def record_nlu(
+    session: Session, message_id: int, intent: str | None, confidence: float | None
+) -> None:
+    """Store the intent NLU gave a message the bot did not answer."""
+    repo.record_nlu(
+        session, message_id=message_id, intent=intent, confidence=confidence
+    )
+
+
+def store_urgent(
+    session: Session,
+    conv: ConversationRef,
+    message_id: int,
+    notice: Notice,
+    *,
+    nlu: tuple[str | None, float | None] | None = None,
+) -> Turn:
+    """Store an urgent message's outcome: the message flagged, the emergency text,
+    and the conversation handed over as urgent (or raised to urgent).
+
+    ``conv`` is the conversation as it was when the message arrived. The bot's own
+    answer is never stored: no guidance in reply to a disclosure. The emergency
+    text is left out when it was the last thing said to the person, and a
+    conversation already with the advisers gets no second hand-over.
+    """
+    if nlu is not None:
+        record_nlu(session, message_id, *nlu)
+    repo.mark_message_urgent(session, message_id=message_id)
+    conversation = repo.get_conversation(session, conversation_id=conv.id)
+    assert conversation is not None
+    session.refresh(conversation)
+    replies = []
+    last = repo.last_said(session, conversation_id=conv.id)
+    if last is None or not (last.source_id or "").startswith(EMERGENCY_SOURCE):
+        replies.append(
+            repo.add_message(
+                session,
+                conversation_id=conv.id,
+                channel=conv.channel,
+                message_type=MessageType.OUTGOING,
+                sender="bot",
+                text=emergency_text(_nation(session, conversation)),
+                source_id=f"{EMERGENCY_SOURCE}{message_id}",
+                urgent=True,
+            )
+        )
+    handoff, raised = _escalate(session, conversation)
+    session.commit()
+    logger.warning(
+        "urgent message: %s",
+        "conversation raised to urgent" if raised else "already urgent",
+        extra={"conversation_id": conv.id},
+    )
+    views = [message_view(m) for m in replies]
+    if handoff is not None:
+        views += hours_notice(session, conversation, handoff.id, notice)
+    # A conversation the bot held is new to the advisers, however it got to them.
+    alert = raised or ConversationStatus(conv.status) not in WITH_ADVISERS
+    return Turn(
+        ref(conversation),
+        views,
+        handoff.id if handoff else None,
+        handoff.reason if handoff else None,
+        urgent=True,
+        alert=alert,
+    )
+
+
+def _escalate(
+    session: Session, conversation: Conversation
+) -> tuple[Handoff | None, bool]:
+    """Hand the conversation over as urgent, or raise its hand-over to urgent.
+
+    Returns the hand-over and whether this call made the conversation urgent.
+    The conditional update in ``mark_urgent`` loses to an adviser who resolved
+    or handed back meanwhile; then the conversation is handed over afresh.
+    """
+    for _ in range(3):
+        if conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
+            handoff = handoffs_repo.hand_over(
+                session, conversation=conversation, reason=URGENT_REASON
+            )
+            return handoff, True
+        if repo.mark_urgent(session, conversation=conversation):
+            return repo.latest_handoff(session, conversation_id=conversation.id), True
+        if conversation.urgent:
+            return repo.latest_handoff(session, conversation_id=conversation.id), False
+    logger.error(
+        "could not mark the conversation urgent",
+        extra={"conversation_id": conversation.id},
+    )
+    return repo.latest_handoff(session, conversation_id=conversation.id), False
+
+
+def _nation(session: Session, conversation: Conversation) -> str | None:
+    """Return the nation of the conversation's district, if the bot found one."""
+    if not conversation.lad_code:
+        return None
+    lad = session.get(LocalAuthority, conversation.lad_code)
+    return lad.nation.value if lad is not None else None
 
 
 def hours_notice(

@@ -45,7 +45,7 @@ async def test_queue_is_oldest_first_with_the_summary(
         "Reason: someone may be at risk.",  # the summary
         "Can I talk to a person please?",  # last messages
         "Waiting 50 min",
-        'Waiting, oldest first <span class="count">(2)</span>',
+        'Waiting, urgent first, then oldest first <span class="count">(2)</span>',
     ):
         assert text in html, text
 

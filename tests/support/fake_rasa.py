@@ -2,8 +2,8 @@
 
 POST /webhooks/frontdoor/webhook answers like the frontdoor channel; asking for a
 person writes the hand-over to the database (as the action server does) and
-answers ``paused: true``. Behaviour can be switched per test: a delay, an HTTP
-error, or a custom script.
+answers ``paused: true``. POST /model/parse answers an intent (``parse_script``).
+Behaviour can be switched per test: a delay, an HTTP error, or a custom script.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ class FakeRasa:
     delay: float = 0.0
     status_code: int = 200
     script: Callable[[str, str], dict[str, Any]] | None = None
+    # POST /model/parse: text -> intent name (default "funding"); None: HTTP 500
+    parse_script: Callable[[str], str | None] | None = None
+    parsed: list[str] = field(default_factory=list)
     received: list[dict[str, Any]] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     in_flight: dict[str, int] = field(default_factory=dict)
@@ -105,8 +108,23 @@ class FakeRasa:
             self.resumed.append(request.path_params["cid"])
             return JSONResponse({"sender_id": request.path_params["cid"]})
 
+        async def parse(request: Request) -> Response:
+            if request.query_params.get("token") != self.token:
+                return JSONResponse({"error": "unauthorised"}, 401)
+            text = (await request.json())["text"]
+            self.parsed.append(text)
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            intent = self.parse_script(text) if self.parse_script else "funding"
+            if intent is None or self.status_code != 200:
+                return JSONResponse({"error": "down"}, 500)
+            return JSONResponse(
+                {"text": text, "intent": {"name": intent, "confidence": 0.91}}
+            )
+
         return Starlette(
             routes=[
+                Route("/model/parse", parse, methods=["POST"]),
                 Route("/webhooks/frontdoor/webhook", webhook, methods=["POST"]),
                 Route("/conversations/{cid}/tracker/events", events, methods=["POST"]),
             ]

@@ -28,15 +28,25 @@
     if (problem) { problem.hidden = false; }
   }
 
+  /* onUpdate gets the events of the last 200 ms (ids and flags only). */
   function listen(url, onUpdate) {
     if (!window.EventSource) { return; }
     var source = new EventSource(url);
     var timer = null;
+    var pending = [];
+    function flush() {
+      var batch = pending;
+      pending = [];
+      onUpdate(batch);
+    }
     function schedule() {
       window.clearTimeout(timer);
-      timer = window.setTimeout(onUpdate, 200);
+      timer = window.setTimeout(flush, 200);
     }
-    source.addEventListener("update", schedule);
+    source.addEventListener("update", function (event) {
+      try { pending.push(JSON.parse(event.data)); } catch (e) { /* keep going */ }
+      schedule();
+    });
     source.addEventListener("open", schedule); /* catch up after a reconnect */
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) { showProblem(); }
@@ -66,29 +76,71 @@
     }
   }
 
-  function setupQueue(live) {
-    listen(live.dataset.events, function () {
+  function urgentOnes(batch) {
+    return batch.filter(function (event) { return event.urgent === true && event.conversation_id; });
+  }
+
+  /* The urgent alert: on every console page, in words (an ARIA alert), with a
+   * link to the conversation. It never shows what the person wrote. */
+  function alertUrgent(box, batch) {
+    var urgent = urgentOnes(batch);
+    if (!box || !urgent.length) { return; }
+    var id = urgent[urgent.length - 1].conversation_id;
+    var text = document.createElement("p");
+    var strong = document.createElement("strong");
+    strong.textContent = "Urgent: ";
+    text.appendChild(strong);
+    text.appendChild(document.createTextNode(
+      "someone may be at risk now. The conversation is first in the queue. "));
+    var link = document.createElement("a");
+    link.href = box.dataset.conversations + encodeURIComponent(id);
+    link.textContent = "Open the urgent conversation";
+    text.appendChild(link);
+    var dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "button button-secondary";
+    dismiss.textContent = "Dismiss the urgent alert";
+    dismiss.addEventListener("click", function () {
+      box.hidden = true;
+      box.replaceChildren();
+    });
+    box.hidden = false;
+    box.replaceChildren(text, dismiss);
+  }
+
+  function setupQueue(live, box) {
+    listen(live.dataset.events, function (batch) {
+      alertUrgent(box, batch);
       getHtml(live.dataset.refresh).then(function (html) {
         var key = focusKey(live);
         live.replaceChildren.apply(live, Array.prototype.slice.call(parse(html).body.childNodes));
         restoreFocus(live, key);
         var list = live.querySelector("ol[data-count]");
-        announce("Queue updated: " + (list ? list.dataset.count : "0") + " waiting.");
+        var urgent = list ? Number(list.dataset.urgent || "0") : 0;
+        announce("Queue updated: " + (list ? list.dataset.count : "0") + " waiting" +
+          (urgent ? ", " + urgent + " urgent, shown first." : "."));
       }).catch(showProblem);
     });
   }
 
   function setupConversation(transcript) {
-    function refreshMessages() {
-      var url = transcript.dataset.messages + "?after=" + encodeURIComponent(transcript.dataset.lastId || "0");
+    /* after: re-read from there (an urgent message is re-shown with its flag). */
+    function refreshMessages(after) {
+      var from = after !== undefined ? after : (transcript.dataset.lastId || "0");
+      var url = transcript.dataset.messages + "?after=" + encodeURIComponent(from);
       return getHtml(url).then(function (html) {
         var items = parse(html).body.querySelectorAll("li[data-id]");
         var added = 0;
         items.forEach(function (li) {
-          if (!transcript.querySelector('li[data-id="' + li.dataset.id + '"]')) {
+          var shown = transcript.querySelector('li[data-id="' + li.dataset.id + '"]');
+          if (!shown) {
             transcript.appendChild(li);
-            transcript.dataset.lastId = li.dataset.id;
+            if (Number(li.dataset.id) > Number(transcript.dataset.lastId || "0")) {
+              transcript.dataset.lastId = li.dataset.id;
+            }
             added += 1;
+          } else if (shown.dataset.urgent !== li.dataset.urgent) {
+            shown.replaceWith(li);
           }
         });
         if (added) { announce(added === 1 ? "1 new message." : added + " new messages."); }
@@ -102,8 +154,13 @@
         var fresh = doc.getElementById("status-panel");
         if (panel && fresh) {
           var changed = panel.dataset.status !== fresh.dataset.status || panel.dataset.mine !== fresh.dataset.mine;
+          var urgentNow = panel.dataset.urgent !== "yes" && fresh.dataset.urgent === "yes";
           panel.replaceWith(fresh);
-          if (changed) { announce("Status changed: " + fresh.querySelector(".status").textContent); }
+          if (urgentNow) {
+            announce("This conversation is now urgent: someone may be at risk.");
+          } else if (changed) {
+            announce("Status changed: " + fresh.querySelector(".status").textContent);
+          }
         }
         var composer = document.getElementById("composer");
         var freshComposer = doc.getElementById("composer");
@@ -115,8 +172,12 @@
       });
     }
 
-    listen(transcript.dataset.events, function () {
-      refreshMessages().then(refreshPanels).catch(showProblem);
+    listen(transcript.dataset.events, function (batch) {
+      var urgent = urgentOnes(batch).filter(function (event) { return event.message_id; });
+      var after = urgent.length ? Math.max(0, Math.min.apply(null, urgent.map(function (event) {
+        return Number(event.message_id);
+      })) - 1) : undefined;
+      refreshMessages(after).then(refreshPanels).catch(showProblem);
     });
   }
 
@@ -135,7 +196,12 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var live = document.getElementById("queue-live");
-    if (live) { setupQueue(live); }
+    var box = document.getElementById("urgent-alert");
+    if (live) {
+      setupQueue(live, box);
+    } else if (box) {
+      listen(box.dataset.events, function (batch) { alertUrgent(box, batch); });
+    }
     var transcript = document.getElementById("transcript");
     if (transcript) { setupConversation(transcript); }
     setupCanned();

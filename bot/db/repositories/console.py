@@ -23,12 +23,14 @@ from bot.db.models import (
 )
 from bot.directory.service import resources_for
 from bot.domain.handoff import OUTCOMES, Transition, activity_text, next_status
+from bot.domain.safety import URGENT_REASON
 
 Status = ConversationStatus
 
 REASON_TEXT = {
     "asked_for_person": "Asked for a person",
     "accepted_offer": "Accepted the offer of an adviser",
+    URGENT_REASON: "Someone may be at risk now: urgent, check first",
     "risk": "Someone may be at risk: check first",
     "bot_unavailable": "The assistant was unavailable",
     "other_enquiry": "Enquiry outside funding, governance and volunteering",
@@ -83,6 +85,8 @@ class QueueItem:
     assignee_name: str | None
     outcome: str | None
     handoff: HandoffSummary | None
+    urgent: bool = False
+    urgent_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -173,9 +177,18 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
                 assignee_name=names.get(c.assignee_id or 0),
                 outcome=c.outcome,
                 handoff=_summary(handoff) if handoff else None,
+                urgent=c.urgent,
+                urgent_since=c.urgent_since,
             )
         )
     return items
+
+
+# Urgent conversations lead, the longest-urgent first.
+URGENT_FIRST = (
+    Conversation.urgent.desc(),
+    Conversation.urgent_since.asc().nulls_last(),
+)
 
 
 def list_queue(
@@ -185,7 +198,8 @@ def list_queue(
     area: str | None = None,
     limit: int = 200,
 ) -> list[QueueItem]:
-    """Return queued conversations, oldest first, optionally for one LIO or area.
+    """Return queued conversations, urgent first, then oldest first, optionally
+    for one LIO or area.
 
     ``organisation_id`` matches the LIO the bot found or any district it covers;
     ``area`` is a district (LAD) code or a county code.
@@ -209,6 +223,7 @@ def list_queue(
             or_(Conversation.lad_code == area, Conversation.lad_code.in_(in_county))
         )
     query = query.order_by(
+        *URGENT_FIRST,
         Conversation.waiting_since.asc().nulls_last(),
         Conversation.created_at,
         Conversation.id,
@@ -217,14 +232,18 @@ def list_queue(
 
 
 def list_assigned(session: Session, *, adviser_id: int) -> list[QueueItem]:
-    """Return the conversations ``adviser_id`` holds, oldest first."""
+    """Return the conversations ``adviser_id`` holds, urgent first, then oldest."""
     query = (
         select(Conversation)
         .where(
             Conversation.status == Status.ASSIGNED,
             Conversation.assignee_id == adviser_id,
         )
-        .order_by(Conversation.waiting_since.asc().nulls_last(), Conversation.id)
+        .order_by(
+            *URGENT_FIRST,
+            Conversation.waiting_since.asc().nulls_last(),
+            Conversation.id,
+        )
     )
     return _items(session, list(session.scalars(query)))
 
@@ -279,6 +298,7 @@ class TranscriptLine:
     buttons: list[str]
     created_at: datetime
     delivered_at: datetime | None
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -336,6 +356,7 @@ def list_transcript(
                 buttons=[str(b.get("title", "")) for b in (m.buttons or [])],
                 created_at=m.created_at,
                 delivered_at=m.delivered_at,
+                urgent=m.urgent,
             )
         )
     return lines
@@ -488,6 +509,10 @@ def move(
         values["assignee_id"] = None
     if target is Status.BOT:
         values["waiting_since"] = None
+    if transition in (Transition.RESOLVE, Transition.HAND_BACK):
+        # the hand-over ends, and its urgency with it (the transcript keeps both)
+        values["urgent"] = False
+        values["urgent_since"] = None
     if transition is Transition.RESOLVE:
         values["outcome"] = outcome
         if conversation.assignee_id is None:

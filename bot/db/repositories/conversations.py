@@ -20,9 +20,13 @@ from bot.db.models import (
     MessageType,
 )
 from bot.domain.handoff import Transition, activity_text, next_status
+from bot.domain.safety import URGENT_ACTIVITY_TEXT
 
 # What the person may see of their own conversation (never notes or activity).
 PERSON_VISIBLE = (MessageType.INCOMING, MessageType.OUTGOING)
+WITH_ADVISERS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
+# Automatic notices (adviser hours, an email kept) are not what the bot "said".
+NOTICE_PREFIXES = ("notice:hours:", "notice:email:")
 
 # 24 bytes = 192 random bits, comfortably past the 128 the ids must carry.
 CONVERSATION_ID_BYTES = 24
@@ -89,6 +93,7 @@ def add_message(
     buttons: list[dict[str, str]] | None = None,
     source_id: str | None = None,
     adviser_id: int | None = None,
+    urgent: bool = False,
 ) -> Message:
     """Add one message to a conversation (flushed, not committed)."""
     message = Message(
@@ -100,6 +105,7 @@ def add_message(
         buttons=buttons or None,
         source_id=source_id,
         adviser_id=adviser_id,
+        urgent=urgent,
     )
     session.add(message)
     session.flush()
@@ -116,6 +122,7 @@ def add_message_once(
     text: str,
     source_id: str,
     buttons: list[dict[str, str]] | None = None,
+    urgent: bool = False,
 ) -> Message | None:
     """Add a message keyed by ``source_id`` and commit; None if it was stored before.
 
@@ -134,6 +141,7 @@ def add_message_once(
         text=text,
         buttons=buttons,
         source_id=source_id,
+        urgent=urgent,
     )
     try:
         session.commit()
@@ -238,6 +246,66 @@ def apply_transition(
             outcome=outcome,
         ),
     )
+
+
+def mark_urgent(session: Session, *, conversation: Conversation) -> bool:
+    """Raise a conversation with the advisers to urgent; False if it already was.
+
+    One conditional UPDATE (queued or assigned, not yet urgent), so a claim or a
+    resolve racing with it never leaves a closed conversation marked urgent. The
+    activity line is written only by the call that raised it.
+    """
+    session.flush()
+    now = utcnow()
+    result = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation.id,
+            Conversation.status.in_(list(WITH_ADVISERS)),
+            Conversation.urgent.is_(False),
+        )
+        .values(urgent=True, urgent_since=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(conversation)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    add_message(
+        session,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        message_type=MessageType.ACTIVITY,
+        sender="system",
+        text=URGENT_ACTIVITY_TEXT,
+    )
+    return True
+
+
+def mark_message_urgent(session: Session, *, message_id: int) -> None:
+    """Flag a person's message as one the risk check found urgent."""
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(urgent=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def last_said(session: Session, *, conversation_id: str) -> Message | None:
+    """Return the last message said to the person (automatic notices left out)."""
+    rows = session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.message_type == MessageType.OUTGOING,
+        )
+        .order_by(Message.id.desc())
+        .limit(20)
+    )
+    for message in rows:
+        if not (message.source_id or "").startswith(NOTICE_PREFIXES):
+            return message
+    return None
 
 
 def latest_handoff(session: Session, *, conversation_id: str) -> Handoff | None:

@@ -5,8 +5,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from bot.db.models import Conversation, ConversationStatus, Handoff
-from bot.db.repositories.conversations import apply_transition, transcript
+from bot.db.repositories.conversations import (
+    apply_transition,
+    mark_urgent,
+    transcript,
+)
 from bot.domain.handoff import Transition
+from bot.domain.safety import URGENT_REASON
 
 
 def get_or_create_conversation(
@@ -64,7 +69,8 @@ def record_handoff(
     """Queue the conversation for an adviser and store the summary they read first.
 
     A conversation already queued or assigned keeps its state; the new hand-over
-    request is still recorded so the adviser sees it.
+    request is still recorded so the adviser sees it. An urgent hand-over also
+    raises the conversation to urgent (first in the queue).
     """
     conversation = update_triage(
         session,
@@ -99,12 +105,15 @@ def record_handoff(
     )
     session.add(handoff)
     session.flush()
+    if reason == URGENT_REASON:
+        mark_urgent(session, conversation=conversation)
     return handoff
 
 
 REASONS = {
     "asked_for_person": "asked for a person",
     "accepted_offer": "accepted the offer of an adviser",
+    URGENT_REASON: "someone may be at risk now: urgent, check first",
     "risk": "reported that someone may be at risk: check first",
     "bot_unavailable": "the assistant was unavailable",
     "other_enquiry": "an enquiry outside funding, governance and volunteering",
