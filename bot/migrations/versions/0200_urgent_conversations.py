@@ -20,25 +20,30 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE, never batch mode: on SQLite a batch rebuild drops and
+# recreates "conversations", and the drop cascades to every message
+# (messages.conversation_id ... ON DELETE CASCADE, with foreign keys on).
+# SQLite (3.35+) and PostgreSQL both add and drop these columns in place.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("urgent", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column(
-                "urgent_since", bot.db.base.UTCDateTime(timezone=True), nullable=True
-            )
-        )
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("urgent", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    op.add_column(
+        "conversations",
+        sa.Column("urgent", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.add_column(
+        "conversations",
+        sa.Column(
+            "urgent_since", bot.db.base.UTCDateTime(timezone=True), nullable=True
+        ),
+    )
+    op.add_column(
+        "messages",
+        sa.Column("urgent", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_column("urgent")
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.drop_column("urgent_since")
-        batch_op.drop_column("urgent")
+    op.drop_column("messages", "urgent")
+    op.drop_column("conversations", "urgent_since")
+    op.drop_column("conversations", "urgent")
