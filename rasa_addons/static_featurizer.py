@@ -10,8 +10,9 @@ model alone ("[CLS] piece [SEP]") and its last hidden states mean-pooled; the
 30,522 x 384 matrix is reduced with PCA (256 dimensions by default) and each row
 weighted by SIF over a Zipf estimate of its frequency from its vocabulary rank,
 a / (a + p(rank)), so frequent pieces count less. The matrix (float16) lives in
-the Rasa model (about 40 s of training on 2 cores; retrained when the training
-data changes, like every trained component). At inference:
+the Rasa model. Distilling takes 40-80 s on 2 cores, so the matrix is also kept
+in models/static/ under a key of the weights' and tokenizer's hashes, the
+settings and the recipe, and later trainings reuse it. At inference:
 - sentence: the mean of the message's word-piece vectors, L2 normalised;
 - sequence: one row per WhitespaceTokenizer token, the mean of its pieces.
 
@@ -22,9 +23,11 @@ package; its weights' SHA-256 is checked against the pin at training and load.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 import numpy as np
@@ -46,6 +49,8 @@ TRAINING_ATTRIBUTES = (TEXT, RESPONSE, ACTION_TEXT)
 INFERENCE_ATTRIBUTES = (TEXT, ACTION_TEXT)
 MATRIX_FILE = "static.npy"
 META_FILE = "static.json"
+# change when distil() changes, so cached matrices of the old recipe are not reused
+RECIPE = "cls-piece-sep-mean3/pca/zipf-sif/v1"
 
 
 def distil(
@@ -124,6 +129,9 @@ class MiniLMStaticFeaturizer(DenseFeaturizer, GraphComponent):
             **minilm.CONFIG_DEFAULTS,
             "dims": 256,
             "sif_coefficient": 1e-4,
+            # distillations kept across trainings (relative to the project root);
+            # None: distil at every training
+            "cache_dir": "models/static",
         }
 
     @classmethod
@@ -167,12 +175,32 @@ class MiniLMStaticFeaturizer(DenseFeaturizer, GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         """Distil the static matrix from the (pinned) MiniLM weights and store it."""
         c = self._config
-        self._matrix, meta = distil(c, int(c["dims"]), float(c["sif_coefficient"]))
-        logger.info("distilled %s static embeddings: %s", self._matrix.shape, meta)
+        minilm.verify_weights(c)  # also when a cached distillation is reused
+        dims, sif = int(c["dims"]), float(c["sif_coefficient"])
+        cached = self._cache_path(dims, sif)
+        if cached is not None and cached.with_suffix(".json").is_file():
+            # same weights, tokenizer, settings and recipe: the same matrix
+            self._matrix = np.load(cached)
+            meta = json.loads(cached.with_suffix(".json").read_text())
+        else:
+            self._matrix, meta = distil(c, dims, sif)
+            logger.info("distilled %s static embeddings: %s", self._matrix.shape, meta)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                np.save(cached, self._matrix)
+                cached.with_suffix(".json").write_text(json.dumps(meta, indent=2))
         with self._model_storage.write_to(self._resource) as directory:
             np.save(directory / MATRIX_FILE, self._matrix)
             (directory / META_FILE).write_text(json.dumps(meta, indent=2))
         return self._resource
+
+    def _cache_path(self, dims: int, sif: float) -> Optional[Path]:
+        if not self._config.get("cache_dir"):
+            return None
+        key = hashlib.sha256(
+            f"{minilm.fingerprint(self._config)}:{dims}:{sif}:{RECIPE}".encode()
+        ).hexdigest()[:16]
+        return Path(self._config["cache_dir"]) / f"minilm-static-{key}.npy"
 
     @classmethod
     def load(

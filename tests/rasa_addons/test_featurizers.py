@@ -114,6 +114,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     model = project / "models" / "tiny.tar.gz"
     assert model.exists()
+    # the distilled matrix is kept for the next training (models/static/)
+    assert len(list((project / "models" / "static").glob("minilm-static-*.npy"))) == 1
     return model
 
 
