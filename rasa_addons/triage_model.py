@@ -27,6 +27,7 @@ topic the message is about), then the intent head.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -200,22 +201,33 @@ class TriageModel:
         texts = [e.text for e in examples]
         dense = self._dense(examples)
         x = self.features.fit(texts, dense).transform(texts, dense)
-        self.intent = _logreg(self.config).fit(x, [e.intent for e in examples])
         not_risk = [i for i, e in enumerate(examples) if e.intent != RISK_INTENT]
-        self.person = _binary(
-            self.config,
-            x[not_risk],
-            [examples[i].intent == PERSON_INTENT or examples[i].person
-             for i in not_risk],
-        )
-        self.risk = _binary(self.config, x, [e.intent == RISK_INTENT for e in examples])
-        self.subtopic = {}
+        jobs: Dict[str, Any] = {
+            "intent": lambda: _logreg(self.config).fit(
+                x, [e.intent for e in examples]),
+            "person": lambda: _binary(
+                self.config, x[not_risk],
+                [examples[i].intent == PERSON_INTENT or examples[i].person
+                 for i in not_risk]),
+            "risk": lambda: _binary(
+                self.config, x, [e.intent == RISK_INTENT for e in examples]),
+        }
         for topic in sorted({e.intent for e in examples if e.subtopic}):
             idx = [i for i, e in enumerate(examples)
                    if e.intent == topic and e.subtopic]
             keys = [examples[i].subtopic for i in idx]
             if len(set(keys)) >= 2:
-                self.subtopic[topic] = _logreg(self.config).fit(x[idx], keys)
+                jobs["subtopic:" + topic] = (
+                    lambda idx=idx, keys=keys: _logreg(self.config).fit(x[idx], keys))
+        # the solvers release the GIL in their numeric work: two cores, two threads
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = {name: pool.submit(job) for name, job in jobs.items()}
+            fitted = {name: future.result() for name, future in done.items()}
+        self.intent = fitted["intent"]
+        self.person = fitted["person"]
+        self.risk = fitted["risk"]
+        self.subtopic = {name.split(":", 1)[1]: model for name, model in fitted.items()
+                         if name.startswith("subtopic:")}
         return self
 
     def scores(

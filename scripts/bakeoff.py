@@ -51,7 +51,7 @@ def arms() -> dict[str, dict[str, Any]]:
     chars = {"name": "CountVectorsFeaturizer", "analyzer": "char_wb",
              "min_ngram": 1, "max_ngram": 4}
     minilm = {"name": "rasa_addons.dense_featurizer.MiniLMFeaturizer"}
-    static = {"name": "rasa_addons.static_featurizer.StaticFeaturizer"}
+    static = {"name": "rasa_addons.static_featurizer.MiniLMStaticFeaturizer"}
     old = {"name": "rasa_addons.tfidf_classifier.TfidfIntentClassifier",
            "C": 30.0, "class_weight": "balanced", "char_ngram_min": 1,
            "char_ngram_max": 5}
