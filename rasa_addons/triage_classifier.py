@@ -31,7 +31,6 @@ from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
-from rasa.shared.exceptions import InvalidConfigException
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -43,6 +42,7 @@ from rasa.nlu.constants import (
     RESPONSE_SELECTOR_RESPONSES_KEY,
     RESPONSE_SELECTOR_UTTER_ACTION_KEY,
 )
+from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_RESPONSE_KEY,
@@ -180,7 +180,7 @@ class TriageClassifier(GraphComponent, IntentClassifier):
             return messages
         texts = [m.get(TEXT) or "" for m in messages]
         all_scores = self._model.scores(texts, _dense(messages))
-        for message, scores in zip(messages, all_scores):
+        for message, scores in zip(messages, all_scores, strict=True):
             self._set(message, decide(scores, self._settings))
         return messages
 
@@ -248,4 +248,6 @@ class TriageClassifier(GraphComponent, IntentClassifier):
         except (ValueError, FileNotFoundError):
             logger.warning("no trained %s found; it will predict nothing", cls.__name__)
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, saved["model"], saved.get("responses"))
+        return cls(
+            config, model_storage, resource, saved["model"], saved.get("responses")
+        )

@@ -245,11 +245,12 @@ class TriageModel:
         sub_p = {t: (m, m.predict_proba(x)) for t, m in self.subtopic.items()}
         out = []
         for i, text in enumerate(texts):
-            ranked = sorted(zip(classes, (float(p) for p in intent_p[i])),
+            ranked = sorted(zip(classes, (float(p) for p in intent_p[i]), strict=True),
                             key=lambda kv: -kv[1])
             subs = {
                 t: sorted(zip([str(c) for c in m.classes_],
-                              (float(p) for p in probs[i])), key=lambda kv: -kv[1])
+                              (float(p) for p in probs[i]), strict=True),
+                          key=lambda kv: -kv[1])
                 for t, (m, probs) in sub_p.items()
             }
             out.append(Scores(

@@ -69,21 +69,23 @@ def embeddings(name: str, texts: Sequence[str]) -> Optional[np.ndarray]:
     if path.exists():
         with np.load(path) as z:
             cache = {k: z[k] for k in z.files}
-    key = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    key = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
     missing = sorted({k for k in key if k not in cache})
     if missing:
-        todo = {k: t for k, t in zip(key, texts) if k in set(missing)}
+        todo = {k: t for k, t in zip(key, texts, strict=True) if k in set(missing)}
         _log(f"embedding {len(todo)} texts with {name} ...")
         t0 = time.perf_counter()
         vectors = fn(list(todo.values()))
-        for k, v in zip(todo, vectors):
+        for k, v in zip(todo, vectors, strict=True):
             cache[k] = np.asarray(v, dtype=np.float32)
         np.savez(path, **cache)
         _log(f"... {time.perf_counter() - t0:.1f} s")
     return np.vstack([cache[k] for k in key])
 
 
-def to_examples(items: Sequence[Labelled], dense: Optional[np.ndarray]) -> List[Example]:
+def to_examples(
+    items: Sequence[Labelled], dense: Optional[np.ndarray]
+) -> List[Example]:
     return [
         Example(e.text, e.intent, e.subtopic,
                 person=e.person and e.intent != "request_human",
@@ -136,7 +138,8 @@ def sweep(model: TriageModel, dev: Sequence[Labelled], dense: Optional[np.ndarra
         preds = []
         for s in scores:
             d = decide(s, config)
-            intent = d.intent if d.confidence >= fallback or d.urgent else "nlu_fallback"
+            sure = d.confidence >= fallback or d.urgent
+            intent = d.intent if sure else "nlu_fallback"
             topic = d.topic if intent != "nlu_fallback" and d.topic else "other"
             preds.append({"intent": intent, "topic": topic,
                           "subtopic": d.subtopic, "urgent": d.urgent,
@@ -150,7 +153,8 @@ def sweep(model: TriageModel, dev: Sequence[Labelled], dense: Optional[np.ndarra
 def grid(dense_name: str) -> Dict[str, Any]:
     splits = load_splits()
     _log(f"train {len(splits.train)}, dev {len(splits.dev)} "
-         f"(-{splits.dropped_dev} overlapping), test {len(splits.test)} (not used here)")
+         f"(-{splits.dropped_dev} overlapping), test {len(splits.test)} "
+         "(not used here)")
     dense_train = embeddings(dense_name, [e.text for e in splits.train])
     dense_dev = embeddings(dense_name, [e.text for e in splits.dev])
     train = to_examples(splits.train, dense_train)
@@ -164,7 +168,9 @@ def grid(dense_name: str) -> Dict[str, Any]:
             continue
         base = Config(C=c, dense_weight=w, use_tfidf=use_tfidf)
         t0 = time.perf_counter()
-        ex = train if w else [Example(e.text, e.intent, e.subtopic, e.person) for e in train]
+        ex = train if w else [
+            Example(e.text, e.intent, e.subtopic, e.person) for e in train
+        ]
         model = TriageModel(base).fit(ex)
         fit_s = time.perf_counter() - t0
         rows = sweep(model, splits.dev, dense_dev if w else None, base)
@@ -227,7 +233,7 @@ def one(dense_name: str, config: Config) -> Dict[str, Any]:
     mistakes = [
         {"kind": e.kind, "text": e.text, "gold": e.intent, "pred": p["intent"],
          "topic": p["topic"]}
-        for e, p in zip(splits.dev, preds)
+        for e, p in zip(splits.dev, preds, strict=True)
         if p["topic"] != e.topic or p["urgent"] != e.urgent
         or (e.person and p["intent"] not in tm.PERSON_INTENTS)
         or (e.intent == "other_enquiry" and p["intent"] not in tm.OFFER_INTENTS)
@@ -238,7 +244,8 @@ def one(dense_name: str, config: Config) -> Dict[str, Any]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dense", default="minilm", choices=["none", "minilm", "static"])
+    parser.add_argument("--dense", default="minilm",
+                        choices=["none", "minilm", "static"])
     parser.add_argument("--grid", action="store_true")
     parser.add_argument("--cv", action="store_true")
     parser.add_argument("--one", action="store_true",
@@ -254,9 +261,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         result = grid(args.dense)
         (OUT / f"grid-{args.dense}.json").write_text(json.dumps(result, indent=1))
         top = result["results"][0]
-        print(json.dumps({k: top[k] for k in ("C", "dense_weight", "use_tfidf")}
-                         | {k: top["best"][k] for k in ("fallback", "person_threshold",
-                                                        "risk_threshold", "objective")}))
+        chosen = {k: top[k] for k in ("C", "dense_weight", "use_tfidf")}
+        for k in ("fallback", "person_threshold", "risk_threshold", "objective"):
+            chosen[k] = top["best"][k]
+        print(json.dumps(chosen))
     if args.one:
         result = one(args.dense, Config(C=args.C, dense_weight=args.dense_weight))
         (OUT / f"one-{args.dense}.json").write_text(json.dumps(result, indent=1))

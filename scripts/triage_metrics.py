@@ -18,13 +18,15 @@ from typing import Any
 from scripts.nlu_data import TOPICS, Labelled
 
 PERSON_INTENTS = frozenset({"request_human", "report_risk"})
-OFFER_INTENTS = frozenset({"other_enquiry", "request_human", "report_risk", "nlu_fallback"})
+OFFER_INTENTS = frozenset(
+    {"other_enquiry", "request_human", "report_risk", "nlu_fallback"}
+)
 
 Pred = Mapping[str, Any]
 
 
 def _f1(gold: Sequence[str], pred: Sequence[str], label: str) -> float:
-    tp = sum(g == label and p == label for g, p in zip(gold, pred))
+    tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=True))
     n_pred = sum(p == label for p in pred)
     n_gold = sum(g == label for g in gold)
     if not tp:
@@ -59,7 +61,8 @@ def is_topic_question(e: Labelled) -> bool:
 
 
 # name -> (which messages, what counts as right), in report order
-MEASURES: dict[str, tuple[Callable[[Labelled], bool], Callable[[Labelled, Pred], bool]]] = {
+Measure = tuple[Callable[[Labelled], bool], Callable[[Labelled, Pred], bool]]
+MEASURES: dict[str, Measure] = {
     "off_topic_kept_out": (
         lambda e: e.intent == "out_of_scope",
         lambda e, p: (p.get("topic") or "other") == "other",
@@ -118,13 +121,15 @@ def figures(items: Sequence[Labelled], preds: Sequence[Pred]) -> dict[str, Any]:
     return out
 
 
-def per_topic(items: Sequence[Labelled], preds: Sequence[Pred]) -> dict[str, dict[str, float]]:
+def per_topic(
+    items: Sequence[Labelled], preds: Sequence[Pred]
+) -> dict[str, dict[str, float]]:
     """Precision, recall and F1 of each topic."""
     gold = [e.topic for e in items]
     pred = [str(p.get("topic") or "other") for p in preds]
     out = {}
     for t in TOPICS:
-        tp = sum(g == t and p == t for g, p in zip(gold, pred))
+        tp = sum(g == t and p == t for g, p in zip(gold, pred, strict=True))
         n_pred, n_gold = pred.count(t), gold.count(t)
         precision = tp / n_pred if n_pred else 0.0
         recall = tp / n_gold if n_gold else 0.0
@@ -142,7 +147,7 @@ def bootstrap(
     seed: int = 7,
 ) -> tuple[float, float]:
     """A 95% percentile bootstrap interval of ``metric`` over the messages."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (resampling, not secrets)
     n = len(items)
     values = []
     for _ in range(rounds):

@@ -17,8 +17,9 @@ assert _spec is not None and _spec.loader is not None
 tmod = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = tmod
 _spec.loader.exec_module(tmod)
-Config, Example, Scores, TriageModel = tmod.Config, tmod.Example, tmod.Scores, tmod.TriageModel
-compile_patterns, decide, read_patterns = tmod.compile_patterns, tmod.decide, tmod.read_patterns
+Config, Example, Scores = tmod.Config, tmod.Example, tmod.Scores
+TriageModel, decide = tmod.TriageModel, tmod.decide
+compile_patterns, read_patterns = tmod.compile_patterns, tmod.read_patterns
 
 pytestmark = pytest.mark.unit
 

@@ -77,8 +77,8 @@ def main(workdir: str) -> None:
     phrases = work / "phrases.txt"
     phrases.write_text("# floor\nnot breathing\n")
     (work / "config.yml").write_text(CONFIG.format(phrases=phrases))
-    from rasa.model_training import train_nlu
     from rasa.core.agent import Agent
+    from rasa.model_training import train_nlu
 
     from rasa_addons.triage_classifier import TriageClassifier
 
