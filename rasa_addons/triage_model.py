@@ -72,6 +72,9 @@ class Config:
     person_threshold: float = 0.5
     risk_threshold: float = 0.5
     topic_keep_threshold: float = 0.3
+    # the intent head's probabilities are sharpened (T < 1) or softened (T > 1)
+    # by this temperature, fitted on the dev split so confidence matches accuracy
+    temperature: float = 1.0
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "Config":
@@ -236,7 +239,7 @@ class TriageModel:
         if self.intent is None:
             raise ValueError("the triage model is not trained")
         x = self.features.transform(texts, dense)
-        intent_p = self.intent.predict_proba(x)
+        intent_p = sharpen(self.intent.predict_proba(x), self.config.temperature)
         classes = [str(c) for c in self.intent.classes_]
         person_p = (self.person.predict_proba(x)[:, 1] if self.person is not None
                     else np.zeros(len(texts)))
@@ -261,6 +264,16 @@ class TriageModel:
                 subtopics=subs,
             ))
         return out
+
+
+def sharpen(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling of probabilities: p ** (1 / T), renormalised."""
+    if temperature == 1.0:
+        return probabilities
+    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=1, keepdims=True)
 
 
 def decide(scores: Scores, config: Config) -> Decision:

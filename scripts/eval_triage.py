@@ -114,7 +114,11 @@ def plot_reliability(r: SplitRun, path: Path) -> float:
         if not ranking:
             continue
         conf.append(float(ranking[0]["confidence"]))
-        correct.append(ranking[0]["name"] == e.intent)
+        # the decision the top of the ranking stands for: risk and person
+        # requests first (a call back about Gift Aid is a person request)
+        gold = ("report_risk" if e.urgent else "request_human" if e.person
+                else e.intent)
+        correct.append(ranking[0]["name"] == gold)
     rows = tm.reliability(conf, correct)
     ece = tm.expected_calibration_error(rows)
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
@@ -125,7 +129,7 @@ def plot_reliability(r: SplitRun, path: Path) -> float:
         ax.annotate(str(n), (c, a), textcoords="offset points", xytext=(4, -10),
                     fontsize=7)
     ax.set_xlabel("confidence of the top intent (before fallback)")
-    ax.set_ylabel("share whose top intent is right")
+    ax.set_ylabel("share whose decision is right")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_title("Frozen test split: reliability")

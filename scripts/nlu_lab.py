@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from rasa_addons.triage_model import Config, Example, TriageModel, decide
+from rasa_addons.triage_model import Config, Example, TriageModel, decide, sharpen
 from scripts import triage_metrics as tm
 from scripts.nlu_data import ROOT, Labelled, load_splits
 
@@ -129,7 +129,8 @@ def sweep(model: TriageModel, dev: Sequence[Labelled], dense: Optional[np.ndarra
     rows = []
     scores = model.scores([e.text for e in dev], dense)
     for fallback, person_t, risk_t in itertools.product(
-        (0.2, 0.3, 0.4, 0.5), (0.3, 0.4, 0.5, 0.6, 0.7), (0.3, 0.4, 0.5, 0.6, 0.7)
+        (0.2, 0.3, 0.4, 0.5, 0.6), (0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
+        (0.3, 0.4, 0.5, 0.6, 0.7)
     ):
         if person_t < fallback:
             continue
@@ -217,6 +218,26 @@ def cross_validate(dense_name: str, config: Config, fallback: float) -> Dict[str
     }
 
 
+def fit_temperature(
+    model: TriageModel, dev: Sequence[Labelled], dense: Optional[np.ndarray]
+) -> float:
+    """The intent head's temperature with the lowest log-loss on dev."""
+    assert model.intent is not None
+    classes = [str(c) for c in model.intent.classes_]
+    idx = [i for i, e in enumerate(dev) if e.intent in classes]
+    x = model.features.transform([dev[i].text for i in idx],
+                                 None if dense is None else dense[idx])
+    raw = model.intent.predict_proba(x)
+    gold = np.array([classes.index(dev[i].intent) for i in idx])
+    best, best_loss = 1.0, float("inf")
+    for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2):
+        p = sharpen(raw, t)[np.arange(len(gold)), gold]
+        loss = float(-np.log(np.clip(p, 1e-12, 1)).mean())
+        if loss < best_loss:
+            best, best_loss = t, loss
+    return best
+
+
 def one(dense_name: str, config: Config) -> Dict[str, Any]:
     """Fit one setting; every threshold row on dev, and dev's mistakes by kind."""
     splits = load_splits()
@@ -225,6 +246,9 @@ def one(dense_name: str, config: Config) -> Dict[str, Any]:
     t0 = time.perf_counter()
     model = TriageModel(config).fit(to_examples(splits.train, dense_train))
     _log(f"fit {time.perf_counter() - t0:.0f} s")
+    config.temperature = fit_temperature(model, splits.dev, dense_dev)
+    model.config = config
+    _log(f"temperature on dev: {config.temperature}")
     rows = sweep(model, splits.dev, dense_dev, config)
     best = max(rows, key=lambda r: r["objective"])
     tuned = Config(**{**asdict(config), "person_threshold": best["person_threshold"],
@@ -255,6 +279,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--fallback", type=float, default=0.4)
     parser.add_argument("--person-threshold", type=float, default=0.5)
     parser.add_argument("--risk-threshold", type=float, default=0.5)
+    parser.add_argument("--temperature", type=float, default=1.0)
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.grid:
@@ -272,7 +297,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.cv:
         config = Config(C=args.C, dense_weight=args.dense_weight,
                         person_threshold=args.person_threshold,
-                        risk_threshold=args.risk_threshold)
+                        risk_threshold=args.risk_threshold,
+                        temperature=args.temperature)
         result = cross_validate(args.dense, config, args.fallback)
         cv_path = ROOT / "docs" / "nlu" / "cv.json"
         cv_path.parent.mkdir(parents=True, exist_ok=True)
