@@ -15,6 +15,9 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/frontdoor/webhook"
 PARSE_PATH = "/model/parse"
+# A paused tracker never ran action_listen after the hand-over, and Rasa's rules
+# only start from one: without it the next message falls back (and hands over).
+RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 
 
 class RasaUnavailable(Exception):
@@ -145,7 +148,7 @@ class RasaClient:
                 response = await self._http.post(
                     f"/conversations/{conversation_id}/tracker/events",
                     params={"token": token},
-                    json=[{"event": "resume"}],
+                    json=RESUME_EVENTS,
                 )
         except (httpx.HTTPError, TimeoutError) as exc:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from bot.db.repositories import conversations as repo
 from bot.db.repositories import handoffs as handoffs_repo
 from bot.db.session import session_scope
+from bot.gateway.rasa_client import RESUME_EVENTS
 
 HANDED_OVER = "I'm passing you to a human adviser now."
 TOPIC_BUTTONS = [
@@ -104,7 +105,7 @@ class FakeRasa:
             if request.query_params.get("token") != self.token:
                 return JSONResponse({"error": "unauthorised"}, 401)
             body = await request.json()
-            assert body == [{"event": "resume"}]
+            assert body == RESUME_EVENTS
             self.resumed.append(request.path_params["cid"])
             return JSONResponse({"sender_id": request.path_params["cid"]})
 
