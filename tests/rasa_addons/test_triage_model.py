@@ -127,3 +127,12 @@ def test_dense_features_join_tfidf_and_must_match_in_size() -> None:
 def test_dense_only_needs_dense_features() -> None:
     with pytest.raises(ValueError, match="no features"):
         TriageModel(Config(use_tfidf=False)).fit(TRAIN)
+
+
+def test_temperature_sharpens_without_changing_the_ranking() -> None:
+    p = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+    sharp = tmod.sharpen(p, 0.5)
+    assert np.allclose(sharp.sum(axis=1), 1.0)
+    assert (sharp.argmax(axis=1) == p.argmax(axis=1)).all()
+    assert sharp[0, 0] > p[0, 0] and sharp[1, 2] > p[1, 2]
+    assert tmod.sharpen(p, 1.0) is p
