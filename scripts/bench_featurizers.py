@@ -61,6 +61,8 @@ def examples(pattern: str) -> List[Any]:
 
 def messages() -> List[str]:
     held_out = [e.get("text") for e in examples("tests/nlu/*.yml")]
+    if len(held_out) < 150:
+        raise SystemExit("expected at least 150 messages in tests/nlu/*.yml")
     rng = random.Random(7)  # noqa: S311 (reproducible sample, not security)
     long = [" ".join(rng.sample(held_out, rng.randint(4, 12))) for _ in range(50)]
     return held_out[:150] + long
