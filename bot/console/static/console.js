@@ -28,8 +28,9 @@
     if (problem) { problem.hidden = false; }
   }
 
-  /* onUpdate gets the events of the last 200 ms (ids and flags only). */
-  function listen(url, onUpdate) {
+  /* onUpdate gets the events of the last 200 ms (ids and flags only); onOpen
+   * runs each time the stream is (re)connected. */
+  function listen(url, onUpdate, onOpen) {
     if (!window.EventSource) { return; }
     var source = new EventSource(url);
     var timer = null;
@@ -47,7 +48,10 @@
       try { pending.push(JSON.parse(event.data)); } catch (e) { /* keep going */ }
       schedule();
     });
-    source.addEventListener("open", schedule); /* catch up after a reconnect */
+    source.addEventListener("open", function () {
+      if (onOpen) { onOpen(); }
+      schedule(); /* catch up after a reconnect */
+    });
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) { showProblem(); }
     });
@@ -120,7 +124,7 @@
         announce("Queue updated: " + (list ? list.dataset.count : "0") + " waiting" +
           (urgent ? ", " + urgent + " urgent, shown first." : "."));
       }).catch(showProblem);
-    });
+    }, function () { if (box) { box.dataset.live = "open"; } });
   }
 
   function setupConversation(transcript) {
@@ -200,7 +204,8 @@
     if (live) {
       setupQueue(live, box);
     } else if (box) {
-      listen(box.dataset.events, function (batch) { alertUrgent(box, batch); });
+      listen(box.dataset.events, function (batch) { alertUrgent(box, batch); },
+        function () { box.dataset.live = "open"; });
     }
     var transcript = document.getElementById("transcript");
     if (transcript) { setupConversation(transcript); }
