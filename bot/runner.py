@@ -113,14 +113,19 @@ def child_env() -> dict[str, str]:
     """Return the environment for our child processes, Rasa's included.
 
     The project root is importable (rasa_addons, actions), TensorFlow is quiet and
-    Rasa never phones home.
+    Rasa never phones home. TensorFlow runs the sentence encoder on one thread: a
+    message at a time is bound by reading the weights, a second thread only takes
+    the core the gateway and the action server need (docs/featurizers.md).
     """
-    return dict(
+    env = dict(
         os.environ,
         PYTHONPATH=str(PROJECT_ROOT),
         TF_CPP_MIN_LOG_LEVEL="3",
         RASA_TELEMETRY_ENABLED="false",
     )
+    env.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    env.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    return env
 
 
 def _env(stack: Stack, extra: dict[str, str] | None) -> dict[str, str]:
