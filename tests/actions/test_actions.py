@@ -20,6 +20,7 @@ from actions.topics import ActionSetLocation, ActionSetTopic
 from bot.db.models import Conversation, ConversationStatus, Handoff, Message, Resource
 from bot.db.session import get_sessionmaker
 from bot.directory.resolver import clear_resolvers
+from bot.domain.safety import emergency_text
 from bot.settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -419,3 +420,30 @@ async def test_a_county_asks_which_council_area(db: str) -> None:
     )
     assert picked["location_status"] == "resolved"
     assert picked["lad_code"] == "E07000110"
+
+
+async def test_handoff_of_someone_at_risk_is_urgent_with_the_one_emergency_text(
+    db: str,
+) -> None:
+    d = CollectingDispatcher()
+    sender = "conv-handoff-risk"
+    t = tracker(
+        "a man keeps hanging round the kids' session taking pictures",
+        intent="report_risk",
+        sender=sender,
+        slots={"nation": "Scotland", "place_name": "Edinburgh"},
+    )
+    events = await ActionHandoff().run(d, t, DOMAIN)
+    assert events == [{"event": "pause", "timestamp": None}]
+    # Rasa on its own (rasa shell) says the gateway's text; through the gateway
+    # this copy is dropped and the gateway sends its own.
+    assert [m["text"] for m in d.messages] == [emergency_text("Scotland")]
+    with get_sessionmaker(db)() as s:
+        conv = s.get(Conversation, sender)
+        assert conv is not None and conv.status == ConversationStatus.QUEUED
+        assert conv.urgent and conv.urgent_since is not None
+        handoff = s.scalars(
+            select(Handoff).where(Handoff.conversation_id == sender)
+        ).one()
+        assert handoff.reason == "urgent"
+        assert handoff.summary.startswith("Reason: someone may be at risk now")
