@@ -144,13 +144,20 @@ def send_through_telegram(stack: E2EStack, chat: int, texts: list[str]) -> str:
 
 
 def wait_until_queued(stack: E2EStack, cid: str) -> None:
+    """Wait for the hand-over and the bot's reply to it: the action server queues
+    the conversation inside the turn, before the gateway stores what Rasa said."""
     deadline = time.monotonic() + 20
     while True:
         conv = stack.conversation(cid)
         assert conv is not None
-        if conv.status is ConversationStatus.QUEUED:
+        bot = [m.content for m in stack.messages(cid) if m.sender == "bot"]
+        if (
+            conv.status is ConversationStatus.QUEUED
+            and bot[-1:]
+            and bot[-1].startswith("I'm passing you to a human adviser now.")
+        ):
             return
-        assert time.monotonic() < deadline, (cid, conv.status)
+        assert time.monotonic() < deadline, (cid, conv.status, bot[-1:])
         time.sleep(0.05)
 
 
