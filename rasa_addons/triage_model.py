@@ -66,6 +66,8 @@ class Config:
     word_ngram_max: int = 2
     char_ngram_min: int = 1
     char_ngram_max: int = 5
+    # n-grams seen in fewer examples are dropped (fewer features: faster training)
+    min_df: int = 1
     use_tfidf: bool = True
     dense_weight: float = 1.0
     max_iter: int = 3000
@@ -135,13 +137,15 @@ class Features:
         c = self.config
         if c.use_tfidf:
             self.word = TfidfVectorizer(
-                ngram_range=(1, c.word_ngram_max), sublinear_tf=True, lowercase=True
+                ngram_range=(1, c.word_ngram_max), sublinear_tf=True, lowercase=True,
+                min_df=c.min_df,
             ).fit(texts)
             self.char = TfidfVectorizer(
                 analyzer="char_wb",
                 ngram_range=(c.char_ngram_min, c.char_ngram_max),
                 sublinear_tf=True,
                 lowercase=True,
+                min_df=c.min_df,
             ).fit(texts)
         self.dense_dim = 0 if dense is None else int(dense.shape[1])
         if self.word is None and not self.dense_dim:
