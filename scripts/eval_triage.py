@@ -107,6 +107,28 @@ def gate(test: SplitRun, floors_path: Path = FLOORS) -> list[str]:
     return problems
 
 
+def set_floors(test: SplitRun, floors_path: Path = FLOORS) -> dict[str, Any]:
+    """Floors just under (ceilings just over) the measured test figures.
+
+    The margin is 0.01 for macro-F1 and, for a share, one message or a point and
+    a half, whichever is larger, so retraining noise passes and a regression
+    fails.
+    """
+    floors = json.loads(floors_path.read_text(encoding="utf-8"))
+    at_least, at_most = {}, {}
+    for name, (_label, _target, higher) in TARGETS.items():
+        value = test.figures[name]
+        n = test.figures.get("n:" + name) or 0
+        margin = 0.01 if name == "topic_macro_f1" else max(0.015, 1 / max(1, n))
+        if higher:
+            at_least[name] = max(0.0, math.floor((value - margin) * 1000) / 1000)
+        else:
+            at_most[name] = min(1.0, math.ceil((value + margin) * 1000) / 1000)
+    floors.update({"at_least": at_least, "at_most": at_most})
+    floors_path.write_text(json.dumps(floors, indent=1) + "\n", encoding="utf-8")
+    return floors
+
+
 def plot_reliability(r: SplitRun, path: Path) -> float:
     """Reliability diagram of the top intent's confidence; returns the ECE."""
     conf, correct = [], []

@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         "--gate", action="store_true",
         help="exit 1 when a test figure is below tests/nlu/floors.json",
     )
+    parser.add_argument(
+        "--set-floors", action="store_true",
+        help="write tests/nlu/floors.json just under this run's test figures",
+    )
     args = parser.parse_args(argv)
     threshold, ambiguity = runs.fallback_config()
 
@@ -80,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{f['topic_macro_f1']:.3f}, kept out {f['off_topic_kept_out']:.3f}, "
         f"person {f['person_handed_over']:.3f}, urgent {f['urgent_recall']:.3f}"
     )
+    if args.set_floors:
+        eval_triage.set_floors(test)
+        _log(f"floors written to {eval_triage.FLOORS.relative_to(ROOT)}")
     if args.gate:
         problems = eval_triage.gate(test)
         for p in problems:

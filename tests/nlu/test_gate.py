@@ -61,3 +61,21 @@ def test_the_gate_reports_a_figure_below_its_floor(tmp_path) -> None:  # type: i
     run = eval_triage.SplitRun([], [], {"urgent_recall": 0.9,
                                         "plain_topic_handed_over": 0.01}, 0, 0)
     assert eval_triage.gate(run, floors) == ["urgent_recall 0.900 < floor 0.97"]
+
+
+@pytest.mark.unit
+def test_floors_sit_just_under_the_measured_figures(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    floors = tmp_path / "floors.json"
+    floors.write_text(json.dumps({"frozen_sha256": "x"}))
+    figures: dict = {}
+    for name in eval_triage.TARGETS:
+        figures[name] = 0.5
+        figures["n:" + name] = 200
+    figures["topic_macro_f1"] = 0.9
+    run = eval_triage.SplitRun([], [], figures, 0, 0)
+    written = eval_triage.set_floors(run, floors)
+    assert written["frozen_sha256"] == "x"
+    assert written["at_least"]["topic_macro_f1"] == pytest.approx(0.89)
+    assert written["at_least"]["urgent_recall"] == pytest.approx(0.485)
+    assert written["at_most"]["plain_topic_handed_over"] == pytest.approx(0.515)
+    assert eval_triage.gate(run, floors) == []
