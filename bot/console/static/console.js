@@ -159,6 +159,10 @@
         if (panel && fresh) {
           var changed = panel.dataset.status !== fresh.dataset.status || panel.dataset.mine !== fresh.dataset.mine;
           var urgentNow = panel.dataset.urgent !== "yes" && fresh.dataset.urgent === "yes";
+          /* An outcome the adviser is choosing survives the refresh. */
+          var chosen = panel.querySelector("#outcome");
+          var freshChoice = fresh.querySelector("#outcome");
+          if (chosen && freshChoice) { freshChoice.value = chosen.value; }
           panel.replaceWith(fresh);
           if (urgentNow) {
             announce("This conversation is now urgent: someone may be at risk.");
