@@ -305,7 +305,13 @@ def decide(scores: Scores, config: Config) -> Decision:
         intent, confidence = top_intent, top_conf
         topic = intent if intent in TOPICS else None
     if intent != top_intent:
-        ranking = [(intent, confidence)] + [(n, p) for n, p in ranking if n != intent]
+        # beneath a risk or person decision, the intent head's ranking as a mixture
+        # (scaled by 1 - confidence), capped at the decision's confidence so the
+        # ranking stays in order: Rasa's FallbackClassifier reads a second intent
+        # above the first as an ambiguous prediction
+        rest = [(n, min(confidence, p * (1 - confidence)))
+                for n, p in ranking if n != intent]
+        ranking = [(intent, confidence)] + rest
     subtopic, sub_conf = None, 0.0
     sub_ranking: List[Tuple[str, float]] = []
     if topic is not None and scores.subtopics.get(topic):

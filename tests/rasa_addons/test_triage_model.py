@@ -136,3 +136,17 @@ def test_temperature_sharpens_without_changing_the_ranking() -> None:
     assert (sharp.argmax(axis=1) == p.argmax(axis=1)).all()
     assert sharp[0, 0] > p[0, 0] and sharp[1, 2] > p[1, 2]
     assert tmod.sharpen(p, 1.0) is p
+
+
+def test_a_decision_stays_on_top_of_the_ranking() -> None:
+    # Rasa's FallbackClassifier takes a second intent above the first as ambiguous
+    s = _scores([("governance", 0.99), ("request_human", 0.005)], person=0.9)
+    d = decide(s, Config(person_threshold=0.5))
+    assert d.ranking[0] == ("request_human", 0.9)
+    assert all(p <= 0.9 for _, p in d.ranking[1:])
+    assert d.ranking[1][1] == pytest.approx(0.99 * 0.1)
+    low = decide(_scores([("funding", 0.99), ("out_of_scope", 0.01)], person=0.3),
+                 Config(person_threshold=0.2))
+    assert low.ranking[0] == ("request_human", 0.3)
+    assert [p for _, p in low.ranking] == sorted((p for _, p in low.ranking),
+                                                 reverse=True)
