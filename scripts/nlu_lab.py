@@ -300,7 +300,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         config = Config(C=args.C, dense_weight=args.dense_weight,
                         person_threshold=args.person_threshold,
                         risk_threshold=args.risk_threshold,
-                        temperature=args.temperature)
+                        temperature=args.temperature, min_df=args.min_df)
         result = cross_validate(args.dense, config, args.fallback)
         cv_path = ROOT / "docs" / "nlu" / "cv.json"
         cv_path.parent.mkdir(parents=True, exist_ok=True)
