@@ -330,5 +330,34 @@ def bakeoff_section() -> str:
         "time on this 2-core machine. Install size of the dense arms: see README.\n\n"
         + md_table(["arm", "pipeline", "dev F1", "test F1", "dev kept out",
                     "dev person", "dev urgent", "ms median / p95", "RSS MB",
-                    "train s"], rows) + "\n"
+                    "train s"], rows) + "\n\n"
+        + _choice(b["arms"])
     )
+
+
+def _choice(arms: dict[str, Any]) -> str:
+    """Which arm dev favours (the issue's figures, equally weighted)."""
+    def score(a: dict[str, Any]) -> float:
+        d = a["dev"]
+        parts = [d["topic_macro_f1"], d["off_topic_kept_out"], d["person_handed_over"],
+                 d["other_offered_person"], d["in_topic_answered"], d["urgent_recall"],
+                 1 - d["urgent_false_alarms_safety_worded"],
+                 1 - d["plain_topic_handed_over"]]
+        return sum(parts) / len(parts)
+
+    ranked = sorted(arms.items(), key=lambda kv: -score(kv[1]))
+    return (
+        "Ranked on dev by the mean of the eight target figures: "
+        + ", ".join(f"`{n}` {score(a):.3f}" for n, a in ranked)
+        + f". config.yml runs `{_configured_arm()}`.\n"
+    )
+
+
+def _configured_arm() -> str:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    names = " ".join(step["name"] for step in config["pipeline"])
+    kind = ("minilm" if "MiniLMFeaturizer" in names
+            else "static" if "MiniLMStaticFeaturizer" in names else "tfidf")
+    return f"triage-{kind}" if "TriageClassifier" in names else "another pipeline"
