@@ -299,8 +299,10 @@ def cv_section() -> str:
         "## 5-fold cross-validation (training data)\n\n"
         f"Stratified 5-fold CV of the chosen settings on `data/nlu` "
         f"(`scripts/nlu_lab.py --cv`, dense features: {cv['dense']}); mean and "
-        "95% t interval over the folds. Training examples are closer to each other "
-        "than to real messages, so these read higher than the test split.\n\n"
+        "95% t interval over the folds. The folds hold training examples, many "
+        "written for the hardest kinds (topics without their usual words, money "
+        "words in other enquiries), so they are not a substitute for the test "
+        "split; they show how stable the settings are across resamples.\n\n"
         + md_table(["figure", "mean", "95% interval"], rows) + "\n"
     )
 
