@@ -27,11 +27,24 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from rasa_addons.triage_model import Config, Example, TriageModel, decide, sharpen
+from rasa_addons.triage_model import (
+    Config,
+    Example,
+    TriageModel,
+    decide,
+    read_patterns,
+    sharpen,
+)
 from scripts import triage_metrics as tm
 from scripts.nlu_data import ROOT, Labelled, load_splits
 
 CACHE = ROOT / "var" / "nlu-cache"
+PHRASES = ROOT / "data" / "nlu" / "lookups" / "risk_phrases.txt"
+
+
+def triage_model(config: Config) -> TriageModel:
+    """A model with the phrase floor, as the Rasa component builds it."""
+    return TriageModel(config, read_patterns(PHRASES.read_text(encoding="utf-8")))
 OUT = ROOT / "var" / "nlu-lab"
 
 
@@ -172,7 +185,7 @@ def grid(dense_name: str) -> Dict[str, Any]:
         ex = train if w else [
             Example(e.text, e.intent, e.subtopic, e.person) for e in train
         ]
-        model = TriageModel(base).fit(ex)
+        model = triage_model(base).fit(ex)
         fit_s = time.perf_counter() - t0
         rows = sweep(model, splits.dev, dense_dev if w else None, base)
         best = max(rows, key=lambda r: r["objective"])
@@ -199,7 +212,7 @@ def cross_validate(dense_name: str, config: Config, fallback: float) -> Dict[str
     for k, (tr, te) in enumerate(
         StratifiedKFold(5, shuffle=True, random_state=11).split(items, labels)
     ):
-        model = TriageModel(config).fit(
+        model = triage_model(config).fit(
             to_examples([items[i] for i in tr], None if dense is None else dense[tr]))
         test_items = [items[i] for i in te]
         preds = predict(model, test_items, None if dense is None else dense[te],
@@ -244,7 +257,7 @@ def one(dense_name: str, config: Config) -> Dict[str, Any]:
     dense_train = embeddings(dense_name, [e.text for e in splits.train])
     dense_dev = embeddings(dense_name, [e.text for e in splits.dev])
     t0 = time.perf_counter()
-    model = TriageModel(config).fit(to_examples(splits.train, dense_train))
+    model = triage_model(config).fit(to_examples(splits.train, dense_train))
     _log(f"fit {time.perf_counter() - t0:.0f} s")
     config.temperature = fit_temperature(model, splits.dev, dense_dev)
     model.config = config
