@@ -176,6 +176,21 @@ def _logreg(config: Config) -> LogisticRegression:
     )
 
 
+def proba(model: LogisticRegression, x: Any) -> np.ndarray:
+    """``model.predict_proba(x)`` without scikit-learn's per-call checks.
+
+    The same arithmetic (softmax of the decision function for several classes,
+    the logistic for two), a few milliseconds less for one message at a time.
+    """
+    z = np.asarray(x @ model.coef_.T) + model.intercept_
+    if model.coef_.shape[0] == 1:
+        positive = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        return np.column_stack([1.0 - positive, positive])
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def _binary(config: Config, x: Any, y: Sequence[bool]) -> Optional[LogisticRegression]:
     if len(set(y)) < 2:
         return None
@@ -243,13 +258,13 @@ class TriageModel:
         if self.intent is None:
             raise ValueError("the triage model is not trained")
         x = self.features.transform(texts, dense)
-        intent_p = sharpen(self.intent.predict_proba(x), self.config.temperature)
+        intent_p = sharpen(proba(self.intent, x), self.config.temperature)
         classes = [str(c) for c in self.intent.classes_]
-        person_p = (self.person.predict_proba(x)[:, 1] if self.person is not None
+        person_p = (proba(self.person, x)[:, 1] if self.person is not None
                     else np.zeros(len(texts)))
-        risk_p = (self.risk.predict_proba(x)[:, 1] if self.risk is not None
+        risk_p = (proba(self.risk, x)[:, 1] if self.risk is not None
                   else np.zeros(len(texts)))
-        sub_p = {t: (m, m.predict_proba(x)) for t, m in self.subtopic.items()}
+        sub_p = {t: (m, proba(m, x)) for t, m in self.subtopic.items()}
         out = []
         for i, text in enumerate(texts):
             ranked = sorted(zip(classes, (float(p) for p in intent_p[i]), strict=True),

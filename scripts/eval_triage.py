@@ -284,6 +284,15 @@ def section(splits: Splits, dev: SplitRun, test: SplitRun) -> str:
             for e, p in wrong
         ]))
         w("\n</details>\n")
+    latency = ROOT / "docs" / "nlu" / "latency.json"
+    if latency.exists():
+        lat = json.loads(latency.read_text(encoding="utf-8"))
+        w(f"NLU speed in process, as the server runs it "
+          f"(`scripts/nlu_latency.py`, {lat['messages']} dev messages one at a "
+          f"time, TensorFlow threads {lat['tf_intra_op_threads']}, load average "
+          f"{lat['load_average'][0]:.1f}): median **{lat['median_ms']:.1f} ms**, "
+          f"p95 {lat['p95_ms']:.1f} ms (target: median ≤ 15 ms); the model adds "
+          f"{lat['rss_model_mb']:.0f} MB to the Rasa process.\n")
     w(cv_section())
     w(bakeoff_section())
     return "\n".join(out)

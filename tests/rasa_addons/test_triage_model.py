@@ -150,3 +150,11 @@ def test_a_decision_stays_on_top_of_the_ranking() -> None:
     assert low.ranking[0] == ("request_human", 0.3)
     assert [p for _, p in low.ranking] == sorted((p for _, p in low.ranking),
                                                  reverse=True)
+
+
+def test_the_fast_probabilities_are_scikit_learns(model: TriageModel) -> None:
+    x = model.features.transform(["gift aid on raffle tickets", "dbs for helpers"],
+                                 None)
+    for head in (model.intent, model.person, model.risk,
+                 *model.subtopic.values()):
+        assert np.allclose(tmod.proba(head, x), head.predict_proba(x))
