@@ -304,6 +304,9 @@ def cv_section() -> str:
     cv = json.loads(CV.read_text(encoding="utf-8"))
     rows = [[k, f"{m:.3f}", f"{lo:.3f} – {hi:.3f}"]
             for k, (m, lo, hi) in cv["summary"].items()]
+    floor = ("" if cv.get("phrase_floor") else
+             " This run scored the learned heads alone, without the risk phrase "
+             "floor the product adds, so its urgent recall is a lower bound.")
     return (
         "## 5-fold cross-validation (training data)\n\n"
         f"Stratified 5-fold CV of the chosen settings on `data/nlu` "
@@ -311,7 +314,8 @@ def cv_section() -> str:
         "95% t interval over the folds. The folds hold training examples, many "
         "written for the hardest kinds (topics without their usual words, money "
         "words in other enquiries), so they are not a substitute for the test "
-        "split; they show how stable the settings are across resamples.\n\n"
+        "split; they show how stable the settings are across resamples."
+        + floor + "\n\n"
         + md_table(["figure", "mean", "95% interval"], rows) + "\n"
     )
 

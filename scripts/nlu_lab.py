@@ -226,6 +226,7 @@ def cross_validate(dense_name: str, config: Config, fallback: float) -> Dict[str
         "dense": dense_name,
         "config": asdict(config),
         "fallback": fallback,
+        "phrase_floor": True,
         "folds": [{k: f[k] for k in keys} for f in folds],
         "summary": {k: tm.mean_interval([f[k] for f in folds]) for k in keys},
     }
