@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import pickle  # noqa: S403 (loads only the model file this component wrote)
-import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -50,17 +49,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_union
 
+from rasa_addons.triage_model import compile_patterns, read_patterns
+
 logger = logging.getLogger(__name__)
 
 RISK_INTENT = "report_risk"
-
-
-def read_patterns(path: Path) -> List[str]:
-    """Return the regular expressions in a phrase file (comments skipped)."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [
-        ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")
-    ]
 
 
 @DefaultV1Recipe.register(
@@ -97,15 +90,9 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self._resource = resource
         self._pipeline = pipeline
         self._risk_patterns = risk_patterns or []
-        self._risk = self._compile(self._risk_patterns)
+        self._risk = compile_patterns(self._risk_patterns)
         self._selectors = selectors or {}
         self._responses = responses or {}
-
-    @staticmethod
-    def _compile(patterns: List[str]) -> Optional[re.Pattern]:
-        if not patterns:
-            return None
-        return re.compile(r"\b(?:" + "|".join(patterns) + r")\b", re.IGNORECASE)
 
     @classmethod
     def create(
@@ -163,8 +150,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             self._selectors[topic] = selector
         self._responses = dict(training_data.responses)
         path = Path(self._config["risk_patterns_file"])
-        self._risk_patterns = read_patterns(path) if path.exists() else []
-        self._risk = self._compile(self._risk_patterns)
+        self._risk_patterns = (
+            read_patterns(path.read_text(encoding="utf-8")) if path.exists() else []
+        )
+        self._risk = compile_patterns(self._risk_patterns)
         self.persist()
         return self._resource
 

@@ -80,8 +80,10 @@ def _cpu(run: Run) -> str:
 HOTSPOTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("rasa", ("rasa/engine/runner/dask.py:run",),
      "running the NLU pipeline and the policies (Rasa's graph)"),
-    ("rasa", ("rasa_addons/tfidf_classifier.py:process",),
-     "the intent classifier alone, inside the graph"),
+    ("rasa", ("rasa_addons/dense_featurizer.py:process",),
+     "the MiniLM sentence encoder, inside the graph"),
+    ("rasa", ("rasa_addons/triage_classifier.py:process",),
+     "the triage classifier's heads, inside the graph"),
     ("rasa", ("rasa/core/actions/action.py:run",),
      "custom actions: building each action server request (it carries the "
      "domain), the call, and checking the answer"),

@@ -2,7 +2,7 @@
 
 Each line of the file is a regular expression; a message is risky when any of
 them matches it case-insensitively on word boundaries (the same reading as the
-NLU model's own copy in rasa_addons/tfidf_classifier.py). Curly apostrophes and
+NLU model's own copy in rasa_addons/triage_model.py). Curly apostrophes and
 runs of white space are normalised first, so "there’s  a fire" reads as
 "there's a fire".
 """
