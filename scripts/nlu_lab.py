@@ -29,6 +29,7 @@ import numpy as np
 
 from rasa_addons.triage_model import (
     Config,
+    Decision,
     Example,
     TriageModel,
     decide,
@@ -107,24 +108,26 @@ def to_examples(
     ]
 
 
+def prediction(d: Decision, fallback: float) -> Dict[str, Any]:
+    """One decision as `make triage` reports it, after Rasa's fallback."""
+    intent = d.intent if d.confidence >= fallback or d.urgent else "nlu_fallback"
+    topic = d.topic if intent != "nlu_fallback" and d.topic else "other"
+    return {
+        "intent": intent,
+        "topic": topic,
+        "subtopic": d.subtopic if topic != "other" else None,
+        "urgent": d.urgent,
+        "handoff": intent in tm.OFFER_INTENTS or intent == "out_of_scope",
+        "confidence": d.confidence,
+        "top_intent": d.ranking[0][0],
+    }
+
+
 def predict(model: TriageModel, items: Sequence[Labelled], dense: Optional[np.ndarray],
             config: Config, fallback: float) -> List[Dict[str, Any]]:
     """Predictions as `make triage` reports them, from the model's decisions."""
-    out = []
-    for s in model.scores([e.text for e in items], dense):
-        d = decide(s, config)
-        intent = d.intent if d.confidence >= fallback or d.urgent else "nlu_fallback"
-        topic = d.topic if intent != "nlu_fallback" and d.topic else "other"
-        out.append({
-            "intent": intent,
-            "topic": topic,
-            "subtopic": d.subtopic if topic != "other" else None,
-            "urgent": d.urgent,
-            "handoff": intent in tm.OFFER_INTENTS or intent == "out_of_scope",
-            "confidence": d.confidence,
-            "top_intent": d.ranking[0][0],
-        })
-    return out
+    return [prediction(decide(s, config), fallback)
+            for s in model.scores([e.text for e in items], dense)]
 
 
 def objective(f: Dict[str, Any]) -> float:
@@ -149,15 +152,7 @@ def sweep(model: TriageModel, dev: Sequence[Labelled], dense: Optional[np.ndarra
             continue
         config = Config(**{**asdict(base), "person_threshold": person_t,
                            "risk_threshold": risk_t})
-        preds = []
-        for s in scores:
-            d = decide(s, config)
-            sure = d.confidence >= fallback or d.urgent
-            intent = d.intent if sure else "nlu_fallback"
-            topic = d.topic if intent != "nlu_fallback" and d.topic else "other"
-            preds.append({"intent": intent, "topic": topic,
-                          "subtopic": d.subtopic, "urgent": d.urgent,
-                          "handoff": intent in tm.OFFER_INTENTS})
+        preds = [prediction(decide(s, config), fallback) for s in scores]
         f = tm.figures(dev, preds)
         rows.append({"fallback": fallback, "person_threshold": person_t,
                      "risk_threshold": risk_t, "objective": objective(f), **f})
