@@ -34,23 +34,19 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
-from rasa.shared.nlu.constants import ACTION_TEXT, RESPONSE, TEXT
-from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from rasa_addons import minilm
 
 logger = logging.getLogger(__name__)
 
-TRAINING_ATTRIBUTES = (TEXT, RESPONSE, ACTION_TEXT)
-# at inference only these carry text (labels are featurized at training time)
-INFERENCE_ATTRIBUTES = (TEXT, ACTION_TEXT)
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
 )
-class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
+class MiniLMFeaturizer(
+    minilm.WordPieceFeatures, DenseFeaturizer, GraphComponent
+):
     """Adds MiniLM sentence (1x384) and per-token sequence features."""
 
     @classmethod
@@ -178,29 +174,3 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
                         hidden[row, keep],
                     )
         return results
-
-    def _featurize(self, pairs: List[Tuple[Message, str]]) -> None:
-        embedded = self.embed([m.get(a) for m, a in pairs])
-        for (message, attribute), (sentence, offsets, vectors) in zip(
-            pairs, embedded, strict=True
-        ):
-            spans = minilm.word_spans(message, attribute)
-            sequence = (
-                None if spans is None else minilm.pool_words(spans, offsets, vectors)
-            )
-            self.add_features_to_message(
-                sequence=sequence,
-                sentence=sentence[None, :].astype(np.float32),
-                attribute=attribute,
-                message=message,
-            )
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(
-            minilm.featurizable(training_data.training_examples, TRAINING_ATTRIBUTES)
-        )
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(minilm.featurizable(messages, INFERENCE_ATTRIBUTES))
-        return messages

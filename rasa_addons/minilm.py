@@ -20,7 +20,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.exceptions import RasaException
+from rasa.shared.nlu.constants import ACTION_TEXT, RESPONSE, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 # Before transformers / huggingface_hub are imported: they read these at import.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -145,3 +147,42 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
 def featurizable(messages: List[Message], attributes: Tuple[str, ...]) -> List[Any]:
     """Return the (message, attribute) pairs that have text to featurize."""
     return [(m, a) for m in messages for a in attributes if m.get(a)]
+
+
+TRAINING_ATTRIBUTES = (TEXT, RESPONSE, ACTION_TEXT)
+INFERENCE_ATTRIBUTES = (TEXT, ACTION_TEXT)
+
+
+class WordPieceFeatures:
+    """What both featurizers do with ``embed()``: a sentence feature and one
+    sequence row per whitespace token (its word pieces pooled), on training data
+    and on messages. Mixed in before Rasa's DenseFeaturizer."""
+
+    def embed(
+        self, texts: List[str]
+    ) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per text: sentence vector, word-piece offsets, word-piece vectors."""
+        raise NotImplementedError
+
+    def _featurize(self, pairs: List[Tuple[Message, str]]) -> None:
+        embedded = self.embed([m.get(a) for m, a in pairs])
+        for (message, attribute), (sentence, offsets, vectors) in zip(
+            pairs, embedded, strict=True
+        ):
+            spans = word_spans(message, attribute)
+            sequence = None if spans is None else pool_words(spans, offsets, vectors)
+            self.add_features_to_message(  # type: ignore[attr-defined]
+                sequence=sequence,
+                sentence=np.asarray(sentence[None, :], dtype=np.float32),
+                attribute=attribute,
+                message=message,
+            )
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(featurizable(training_data.training_examples,
+                                     TRAINING_ATTRIBUTES))
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._featurize(featurizable(messages, INFERENCE_ATTRIBUTES))
+        return messages

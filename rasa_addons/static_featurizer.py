@@ -37,16 +37,12 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
-from rasa.shared.nlu.constants import ACTION_TEXT, RESPONSE, TEXT
-from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from rasa_addons import minilm
 
 logger = logging.getLogger(__name__)
 
-TRAINING_ATTRIBUTES = (TEXT, RESPONSE, ACTION_TEXT)
-INFERENCE_ATTRIBUTES = (TEXT, ACTION_TEXT)
 MATRIX_FILE = "static.npy"
 META_FILE = "static.json"
 # change when distil() changes, so cached matrices of the old recipe are not reused
@@ -111,7 +107,9 @@ def distil(
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True
 )
-class MiniLMStaticFeaturizer(DenseFeaturizer, GraphComponent):
+class MiniLMStaticFeaturizer(
+    minilm.WordPieceFeatures, DenseFeaturizer, GraphComponent
+):
     """Adds static MiniLM word-piece sentence and per-token sequence features."""
 
     @classmethod
@@ -246,29 +244,3 @@ class MiniLMStaticFeaturizer(DenseFeaturizer, GraphComponent):
             )
             results.append((minilm.l2_normalise(sentence), offsets, vectors))
         return results
-
-    def _featurize(self, pairs: List[Tuple[Message, str]]) -> None:
-        embedded = self.embed([m.get(a) for m, a in pairs])
-        for (message, attribute), (sentence, offsets, vectors) in zip(
-            pairs, embedded, strict=True
-        ):
-            spans = minilm.word_spans(message, attribute)
-            sequence = (
-                None if spans is None else minilm.pool_words(spans, offsets, vectors)
-            )
-            self.add_features_to_message(
-                sequence=sequence,
-                sentence=sentence[None, :],
-                attribute=attribute,
-                message=message,
-            )
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(
-            minilm.featurizable(training_data.training_examples, TRAINING_ATTRIBUTES)
-        )
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(minilm.featurizable(messages, INFERENCE_ATTRIBUTES))
-        return messages
