@@ -201,37 +201,57 @@ def locate(text: str) -> None:
 
 @app.command("run")
 @friendly_errors
-def run() -> None:
-    """Start Rasa, the action server and the gateway; stop them with Ctrl-C."""
-    import signal as _signal
-    import time
+def run(
+    model: Path | None = typer.Option(
+        None, help="Rasa model to serve (default: models/frontdoor.tar.gz)."
+    ),
+    log_dir: Path = typer.Option(
+        Path("var/log"), help="Where each service (and the supervisor) logs."
+    ),
+) -> None:
+    """Start Rasa, the action server and the gateway, keep them running; Ctrl-C
+    stops them.
 
-    from bot.runner import build_stack, start
+    A service that exits is restarted with backoff (its whole process group
+    stopped first); the rest of the stack carries on meanwhile.
+    """
+    import logging
+    import signal as _signal
+    import threading
+
+    from bot.runner import MODEL, Supervisor, build_stack, start
 
     settings = get_settings()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    _log_supervision(log_dir / "supervisor.log")
     rasa_port = int(settings.rasa_url.rsplit(":", 1)[1].split("/")[0])
     action_port = int(settings.action_server_url.rsplit(":", 1)[1].split("/")[0])
     stack = build_stack(
         database_url=settings.database_url,
         rasa_token=settings.rasa_token.get_secret_value(),
-        log_dir=Path("var/log"),
+        log_dir=log_dir,
         rasa_port=rasa_port,
         action_port=action_port,
         gateway_port=settings.gateway_port,
+        model=model or MODEL,
     )
     console.print(
-        "starting Rasa, the action server and the gateway (logs in var/log)..."
+        f"starting Rasa, the action server and the gateway (logs in {log_dir})..."
     )
     try:
         ready = start(stack)
     except RuntimeError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        stack.stop()
+        raise typer.Exit(130) from None
     console.print(
         "ready in " + ", ".join(f"{name} {secs:.0f} s" for name, secs in ready.items())
     )
     console.print(f"  widget demo page: {stack.gateway_url}/")
     console.print(f"  adviser console:  {stack.gateway_url}/console/")
+    console.print(f"  health:           {stack.gateway_url}/healthz")
     console.print(
         "  add an adviser:   .venv/bin/frontdoor advisers add USERNAME --name NAME"
     )
@@ -239,26 +259,32 @@ def run() -> None:
         console.print(
             "  Telegram: off (set TELEGRAM_BOT_TOKEN to turn it on; see README)"
         )
-    console.print("press Ctrl-C to stop")
-    stopping = False
+    console.print("a service that stops is restarted; press Ctrl-C to stop them all")
+    stopping = threading.Event()
 
     def _stop(*_args: object) -> None:
-        nonlocal stopping
-        stopping = True
+        stopping.set()
 
     _signal.signal(_signal.SIGTERM, _stop)
+    _signal.signal(_signal.SIGINT, _stop)
     try:
-        while not stopping:
-            for service in stack.services:
-                if service.proc is not None and service.proc.poll() is not None:
-                    err.print(f"error: {service.name} stopped; see {service.log_path}")
-                    stopping = True
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+        Supervisor(stack).watch(stopping)
     finally:
-        console.print("stopping...")
+        console.print("stopping (turns in flight are finished first)...")
         stack.stop()
+        logging.getLogger("bot.runner").info("stack stopped")
+
+
+def _log_supervision(path: Path) -> None:
+    """Send the supervisor's log lines to stderr and to ``path``."""
+    import logging
+
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    runner_logger = logging.getLogger("bot.runner")
+    runner_logger.setLevel(logging.INFO)
+    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(path)):
+        handler.setFormatter(formatter)
+        runner_logger.addHandler(handler)
 
 
 # --------------------------------------------------------------------------------

@@ -1,29 +1,39 @@
-"""Start and stop Front Door's processes: Rasa, the action server and the gateway.
+"""Start, stop and supervise Front Door's processes: Rasa, the action server and
+the gateway.
 
 Used by `frontdoor run` (`make run`), the end-to-end tests and `make bench`, so
 all three start the services the same way. Rasa and the action server listen on
-127.0.0.1 only; Rasa's HTTP API needs the token.
+127.0.0.1 only; Rasa's HTTP API needs the token. `Supervisor` restarts a service
+that exits, with backoff (`next_restart`), after stopping its whole process group.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from bot.settings import PROJECT_ROOT
+from bot.backoff import Backoff
+from bot.settings import PROJECT_ROOT, get_settings
+
+logger = logging.getLogger(__name__)
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 MODEL = PROJECT_ROOT / "models" / "frontdoor.tar.gz"
+# The gateway's graceful shutdown outlasts a Rasa call (rasa_timeout_s) by this
+# much, so a turn in flight is answered and stored before the process exits.
+SHUTDOWN_MARGIN_S = 4.0
 
 
 def free_port() -> int:
@@ -43,20 +53,31 @@ class Service:
     ready_url: str
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    # How long a SIGTERM may take before the group is killed.
+    stop_timeout_s: float = 10.0
+    _stopped: bool = field(default=False, repr=False)
 
     def start(self) -> None:
+        """Start the process in a session (and process group) of its own."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 (argv built here, no shell)
-            self.argv,
-            cwd=PROJECT_ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 (argv built here, no shell)
+                self.argv,
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._stopped = False
+
+    @property
+    def running(self) -> bool:
+        """Whether the main process is alive."""
+        return self.proc is not None and self.proc.poll() is None
 
     def is_ready(self) -> bool:
+        """Return whether the service answers its readiness URL."""
         try:
             response = httpx.get(self.ready_url, timeout=2.0)
         except httpx.HTTPError:
@@ -64,18 +85,68 @@ class Service:
         if response.status_code != 200:
             return False
         if self.name == "rasa":
-            return bool(response.json().get("model_file"))
+            try:
+                return bool(response.json().get("model_file"))
+            except ValueError:
+                return False
         return True
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the process and everything in its process group.
+
+        The group is signalled even when the main process has already died: the
+        action server's Sanic workers outlive a killed parent and keep its port.
+        """
+        if self.proc is None or self._stopped:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        proc, pgid = self.proc, self.proc.pid  # a session leader: pgid == pid
+        # Once the group is gone its id may be reused: never signal it again.
+        self._stopped = True
+        timeout = self.stop_timeout_s if timeout is None else timeout
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
         try:
-            self.proc.wait(timeout)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            pass
+        while group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if proc.poll() is None or group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+            proc.wait()
+            deadline = time.monotonic() + 5.0
+            while group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    """Return whether a live (not zombie) process is left in process group ``pgid``."""
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():  # not Linux: a zombie counts as alive
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in "ZX":
+            return True
+    return False
 
 
 @dataclass
@@ -128,11 +199,30 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def tracker_store_url(database_url: str) -> str:
+    """Return the URL Rasa's SQL tracker store opens for the app's database.
+
+    Rasa's environment has SQLAlchemy 1.4 with psycopg2, the app's has 2.0 with
+    psycopg 3: the same database, named for the other driver. SQLite waits for
+    the app's writers as long as the app waits for Rasa's (30 s).
+    """
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg2://" + database_url[len(prefix) :]
+    if database_url.startswith("sqlite:///"):
+        separator = "&" if "?" in database_url else "?"
+        if "timeout=" in database_url:
+            return database_url
+        return f"{database_url}{separator}timeout=30"
+    return database_url
+
+
 def _env(stack: Stack, extra: dict[str, str] | None) -> dict[str, str]:
     env = child_env()
     env.update(
         {
             "DATABASE_URL": stack.database_url,
+            "TRACKER_STORE_URL": tracker_store_url(stack.database_url),
             "RASA_URL": stack.rasa_url,
             "RASA_TOKEN": stack.rasa_token,
             "ACTION_SERVER_URL": stack.action_url,
@@ -158,8 +248,15 @@ def build_stack(
     with_gateway: bool = True,
     extra_env: dict[str, str] | None = None,
     model: Path = MODEL,
+    graceful_shutdown_s: float | None = None,
 ) -> Stack:
-    """Describe the services (not started yet) on the given or free ports."""
+    """Describe the services (not started yet) on the given or free ports.
+
+    ``graceful_shutdown_s``: how long the gateway lets requests in flight finish
+    on SIGTERM (default: the Rasa timeout plus a margin).
+    """
+    if graceful_shutdown_s is None:
+        graceful_shutdown_s = get_settings().rasa_timeout_s + SHUTDOWN_MARGIN_S
     stack = Stack(
         database_url=database_url,
         rasa_port=rasa_port or free_port(),
@@ -228,13 +325,15 @@ def build_stack(
                     "--port",
                     str(stack.gateway_port),
                     "--no-access-log",
-                    # open widget event streams must not hold up a shutdown
+                    # A turn in flight is answered before the gateway exits; an
+                    # open widget event stream holds a shutdown this long at most.
                     "--timeout-graceful-shutdown",
-                    "3",
+                    f"{graceful_shutdown_s:g}",
                 ],
                 env,
                 f"{stack.gateway_url}/healthz",
                 log_dir / "gateway.log",
+                stop_timeout_s=graceful_shutdown_s + 5.0,
             )
         )
     return stack
@@ -276,3 +375,146 @@ def running(**kwargs: object) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+# ------------------------------------------------------------------ supervision
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How soon a service that exited is started again."""
+
+    backoff: Backoff = field(default_factory=Backoff)
+    # A run at least this long was a healthy one: the next crash starts the
+    # backoff again from its first wait.
+    stable_after_s: float = 60.0
+
+
+def next_restart(
+    policy: RestartPolicy, *, failures: int, uptime_s: float
+) -> tuple[int, float]:
+    """Return (crashes in a row, seconds to wait) after a service ran ``uptime_s``.
+
+    ``failures`` is the count of crashes in a row before this one. The wait
+    doubles with each crash in a row, up to the backoff's cap.
+    """
+    in_a_row = 1 if uptime_s >= policy.stable_after_s else max(failures, 0) + 1
+    return in_a_row, policy.backoff.delay(in_a_row)
+
+
+@dataclass
+class _Watch:
+    """What the supervisor knows of one service."""
+
+    started_at: float
+    ready: bool = True
+    failures: int = 0
+    restarts: int = 0
+    restart_at: float | None = None
+
+
+class Supervisor:
+    """Keep a started stack running: restart any service that exits, with backoff.
+
+    A service that exits has its whole process group stopped first (its workers
+    would otherwise keep the port), then is started again after
+    ``next_restart``'s delay; every exit, restart and recovery is logged.
+    """
+
+    def __init__(
+        self,
+        stack: Stack,
+        *,
+        policy: RestartPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        interval_s: float = 0.5,
+    ) -> None:
+        self.stack = stack
+        self.policy = policy or RestartPolicy()
+        self.clock = clock
+        self.interval_s = interval_s
+        now = clock()
+        self.watches = {s.name: _Watch(started_at=now) for s in stack.services}
+
+    def restarts(self, name: str) -> int:
+        """Return how many times ``name`` has been restarted."""
+        return self.watches[name].restarts
+
+    def check(self) -> None:
+        """Look at every service once: notice exits, restart, notice recovery."""
+        for service in self.stack.services:
+            watch = self.watches[service.name]
+            now = self.clock()
+            if watch.restart_at is not None:
+                if now >= watch.restart_at:
+                    self._restart(service, watch, now)
+            elif not service.running:
+                self._exited(service, watch, now)
+            elif not watch.ready and service.is_ready():
+                self._recovered(service, watch, self.clock())
+
+    def _exited(self, service: Service, watch: _Watch, now: float) -> None:
+        assert service.proc is not None
+        code, pid = service.proc.returncode, service.proc.pid
+        uptime = now - watch.started_at
+        watch.failures, delay = next_restart(
+            self.policy, failures=watch.failures, uptime_s=uptime
+        )
+        logger.warning(
+            "%s (pid %d) exited with %s after %.1f s; restarting in %.1f s "
+            "(crash %d in a row); log: %s",
+            service.name,
+            pid,
+            _describe_exit(code),
+            uptime,
+            delay,
+            watch.failures,
+            service.log_path,
+        )
+        service.stop()  # its process group: workers that outlived it
+        watch.ready = False
+        watch.restart_at = self.clock() + delay
+
+    def _restart(self, service: Service, watch: _Watch, now: float) -> None:
+        try:
+            service.start()
+        except OSError as exc:
+            logger.error("%s could not be started: %s", service.name, exc)
+            watch.failures, delay = next_restart(
+                self.policy, failures=watch.failures, uptime_s=0.0
+            )
+            watch.restart_at = now + delay
+            return
+        assert service.proc is not None
+        watch.started_at, watch.restart_at = now, None
+        watch.restarts += 1
+        logger.warning(
+            "%s restarted (pid %d, restart %d)",
+            service.name,
+            service.proc.pid,
+            watch.restarts,
+        )
+
+    def _recovered(self, service: Service, watch: _Watch, now: float) -> None:
+        watch.ready = True
+        logger.warning(
+            "%s ready again after %.1f s", service.name, now - watch.started_at
+        )
+
+    def watch(self, stop: threading.Event) -> None:
+        """Check the services every ``interval_s`` until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                self.check()
+            except Exception:  # the supervisor itself must not die
+                logger.exception("supervisor check failed")
+            stop.wait(self.interval_s)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"code {code}"
