@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.gateway import delivery, rasa_client
+from bot.gateway import delivery, health, rasa_client
 from bot.gateway.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.gateway.channels.web import STATIC_DIR, WebChannel, widget_routes
 from bot.gateway.logs import configure_logging
@@ -91,9 +91,16 @@ async def demo_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "demo.html", headers={"Cache-Control": "no-cache"})
 
 
-async def health(request: Request) -> Response:
-    """Say the gateway is up."""
-    return JSONResponse({"status": "ok"})
+async def healthz(request: Request) -> Response:
+    """Say the gateway is up, and which of the parts it needs is down.
+
+    Always 200 while the gateway answers: with Rasa or the action server down it
+    still stores every message and queues it for an adviser. ``status`` is "ok"
+    when every part is up, else "degraded" with the parts in ``down``.
+    """
+    parts: health.Parts = request.app.state.health
+    report = await parts.report()
+    return JSONResponse(report, headers={"Cache-Control": "no-store"})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -112,24 +119,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse({"error": "telegram is not configured"}, 404)
         return await telegram.webhook(request)
 
+    telegram_starter = (
+        health.TelegramStarter(telegram) if telegram is not None else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         rasa_client.set_client(rasa)
         delivery.set_pipeline(pipeline)
-        if telegram is not None:
-            await telegram.start()
+        if telegram_starter is not None:
+            # Retried in the background: a Telegram outage never keeps the
+            # widget and the console from starting.
+            await telegram_starter.begin()
         try:
             yield {}
         finally:
-            if telegram is not None:
-                await telegram.stop()
+            if telegram_starter is not None:
+                await telegram_starter.stop()
             await rasa.aclose()
             delivery.set_pipeline(None)
             rasa_client.set_client(None)
 
     routes: list[BaseRoute] = [
         Route("/", demo_page, methods=["GET", "HEAD"]),
-        Route("/healthz", health, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
         Route(WEBHOOK_PATH, telegram_webhook, methods=["POST"]),
         *widget_routes(pipeline),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -148,4 +161,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.pipeline = pipeline
     app.state.telegram = telegram
+    app.state.health = health.Parts(settings, rasa, telegram_starter)
     return app

@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/frontdoor/webhook"
 PARSE_PATH = "/model/parse"
+HEALTH_TIMEOUT_S = 1.5
 # A paused tracker never ran action_listen after the hand-over, and Rasa's rules
 # only start from one: without it the next message falls back (and hands over).
 RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
@@ -154,6 +155,30 @@ class RasaClient:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
             raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+
+    async def rasa_up(self, timeout: float = HEALTH_TIMEOUT_S) -> bool:
+        """Return whether Rasa answers its status with a model loaded."""
+        token = self.settings.rasa_token.get_secret_value()
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self._http.get("/status", params={"token": token})
+            body = response.json()
+        except (httpx.HTTPError, TimeoutError, ValueError):
+            return False
+        return response.status_code == 200 and bool(
+            isinstance(body, dict) and body.get("model_file")
+        )
+
+    async def action_server_up(self, timeout: float = HEALTH_TIMEOUT_S) -> bool:
+        """Return whether the action server answers its health check."""
+        url = self.settings.action_server_url.rstrip("/")
+        url = url.removesuffix("/webhook") + "/health"
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self._http.get(url)
+        except (httpx.HTTPError, TimeoutError):
+            return False
+        return response.status_code == 200
 
     async def aclose(self) -> None:
         """Close the connection pool."""
