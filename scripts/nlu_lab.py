@@ -57,10 +57,12 @@ def embedder(name: str) -> Optional[Callable[[Sequence[str]], np.ndarray]]:
     """The sentence-embedding function of a featurizer, or None for TF-IDF only."""
     if name == "none":
         return None
-    if name == "minilm":
+    if name in ("minilm", "minilm-fp32"):
         from rasa_addons.dense_featurizer import MiniLMFeaturizer
 
-        featurizer = MiniLMFeaturizer({}, "lab")
+        # minilm: the featurizer's defaults (ONNX Runtime, int8); minilm-fp32:
+        # unquantised, the same vectors as TensorFlow's TFBertModel
+        featurizer = MiniLMFeaturizer({"quantize": name == "minilm"}, "lab")
         return lambda texts: np.vstack([r[0] for r in featurizer.embed(list(texts))])
     if name == "static":
         from rasa_addons.static_featurizer import MiniLMStaticFeaturizer, distil
@@ -78,7 +80,7 @@ def embeddings(name: str, texts: Sequence[str]) -> Optional[np.ndarray]:
     if fn is None:
         return None
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"{name}.npz"
+    path = CACHE / f"{'minilm-int8' if name == 'minilm' else name}.npz"
     cache: Dict[str, np.ndarray] = {}
     if path.exists():
         with np.load(path) as z:
@@ -278,7 +280,7 @@ def one(dense_name: str, config: Config) -> Dict[str, Any]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dense", default="minilm",
-                        choices=["none", "minilm", "static"])
+                        choices=["none", "minilm", "minilm-fp32", "static"])
     parser.add_argument("--grid", action="store_true")
     parser.add_argument("--cv", action="store_true")
     parser.add_argument("--one", action="store_true",

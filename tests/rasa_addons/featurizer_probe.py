@@ -91,32 +91,52 @@ def report(featurizer: Any) -> Dict[str, Any]:
 
 
 def dense() -> Dict[str, Any]:
+    """The default featurizer (ONNX Runtime, int8), checked against TensorFlow."""
     import tensorflow as tf
 
     from rasa_addons.dense_featurizer import MiniLMFeaturizer
 
     featurizer = MiniLMFeaturizer({}, "probe_dense")
     out = report(featurizer)
-    # the bucketed graph against the plain eager model on unpadded input
-    diffs: List[float] = []
-    hidden_diffs: List[float] = []
-    for text, (sentence, _, vectors) in zip(
-        TRIPLE + ALIGN, featurizer.embed(TRIPLE + ALIGN), strict=True
+    out["runtime"] = featurizer.runtime
+    out["quantize"] = featurizer._config["quantize"]
+    reference = MiniLMFeaturizer({"runtime": "tensorflow"}, "probe_tf")
+    fp32 = MiniLMFeaturizer({"quantize": False}, "probe_fp32")
+    texts = TRIPLE + ALIGN
+    # each against transformers' plain eager TFBertModel on unpadded input
+    diffs: Dict[str, List[float]] = {"tf_graph": [], "onnx_fp32": [], "tf_hidden": [],
+                                     "onnx_fp32_hidden": []}
+    cosines: List[float] = []
+    for text, graph, onnx32, onnx8 in zip(
+        texts, reference.embed(texts), fp32.embed(texts), featurizer.embed(texts),
+        strict=True,
     ):
-        enc = featurizer._tokenizer.encode(text)
+        enc = reference._tokenizer.encode(text)
         ids = tf.constant([enc.ids], tf.int32)
-        hidden = featurizer.model(input_ids=ids, training=False).last_hidden_state
+        hidden = reference.model(input_ids=ids, training=False).last_hidden_state
         hidden = hidden.numpy()[0]
         eager = hidden.mean(axis=0)
         eager = eager / np.linalg.norm(eager)
         keep = np.flatnonzero(np.array(enc.special_tokens_mask) == 0)
-        diffs.append(float(np.abs(eager - sentence).max()))
-        hidden_diffs.append(float(np.abs(hidden[keep] - vectors).max()))
-    out["eager_max_abs"] = max(diffs)
-    out["eager_hidden_max_abs"] = max(hidden_diffs)
-    featurizer.process(tokenized([f"message {i} " * i for i in range(1, 80, 7)]))
-    out["traces"] = featurizer.traces
-    out["buckets"] = featurizer._config["buckets"]
+        diffs["tf_graph"].append(float(np.abs(eager - graph[0]).max()))
+        diffs["tf_hidden"].append(float(np.abs(hidden[keep] - graph[2]).max()))
+        diffs["onnx_fp32"].append(float(np.abs(eager - onnx32[0]).max()))
+        diffs["onnx_fp32_hidden"].append(float(np.abs(hidden[keep] - onnx32[2]).max()))
+        cosines.append(float(eager @ onnx8[0]))
+    out["max_abs"] = {k: max(v) for k, v in diffs.items()}
+    out["int8_cosine_min"] = min(cosines)
+    # one batch (padded to its longest) gives what one text at a time gives
+    alone = [featurizer.embed([t])[0][0] for t in texts]
+    batched = [r[0] for r in featurizer.embed(texts)]
+    out["batch_vs_alone_max_abs"] = max(
+        float(np.abs(a - b).max()) for a, b in zip(alone, batched, strict=True))
+    reference.process(tokenized([f"message {i} " * i for i in range(1, 80, 7)]))
+    out["traces"] = reference.traces
+    out["buckets"] = reference._config["buckets"]
+    out["fingerprints"] = sorted({
+        MiniLMFeaturizer.fingerprint_addon(c)
+        for c in ({}, {"quantize": False}, {"runtime": "tensorflow"})
+    })
     return out
 
 

@@ -185,11 +185,29 @@ def test_static_has_no_length_limit(static: dict[str, Any]) -> None:
     assert static["word_alone_max_abs"] < 1e-5
 
 
-def test_bucketed_graph_matches_the_eager_model(dense: dict[str, Any]) -> None:
-    assert dense["eager_max_abs"] < 1e-5
-    assert dense["eager_hidden_max_abs"] < 1e-4
-    # traced once per length bucket, whatever the batch sizes and lengths seen
+def test_the_default_runtime_is_onnx_int8(dense: dict[str, Any]) -> None:
+    assert dense["runtime"] == "onnx"
+    assert dense["quantize"] is True
+
+
+def test_every_runtime_matches_the_eager_model(dense: dict[str, Any]) -> None:
+    diffs = dense["max_abs"]
+    # TensorFlow's bucketed graph and the unquantised ONNX graph: the same numbers
+    assert diffs["tf_graph"] < 1e-5
+    assert diffs["tf_hidden"] < 1e-4
+    assert diffs["onnx_fp32"] < 1e-5
+    assert diffs["onnx_fp32_hidden"] < 1e-4
+    # int8: close in direction (0.98-0.99 on these texts), not equal
+    assert 0.95 < dense["int8_cosine_min"] < 1.0
+    assert dense["batch_vs_alone_max_abs"] < 1e-5
+    # TensorFlow is traced once per length bucket, whatever the batches seen
     assert dense["traces"] == len(dense["buckets"]) == 4
+
+
+def test_runtime_and_quantisation_change_the_fingerprint(dense: dict[str, Any]) -> None:
+    # another runtime gives other features: the model must retrain
+    assert len(dense["fingerprints"]) == 3
+    assert all(PINNED in f for f in dense["fingerprints"])
 
 
 def test_installed_weights_are_the_pinned_ones(hashes: dict[str, Any]) -> None:

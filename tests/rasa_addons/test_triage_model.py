@@ -158,3 +158,27 @@ def test_the_fast_probabilities_are_scikit_learns(model: TriageModel) -> None:
     for head in (model.intent, model.person, model.risk,
                  *model.subtopic.values()):
         assert np.allclose(tmod.proba(head, x), head.predict_proba(x))
+
+
+def test_the_stacked_heads_give_each_heads_probabilities(model: TriageModel) -> None:
+    texts = ["gift aid on raffle tickets", "dbs for helpers", "can I talk to someone"]
+    x = model.features.transform(texts, None)
+    stacked = tmod.Stacked(model.heads())
+    probs = stacked.proba(x)
+    assert set(probs) == {name for name, _ in model.heads()}
+    for name, head in model.heads():
+        assert np.allclose(probs[name], head.predict_proba(x)), name
+    # and scores() reads them: the ranking is the intent head's, sharpened
+    [s] = model.scores(["gift aid on raffle tickets"])
+    expected = tmod.sharpen(model.intent.predict_proba(x[:1]), model.config.temperature)
+    assert s.intents[0][0] == str(model.intent.classes_[expected[0].argmax()])
+    assert abs(s.intents[0][1] - expected[0].max()) < 1e-9
+
+
+def test_a_pickled_model_scores_the_same(model: TriageModel) -> None:
+    import pickle
+
+    before = model.scores(["dbs for helpers"])  # builds the stacked matrix
+    copy = pickle.loads(pickle.dumps(model))
+    assert "_stack" not in copy.__dict__
+    assert copy.scores(["dbs for helpers"]) == before
