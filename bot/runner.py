@@ -55,6 +55,7 @@ class Service:
     proc: subprocess.Popen[bytes] | None = None
     # How long a SIGTERM may take before the group is killed.
     stop_timeout_s: float = 10.0
+    started_at: float = 0.0  # time.monotonic() of the last start
     _stopped: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -69,6 +70,7 @@ class Service:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.started_at = time.monotonic()
         self._stopped = False
 
     @property
@@ -434,7 +436,9 @@ class Supervisor:
         self.clock = clock
         self.interval_s = interval_s
         now = clock()
-        self.watches = {s.name: _Watch(started_at=now) for s in stack.services}
+        self.watches = {
+            s.name: _Watch(started_at=s.started_at or now) for s in stack.services
+        }
 
     def restarts(self, name: str) -> int:
         """Return how many times ``name`` has been restarted."""

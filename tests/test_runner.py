@@ -3,7 +3,10 @@ service's whole process group (real processes)."""
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -16,7 +19,10 @@ from bot.db.base import Base
 from bot.runner import (
     RestartPolicy,
     Service,
+    Stack,
+    Supervisor,
     build_stack,
+    free_port,
     group_alive,
     next_restart,
     tracker_store_url,
@@ -152,3 +158,37 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[-1].split()[0] not in "ZX"
+
+
+def test_supervisor_restarts_a_crashing_service_with_growing_waits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = Service(
+        "crashy",
+        [sys.executable, "-c", "raise SystemExit(3)"],
+        dict(os.environ),
+        f"http://127.0.0.1:{free_port()}/",
+        tmp_path / "crashy.log",
+    )
+    stack = Stack("sqlite://", 0, 0, 0, "", services=[service])
+    policy = RestartPolicy(Backoff(first_s=0.1, factor=2.0, max_s=0.4), 60.0)
+    service.start()
+    supervisor = Supervisor(stack, policy=policy)
+    starts: list[float] = []
+    deadline = time.monotonic() + 20
+    with caplog.at_level(logging.WARNING, logger="bot.runner"):
+        while supervisor.restarts("crashy") < 4:
+            assert time.monotonic() < deadline, caplog.text
+            before = supervisor.restarts("crashy")
+            supervisor.check()
+            if supervisor.restarts("crashy") > before:
+                starts.append(time.monotonic())
+            time.sleep(0.01)
+    waits = re.findall(r"restarting in ([0-9.]+) s", caplog.text)
+    assert waits[:4] == ["0.1", "0.2", "0.4", "0.4"], caplog.text  # doubling, capped
+    # ... and each restart really waited that long after the crash before it.
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert all(gap >= float(wait) for gap, wait in zip(gaps, waits[1:], strict=False))
+    assert "crashy (pid" in caplog.text and "exited with code 3" in caplog.text
+    assert "restarted (pid" in caplog.text
+    service.stop()
