@@ -16,8 +16,8 @@ from actions.common import (
     logger,
     recent_messages,
 )
+from bot.conversations import service
 from bot.db.models import Organisation
-from bot.db.repositories.handoffs import record_handoff
 from bot.domain.safety import RISK_INTENT, URGENT_REASON, emergency_text
 
 HANDED_OVER = (
@@ -48,10 +48,11 @@ def asked_about(tracker: Tracker) -> tuple[str | None, str | None]:
 
 
 def _record(session: Session, *, org_ids: list[str], **kwargs: Any) -> int:
+    """Ask the conversation service for the hand-over (it writes the status)."""
     names = [
         o.name for o in (session.get(Organisation, i) for i in org_ids) if o is not None
     ]
-    return record_handoff(session, organisation_names=names, **kwargs).id
+    return service.hand_over(session, organisation_names=names, **kwargs).handoff.id
 
 
 class ActionHandoff(Action):

@@ -19,6 +19,7 @@ from bot.console.views import (
     render,
     see_other,
 )
+from bot.conversations import service
 from bot.db.models import ConversationStatus as Status
 from bot.db.repositories import console as repo
 from bot.domain.handoff import OUTCOMES, IllegalTransition, Transition
@@ -155,14 +156,18 @@ async def claim(request: Request) -> Response:
     conversation_id = request.path_params["conversation_id"]
     adviser = adviser_of(request)
 
-    def attempt(db: Session) -> tuple[str, dict[str, Any] | None]:
-        activity = repo.claim(db, conversation_id=conversation_id, adviser=adviser)
-        if activity is not None:
-            return "won", message_view(activity)
-        exists = repo.conversation_item(db, conversation_id=conversation_id)
-        return ("lost" if exists else "missing"), None
+    def attempt(db: Session) -> str:
+        try:
+            service.claim(db, conversation_id=conversation_id, adviser=adviser)
+        except service.Conflict:
+            db.rollback()
+            exists = repo.conversation_item(db, conversation_id=conversation_id)
+            return "lost" if exists else "missing"
+        except LookupError:
+            return "missing"
+        return "won"
 
-    outcome, view = await run_db(attempt)
+    outcome = await run_db(attempt)
     if outcome == "missing":
         return _not_found(request)
     if outcome == "lost":
@@ -173,7 +178,6 @@ async def claim(request: Request) -> Response:
             "longer waiting.",
         )
     log.info("console: claimed", extra={"conversation_id": conversation_id})
-    _announce(conversation_id, Status.ASSIGNED, [view] if view else [])
     return see_other(conversation_url(request, conversation_id, "claimed"))
 
 
@@ -183,26 +187,24 @@ async def _move(
     conversation_id = request.path_params["conversation_id"]
     adviser = adviser_of(request)
 
-    def attempt(db: Session) -> tuple[Status, dict[str, Any]]:
-        status, activity = repo.move(
+    def attempt(db: Session) -> Status:
+        return service.transition(
             db,
             conversation_id=conversation_id,
+            move=transition,
             adviser=adviser,
-            transition=transition,
             outcome=outcome,
-        )
-        return status, message_view(activity)
+        ).status
 
     try:
-        status, view = await run_db(attempt)
+        status = await run_db(attempt)
     except LookupError:
         return None, _not_found(request)
-    except (IllegalTransition, repo.ConsoleConflict) as exc:
+    except (IllegalTransition, service.Conflict) as exc:
         return None, _conflict(request, conversation_id, f"Not possible: {exc}.")
     log.info(
         "console: %s", transition.value, extra={"conversation_id": conversation_id}
     )
-    _announce(conversation_id, status, [view])
     return status, None
 
 
@@ -240,10 +242,19 @@ async def hand_back(request: Request) -> Response:
     try:
         await live.resume_bot(conversation_id)
     except Exception:
-        log.exception(
-            "console: bot did not resume", extra={"conversation_id": conversation_id}
+        # Rasa still holds the pause (conversations.bot_paused stays set): the
+        # pipeline lifts it before the bot's next turn, or hands the person
+        # back to the queue if the bot is still down then.
+        log.warning(
+            "console: bot not reachable to resume",
+            exc_info=True,
+            extra={"conversation_id": conversation_id},
         )
         notice = "handed_back_unconfirmed"
+    else:
+        await run_db(
+            lambda db: service.bot_resumed(db, conversation_id=conversation_id)
+        )
     return see_other(base_path(request) + f"/?notice={notice}")
 
 
@@ -282,24 +293,49 @@ async def reply(request: Request) -> Response:
         return _conflict(request, conversation_id, f"Not possible: {exc}.")
     if not text_to_send or len(text_to_send) > MAX_TEXT:
         return _bad_text(request, conversation_id, "reply")
+    reply_text = text_to_send
+
+    def store(db: Session) -> None:
+        conversation = repo.check_can_reply(
+            db, conversation_id=conversation_id, adviser_id=adviser.id
+        )
+        # Stored with its outbox row in one transaction; the delivery worker
+        # sends it, and the transcript shows sending / delivered / failed.
+        service.send(
+            db,
+            conversation=conversation,
+            sender="adviser",
+            text=reply_text,
+            adviser_id=adviser.id,
+        )
+
     try:
-        await live.deliver_reply(
-            conversation_id, text=text_to_send, adviser_id=adviser.id
-        )
-    except Exception:
-        log.exception(
-            "console: reply not delivered", extra={"conversation_id": conversation_id}
-        )
-        return error_page(
-            request,
-            502,
-            "Your reply was not sent",
-            "The person's channel did not accept the reply. Nothing was sent; "
-            "try again in a minute.",
-            back=conversation_url(request, conversation_id),
-        )
-    # deliver_to_person stored the message, set first_reply_at and published it
+        await run_db(store)
+    except repo.ConsoleConflict as exc:
+        return _conflict(request, conversation_id, f"Not possible: {exc}.")
+    log.info("console: reply stored", extra={"conversation_id": conversation_id})
     return see_other(conversation_url(request, conversation_id, "replied"))
+
+
+@guard()
+async def retry_delivery(request: Request) -> Response:
+    """Send a reply that failed to reach the person again."""
+    conversation_id = request.path_params["conversation_id"]
+    raw = request.path_params["message_id"]
+    message_id = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if not 0 < message_id <= MAX_ID:
+        return _not_found(request)
+    retried = await run_db(
+        lambda db: service.retry_delivery(
+            db, conversation_id=conversation_id, message_id=message_id
+        )
+    )
+    if not retried:
+        return _conflict(
+            request, conversation_id, "That message is not waiting for a retry."
+        )
+    log.info("console: delivery retried", extra={"conversation_id": conversation_id})
+    return see_other(conversation_url(request, conversation_id, "retrying"))
 
 
 @guard()

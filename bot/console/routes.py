@@ -47,6 +47,7 @@ from bot.console.conversation import (
     release,
     reply,
     resolve,
+    retry_delivery,
 )
 from bot.console.events import event_stream
 from bot.console.headers import ConsoleHeaders
@@ -222,6 +223,12 @@ def console_routes() -> list[BaseRoute]:
         (f"{conversation}/resolve", resolve, "POST", "console_resolve"),
         (f"{conversation}/hand-back", hand_back, "POST", "console_hand_back"),
         (f"{conversation}/reply", reply, "POST", "console_reply"),
+        (
+            f"{conversation}/messages/{{message_id:str}}/retry",
+            retry_delivery,
+            "POST",
+            "console_retry_delivery",
+        ),
         (f"{conversation}/notes", add_note, "POST", "console_note"),
     ]
     # The body limit sits inside the headers wrapper, so a 413 carries them too.

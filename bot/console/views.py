@@ -27,10 +27,13 @@ NOTICES = {
     "resolved": "The conversation is resolved.",
     "handed_back": "The conversation is back with the bot.",
     "handed_back_unconfirmed": (
-        "The conversation is back with the bot, but the bot did not confirm it. "
-        "It will answer the person's next message."
+        "The conversation is back with the bot, but the bot is not reachable "
+        "right now. It will be woken at the person's next message; if it is "
+        "still down then, the person is told and the conversation comes back "
+        "to the queue."
     ),
-    "replied": "Your reply was sent.",
+    "replied": "Your reply is on its way: the transcript shows when it is delivered.",
+    "retrying": "Sending your reply again.",
     "noted": "Your note was added. The person does not see notes.",
     "signed_out": "You have signed out.",
 }

@@ -24,6 +24,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db.base import Base, utcnow
 
+# owned by the state machine; re-exported for the models and their readers
+from bot.domain.handoff import ConversationStatus as ConversationStatus
+
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     """Store an enum by its value, as a string column (no native DB enum)."""
@@ -189,13 +192,6 @@ class DirectoryImport(Base):
 # --------------------------------------------------------------------------------
 
 
-class ConversationStatus(enum.StrEnum):
-    BOT = "bot"
-    QUEUED = "queued"
-    ASSIGNED = "assigned"
-    RESOLVED = "resolved"
-
-
 class MessageType(enum.StrEnum):
     INCOMING = "incoming"  # from the person
     OUTGOING = "outgoing"  # from the bot or an adviser
@@ -248,6 +244,12 @@ class Conversation(Base):
         Boolean, default=False, server_default=false()
     )
     urgent_since: Mapped[datetime | None]
+    # Rasa holds a pause from a hand-over that it has not been told to lift yet
+    # (resumed before the bot's next turn, so a hand-back with Rasa down still
+    # gives the person a real answer later).
+    bot_paused: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
@@ -282,6 +284,8 @@ class Message(Base):
     intent: Mapped[str | None] = mapped_column(String(60))
     confidence: Mapped[float | None] = mapped_column(Float)
     delivered_at: Mapped[datetime | None]
+    # an incoming message whose turn finished (answered, or passed to advisers)
+    answered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # the person's message the risk check flagged, or the emergency text itself
     urgent: Mapped[bool] = mapped_column(
@@ -292,6 +296,44 @@ class Message(Base):
 
     __table_args__ = (
         UniqueConstraint("channel", "source_id", name="uq_messages_source"),
+        Index("ix_messages_unanswered", "message_type", "answered_at"),
+    )
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"  # on its way: the delivery worker will (re)try it
+    DELIVERED = "delivered"  # the channel accepted it
+    FAILED = "failed"  # given up (or refused for good); an adviser may retry
+
+
+class Outbox(Base):
+    """An outgoing message still to be (or already) sent through its channel.
+
+    Written in the same transaction as the message, so a crash between "stored"
+    and "sent" loses nothing; the delivery worker sends each conversation's rows
+    in id order and records the outcome.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "outbox_state"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_conversation", "conversation_id", "id"),
     )
 
 

@@ -1,10 +1,26 @@
-"""The conversation state machine: who holds a conversation, and the legal moves."""
+"""The conversation state machine: who holds a conversation, and the legal moves.
+
+Pure: no I/O and no ORM. ``bot.conversations.service`` applies a move as one
+conditional UPDATE (``WHERE status = current``) after ``next_status`` allowed it.
+The diagram is ``handoff.mmd`` beside this module.
+"""
 
 from __future__ import annotations
 
 import enum
 
-from bot.db.models import ConversationStatus as Status
+
+class ConversationStatus(enum.StrEnum):
+    """Who holds a conversation."""
+
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+
+
+Status = ConversationStatus
+WITH_ADVISERS = (Status.QUEUED, Status.ASSIGNED)
 
 
 class Transition(enum.StrEnum):
@@ -62,6 +78,16 @@ def next_status(current: Status, transition: Transition) -> Status:
 def allowed(current: Status) -> list[Transition]:
     """Return the transitions allowed from ``current``."""
     return [t for (s, t) in MOVES if s == current]
+
+
+def holds_after(current: Status, transition: Transition) -> bool:
+    """Return whether ``transition`` from ``current`` puts an adviser in charge."""
+    return next_status(current, transition) in WITH_ADVISERS
+
+
+def ends_hand_over(transition: Transition) -> bool:
+    """Return whether ``transition`` closes the hand-over (and its urgency)."""
+    return transition in (Transition.RESOLVE, Transition.HAND_BACK)
 
 
 def bot_should_answer(status: Status) -> bool:

@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         rasa_client.set_client(rasa)
         delivery.set_pipeline(pipeline)
+        await delivery.start_worker(pipeline)  # the outbox and the sweeper
         if telegram_starter is not None:
             # Retried in the background: a Telegram outage never keeps the
             # widget and the console from starting.

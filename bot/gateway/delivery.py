@@ -1,18 +1,374 @@
-"""Delivering adviser (and other out-of-turn) messages to the person's channel."""
+"""The delivery worker: sends the outbox through each person's channel, in order.
+
+Every outgoing message is written with an outbox row in the same transaction
+(``bot.conversations.service.send``). This worker sends each conversation's
+pending rows oldest first, one at a time, and records the outcome: delivered,
+or retried later with exponential backoff (a Telegram 429's ``retry_after``
+wins), or failed once retries are used up or the channel refuses for good. A
+later message never overtakes a pending one of the same conversation; a failed
+one waits for an adviser's retry and holds nothing up.
+
+It also runs the sweeper: a person's message stored but never answered (the
+gateway crashed mid-turn) is finished by ``Pipeline.finish``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import functools
+import logging
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.conversations import events as tx_events
+from bot.conversations import service
+from bot.db.base import utcnow
+from bot.db.models import Conversation, Message, Outbox, OutboxState
+from bot.gateway import hub
+from bot.gateway.channels.base import DeliveryError
+from bot.gateway.events import message_view
+from bot.gateway.turns import ref
 
 if TYPE_CHECKING:
     from bot.gateway.pipeline import Pipeline
 
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class OutboxPolicy:
+    """How the worker retries, and how long a message may stay unanswered."""
+
+    base_delay_s: float = 1.0  # first retry; doubles each attempt
+    max_delay_s: float = 60.0
+    fail_after: int = 10  # attempts, then "failed" (about six minutes)
+    poll_s: float = 2.0  # also look for rows other processes wrote
+    # A person's message stored this long ago with no answer had its turn cut
+    # short (longer than any turn: Rasa's timeout plus the NLU check).
+    sweep_after_s: float = 30.0
+    sweep_every_s: float = 10.0
+
+    def delay(self, attempts: int, retry_after: float | None = None) -> float:
+        """Return how long to wait before attempt ``attempts + 1``."""
+        backoff = min(self.max_delay_s, self.base_delay_s * 2 ** max(0, attempts - 1))
+        return max(backoff, retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class Due:
+    """The next outbox row of one conversation, with what sending it needs."""
+
+    outbox_id: int
+    attempts: int
+    next_attempt_at: datetime
+    view: dict[str, Any]
+    conversation: Any  # ConversationRef
+
+
+def due_conversations(session: Session, *, now: datetime, limit: int) -> list[str]:
+    """Return conversations whose oldest pending outbox row is due now."""
+    oldest = (
+        select(Outbox.conversation_id, func.min(Outbox.id).label("first"))
+        .where(Outbox.state == OutboxState.PENDING)
+        .group_by(Outbox.conversation_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(oldest.c.conversation_id)
+        .join(Outbox, Outbox.id == oldest.c.first)
+        .where(Outbox.next_attempt_at <= now)
+        .order_by(oldest.c.first)
+        .limit(limit)
+    ).scalars()
+    return list(rows)
+
+
+def next_due(session: Session, *, conversation_id: str) -> Due | None:
+    """Return the oldest pending outbox row of a conversation (due or not)."""
+    row = session.scalars(
+        select(Outbox)
+        .where(
+            Outbox.conversation_id == conversation_id,
+            Outbox.state == OutboxState.PENDING,
+        )
+        .order_by(Outbox.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    message = session.get(Message, row.message_id)
+    conversation = session.get(Conversation, conversation_id)
+    assert message is not None and conversation is not None
+    return Due(
+        row.id,
+        row.attempts,
+        row.next_attempt_at,
+        message_view(message),
+        ref(conversation),
+    )
+
+
+def earliest_pending(session: Session) -> datetime | None:
+    """Return when the next pending row falls due."""
+    return session.scalar(
+        select(func.min(Outbox.next_attempt_at)).where(
+            Outbox.state == OutboxState.PENDING
+        )
+    )
+
+
+def record_delivered(session: Session, *, outbox_id: int, message_id: int) -> None:
+    """Mark a row and its message delivered."""
+    now = utcnow()
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == outbox_id)
+        .values(state=OutboxState.DELIVERED, delivered_at=now, last_error=None)
+    )
+    session.execute(
+        update(Message).where(Message.id == message_id).values(delivered_at=now)
+    )
+
+
+def record_failure(
+    session: Session,
+    *,
+    outbox_id: int,
+    attempts: int,
+    error: str,
+    retry_at: datetime | None,
+) -> None:
+    """Count a failed attempt; ``retry_at`` None means give up (failed)."""
+    values: dict[str, Any] = {"attempts": attempts, "last_error": error[:500]}
+    if retry_at is None:
+        values["state"] = OutboxState.FAILED
+    else:
+        values["next_attempt_at"] = retry_at
+    session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**values))
+
+
+class DeliveryWorker:
+    """Sends the outbox, one task per conversation with something to send."""
+
+    def __init__(self, pipeline: Pipeline, policy: OutboxPolicy | None = None) -> None:
+        self.pipeline = pipeline
+        self.policy = policy or OutboxPolicy()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._active: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start sending and sweeping (in the running event loop)."""
+        self._loop = asyncio.get_running_loop()
+        tx_events.add_waker(self.wake)
+        self._tasks = [
+            asyncio.create_task(self._deliver_loop(), name="outbox"),
+            asyncio.create_task(self._sweep_loop(), name="sweeper"),
+        ]
+
+    def cancel(self) -> list[asyncio.Task[None]]:
+        """Stop at once; what is not sent yet stays in the outbox."""
+        tx_events.remove_waker(self.wake)
+        tasks = [*self._tasks, *self._active.values()]
+        for task in tasks:
+            task.cancel()
+        self._tasks, self._active = [], {}
+        return tasks
+
+    async def stop(self) -> None:
+        """Stop and wait for the tasks to end."""
+        for task in self.cancel():
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def wake(self, conversation_id: str | None = None) -> None:
+        """Look at the outbox now (callable from any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # ------------------------------------------------------------------ sending
+
+    async def _deliver_loop(self) -> None:
+        while True:
+            try:
+                await self._dispatch()
+            except Exception:
+                logger.exception("outbox pass failed; trying again shortly")
+            timeout = await self._until_next()
+            self._wake.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _until_next(self) -> float:
+        try:
+            at = await self.pipeline.in_db(earliest_pending)
+        except Exception:
+            return self.policy.poll_s
+        if at is None:
+            return self.policy.poll_s
+        wait = (at - utcnow()).total_seconds()
+        return max(0.0, min(self.policy.poll_s, wait))
+
+    async def _dispatch(self) -> None:
+        now = utcnow()
+        due = await self.pipeline.in_db(
+            lambda s: due_conversations(s, now=now, limit=200)
+        )
+        for conversation_id in due:
+            if conversation_id not in self._active:
+                task = asyncio.create_task(self._drain(conversation_id))
+                self._active[conversation_id] = task
+                task.add_done_callback(
+                    functools.partial(self._drained, conversation_id)
+                )
+
+    def _drained(self, conversation_id: str, _task: asyncio.Task[None]) -> None:
+        self._active.pop(conversation_id, None)
+        # A row committed while this drain was finishing: look once more.
+        self._wake.set()
+
+    async def _drain(self, conversation_id: str) -> None:
+        """Send a conversation's due rows in order until one has to wait."""
+        while True:
+            row = await self.pipeline.in_db(
+                lambda s: next_due(s, conversation_id=conversation_id)
+            )
+            if row is None or row.next_attempt_at > utcnow():
+                return  # nothing left, or the oldest waits (the rest wait too)
+            if not await self._send(row):
+                return
+
+    async def _send(self, row: Due) -> bool:
+        """Send one row; return whether the conversation may go on."""
+        conv = row.conversation
+        channel = self.pipeline.channels.get(conv.channel)
+        attempts = row.attempts + 1
+        try:
+            if channel is None:
+                raise DeliveryError(f"no {conv.channel} channel", permanent=True)
+            await channel.send(conv, row.view)
+        except DeliveryError as exc:
+            give_up = exc.permanent or attempts >= self.policy.fail_after
+            delay = self.policy.delay(attempts, exc.retry_after)
+            retry_at = None if give_up else utcnow() + timedelta(seconds=delay)
+            error = str(exc)
+            await self.pipeline.in_db(
+                lambda s: record_failure(
+                    s,
+                    outbox_id=row.outbox_id,
+                    attempts=attempts,
+                    error=error,
+                    retry_at=retry_at,
+                )
+            )
+            logger.warning(
+                "delivery failed (attempt %d, %s): %s",
+                attempts,
+                "given up" if give_up else f"retry in {delay:.1f}s",
+                exc,
+                extra={"conversation_id": conv.id},
+            )
+            self._announce(conv.id, row.view["id"])
+            # A failed row holds nothing up; one waiting for its retry does.
+            return give_up
+        await self.pipeline.in_db(
+            lambda s: record_delivered(
+                s, outbox_id=row.outbox_id, message_id=row.view["id"]
+            )
+        )
+        self._announce(conv.id, row.view["id"])
+        return True
+
+    @staticmethod
+    def _announce(conversation_id: str, message_id: int) -> None:
+        """Tell the console a message's delivery state changed."""
+        hub.publish(
+            hub.conversation_topic(conversation_id),
+            {
+                "type": "delivery",
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+            },
+        )
+
+    # ----------------------------------------------------------------- sweeping
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("sweeping unanswered messages failed")
+            await asyncio.sleep(self.policy.sweep_every_s)
+
+    async def sweep(self) -> int:
+        """Finish every message stored but never answered; return how many."""
+        older_than = utcnow() - timedelta(seconds=self.policy.sweep_after_s)
+        found = await self.pipeline.in_db(
+            lambda s: service.unanswered(s, older_than=older_than)
+        )
+        done = 0
+        for message_id, conversation_id in found:
+            try:
+                if await self.pipeline.finish(message_id):
+                    done += 1
+            except Exception:
+                logger.exception(
+                    "could not finish an unanswered message",
+                    extra={"conversation_id": conversation_id},
+                )
+        if done:
+            logger.warning("answered %d message(s) left unanswered", done)
+        return done
+
+
 _pipeline: Pipeline | None = None
 
 
+async def start_worker(
+    pipeline: Pipeline, policy: OutboxPolicy | None = None
+) -> DeliveryWorker:
+    """Start the delivery worker (and the sweeper) for ``pipeline``.
+
+    ``set_pipeline(None)`` at shutdown stops it; what it has not sent stays in
+    the outbox for the next start.
+    """
+    if pipeline.delivery is not None:
+        return pipeline.delivery  # type: ignore[no-any-return]
+    worker = DeliveryWorker(pipeline, policy)
+    pipeline.delivery = worker
+    await worker.start()
+    return worker
+
+
 def set_pipeline(pipeline: Pipeline | None) -> None:
-    """Route deliveries through ``pipeline`` (the running gateway sets this)."""
+    """Route out-of-turn messages through ``pipeline`` (the gateway sets this).
+
+    ``None`` (at shutdown) also stops the previous pipeline's delivery worker.
+    """
     global _pipeline
+    if pipeline is None and _pipeline is not None:
+        worker = _pipeline.delivery
+        if worker is not None:
+            worker.cancel()
+            _pipeline.delivery = None
     _pipeline = pipeline
 
 
@@ -31,11 +387,9 @@ async def deliver_to_person(
     sender: str = "adviser",
     adviser_id: int | None = None,
 ) -> None:
-    """Store an outgoing message and push it live to the person's channel.
+    """Store an outgoing message; the outbox sends it to the person's channel.
 
-    The widget gets it over server-sent events, Telegram by sendMessage; the
-    console sees it on ``conversation:<id>``. Raises LookupError for an unknown
-    conversation.
+    Raises LookupError for an unknown conversation.
     """
     await get_pipeline().send_to_person(
         conversation_id,

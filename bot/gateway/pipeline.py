@@ -1,24 +1,24 @@
 """The message pipeline: store every message first, then route it to the bot or to
-the advisers, and deliver the answers in order."""
+the advisers; the answers go out through the outbox (``bot.gateway.delivery``)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from bot.conversations import service
 from bot.db.base import utcnow
-from bot.db.models import ConversationStatus, Message, MessageType
+from bot.db.models import ConversationStatus
 from bot.db.repositories import conversations as repo
 from bot.db.session import session_scope
 from bot.domain import risk_phrases
-from bot.domain.handoff import Transition
 from bot.domain.safety import RiskCheck
 from bot.gateway import hub, turns
 from bot.gateway.channels.base import Channel, ConversationRef, Incoming
@@ -69,6 +69,8 @@ class Pipeline:
             settings.adviser_hours, settings.adviser_timezone
         )
         self.clock = clock
+        # the running delivery worker (bot.gateway.delivery.running sets it)
+        self.delivery: Any = None
 
     def register(self, channel: Channel) -> None:
         """Deliver this channel's conversations through ``channel``."""
@@ -86,48 +88,135 @@ class Pipeline:
     # ------------------------------------------------------------------ receive
 
     async def receive(self, incoming: Incoming) -> Received:
-        """Store ``incoming`` (once), check it for risk, then answer it or pass it
-        to the advisers.
+        """Store ``incoming`` (once), then answer it or pass it to the advisers.
+
+        One hold of the conversation's lock for both, so a person's messages
+        are stored in the order they are answered (the widget's way).
+        """
+        async with self.locks.hold(incoming.lock_key):
+            stored = await self._store(incoming)
+            return await self._process(stored, incoming)
+
+    async def accept(self, incoming: Incoming) -> turns.Stored:
+        """Store the person's message and commit: after this it is never lost.
+
+        A channel that answers later (Telegram) acknowledges once this returned,
+        then calls ``process``. A repeat delivery of a stored message returns
+        that message (``new`` False).
+        """
+        async with self.locks.hold(incoming.lock_key):
+            return await self._store(incoming)
+
+    async def _store(self, incoming: Incoming) -> turns.Stored:
+        urgent = risk_phrases.match(incoming.text) is not None
+        stored = await self.in_db(
+            lambda s: turns.store_incoming(s, incoming, urgent=urgent)
+        )
+        conv = stored.conversation
+        if stored.new:
+            hub.publish(
+                hub.conversation_topic(conv.id), message_event(conv.id, stored.message)
+            )
+        return stored
+
+    async def process(self, stored: turns.Stored, incoming: Incoming) -> Received:
+        """Give a stored message its turn, unless it already had one."""
+        if stored.answered:
+            return self._duplicate(stored.conversation)
+        async with self.locks.hold(incoming.lock_key):
+            return await self._process(stored, incoming)
+
+    async def _process(self, stored: turns.Stored, incoming: Incoming) -> Received:
+        """The turn, under the conversation's lock.
+
+        A message stored but never answered (the gateway failed or stopped in
+        between) is answered now, when the channel delivers it again or the
+        sweeper finds it: never dropped as a duplicate.
 
         The risk check runs on every message in every state: the phrase floor
         first (no I/O, so a match is answered at once, even with Rasa down), then
         the NLU intent: the bot's turn gives it while the bot holds the
         conversation, Rasa's NLU alone is asked while the advisers do.
         """
-        phrase = risk_phrases.match(incoming.text)
-        urgent = phrase is not None
-        async with self.locks.hold(incoming.lock_key):
-            stored = await self.in_db(
-                lambda s: turns.store_incoming(s, incoming, urgent=urgent)
+        view = stored.message
+        if stored.answered:
+            return self._duplicate(stored.conversation)
+        if not stored.new:
+            # Read again under the lock: a concurrent delivery may have answered.
+            if await self.in_db(lambda s: turns.is_answered(s, view["id"])):
+                return self._duplicate(stored.conversation)
+            logger.info(
+                "answering a stored message whose turn never finished",
+                extra={
+                    "conversation_id": stored.conversation.id,
+                    "channel": incoming.channel,
+                },
             )
+            conv = await self.in_db(lambda s: self._fresh(s, stored.conversation.id))
+        else:
             conv = stored.conversation
-            if stored.message is None:
-                logger.info(
-                    "duplicate delivery dropped",
-                    extra={"conversation_id": conv.id, "channel": incoming.channel},
+        phrase = risk_phrases.match(incoming.text)
+        status = ConversationStatus(conv.status)
+        if phrase is not None:
+            return await self._urgent(conv, view, RiskCheck(phrase=phrase))
+        if status in WITH_ADVISERS:
+            check, nlu = await self._ask_nlu(conv, incoming)
+            if check.urgent:
+                return await self._urgent(conv, view, check, nlu=nlu)
+            await self.in_db(lambda s: turns.passed_to_advisers(s, view["id"], nlu))
+            return await self._to_advisers(conv, incoming, view)
+        if status is ConversationStatus.RESOLVED:
+            conv = await self._reopen(conv)
+        turn = await self._bot_turn(conv, incoming, view)
+        return await self._answered(conv, view, turn)
+
+    def _duplicate(self, conv: ConversationRef) -> Received:
+        logger.info(
+            "duplicate delivery dropped",
+            extra={"conversation_id": conv.id, "channel": conv.channel},
+        )
+        return Received(conv.id, duplicate=True, status=conv.status)
+
+    @staticmethod
+    def _fresh(session: Session, conversation_id: str) -> ConversationRef:
+        conversation = repo.get_conversation(session, conversation_id=conversation_id)
+        if conversation is None:
+            raise UnknownConversation(conversation_id)
+        return turns.ref(conversation)
+
+    async def finish(self, message_id: int) -> bool:
+        """Finish a stored message that was never answered (the sweeper's step).
+
+        It gets its turn now; if that fails as well, the person is told the bot
+        is unavailable and the conversation goes to the advisers. Returns whether
+        there was anything to do.
+        """
+        found = await self.in_db(lambda s: turns.stored_again(s, message_id))
+        if found is None:
+            return False
+        incoming, stored = found
+        try:
+            await self.process(stored, incoming)
+        except Exception:
+            logger.exception(
+                "unanswered message failed again: handing over",
+                extra={"conversation_id": stored.conversation.id},
+            )
+            notice = turns.Notice(self.hours, self.clock())
+            async with self.locks.hold(incoming.lock_key):
+                if await self.in_db(lambda s: turns.is_answered(s, message_id)):
+                    return True
+                conv = stored.conversation
+                turn = await self.in_db(
+                    lambda s: turns.store_unavailable(s, conv, notice, message_id)
                 )
-                return Received(conv.id, duplicate=True, status=conv.status)
-            view = stored.message
-            hub.publish(hub.conversation_topic(conv.id), message_event(conv.id, view))
-            status = ConversationStatus(conv.status)
-            if phrase is not None:
-                return await self._urgent(conv, view, RiskCheck(phrase=phrase))
-            if status in WITH_ADVISERS:
-                check, nlu = await self._ask_nlu(conv, incoming)
-                if check.urgent:
-                    return await self._urgent(conv, view, check, nlu=nlu)
-                await self.in_db(lambda s: turns.record_nlu(s, view["id"], *nlu))
-                return await self._to_advisers(conv, incoming, view)
-            if status is ConversationStatus.RESOLVED:
-                conv = await self._reopen(conv)
-            turn = await self._bot_turn(conv, incoming, view)
-            return await self._answered(conv, view, turn)
+                await self._answered(conv, stored.message, turn)
+        return True
 
     async def _answered(
         self, conv: ConversationRef, view: dict[str, Any], turn: turns.Turn
     ) -> Received:
-        """Deliver a turn's replies and tell the console of any hand-over."""
-        await self._deliver(turn.conversation, turn.replies)
+        """Tell the console of any hand-over (the replies went out on commit)."""
         if turn.handoff_id is not None:
 
             def event(urgent: bool) -> dict[str, Any]:
@@ -200,33 +289,22 @@ class Pipeline:
         if found and conv.status == ConversationStatus.QUEUED.value:
             email = found.group(0).strip(".'")
             replies = await self.in_db(lambda s: turns.keep_email(s, conv, email))
-            await self._deliver(conv, replies)
         return Received(conv.id, message=view, replies=replies, status=conv.status)
 
     async def _reopen(self, conv: ConversationRef) -> ConversationRef:
         def reopen(session: Session) -> ConversationRef:
-            conversation = repo.get_conversation(session, conversation_id=conv.id)
-            assert conversation is not None
-            if conversation.status is ConversationStatus.RESOLVED:
-                repo.apply_transition(
-                    session, conversation=conversation, transition=Transition.REOPEN
-                )
-            return turns.ref(conversation)
+            service.reopen(session, conversation_id=conv.id)
+            return self._fresh(session, conv.id)
 
-        conv = await self.in_db(reopen)
-        event = status_event(conv.id, conv.status)
-        hub.publish(hub.conversation_topic(conv.id), event)
-        hub.publish(hub.QUEUE_TOPIC, event)
-        try:
-            # Rasa still holds the pause from the last hand-over.
-            await self.rasa.resume(conv.id)
-        except RasaUnavailable as exc:
-            logger.warning(
-                "could not resume the Rasa conversation: %s",
-                exc,
-                extra={"conversation_id": conv.id},
-            )
-        return conv
+        reopened = await self.in_db(reopen)
+        # Rasa still holds the pause from the last hand-over (lifted before the
+        # bot's turn, even for a conversation resolved before bot_paused existed).
+        return replace(reopened, bot_paused=True)
+
+    async def _resume(self, conv: ConversationRef) -> None:
+        """Lift Rasa's pause before the bot's turn; raises RasaUnavailable."""
+        await self.rasa.resume(conv.id)
+        await self.in_db(lambda s: service.bot_resumed(s, conversation_id=conv.id))
 
     # ----------------------------------------------------------------- the bot
 
@@ -237,6 +315,8 @@ class Pipeline:
         notice = turns.Notice(self.hours, self.clock())
         hub.publish(topic, typing_event(conv.id, True))
         try:
+            if conv.bot_paused:
+                await self._resume(conv)
             reply = await self.rasa.send(
                 conv.id, incoming.rasa_text or incoming.text, channel=incoming.channel
             )
@@ -246,7 +326,9 @@ class Pipeline:
                 exc,
                 extra={"conversation_id": conv.id},
             )
-            return await self.in_db(lambda s: turns.store_unavailable(s, conv, notice))
+            return await self.in_db(
+                lambda s: turns.store_unavailable(s, conv, notice, view["id"])
+            )
         finally:
             hub.publish(topic, typing_event(conv.id, False))
         if RiskCheck(intent=reply.intent).urgent:
@@ -265,31 +347,6 @@ class Pipeline:
 
     # ------------------------------------------------------------------ deliver
 
-    async def _deliver(
-        self, conv: ConversationRef, views: list[dict[str, Any]]
-    ) -> None:
-        """Publish ``views`` live and send them through the person's channel."""
-        if not views:
-            return
-        topic = hub.conversation_topic(conv.id)
-        for view in views:
-            hub.publish(topic, message_event(conv.id, view))
-        channel = self.channels.get(conv.channel)
-        if channel is None:
-            logger.error(
-                "no channel %s to deliver to",
-                conv.channel,
-                extra={"conversation_id": conv.id},
-            )
-            return
-        try:
-            delivered = await channel.deliver(conv, views)
-        except Exception:
-            logger.exception("delivery failed", extra={"conversation_id": conv.id})
-            return
-        if delivered:
-            await self.in_db(lambda s: repo.mark_delivered(s, message_ids=delivered))
-
     async def send_to_person(
         self,
         conversation_id: str,
@@ -299,34 +356,25 @@ class Pipeline:
         sender: str = "adviser",
         adviser_id: int | None = None,
     ) -> dict[str, Any]:
-        """Store an outgoing message and deliver it; return its view."""
+        """Store an outgoing message with its outbox row; return its view.
 
-        def lookup(session: Session) -> ConversationRef:
+        The delivery worker sends it (the widget has it as soon as it is stored).
+        """
+
+        def store(session: Session) -> dict[str, Any]:
             conversation = repo.get_conversation(
                 session, conversation_id=conversation_id
             )
             if conversation is None:
                 raise UnknownConversation(conversation_id)
-            return turns.ref(conversation)
-
-        conv = await self.in_db(lookup)
-
-        def store(session: Session) -> dict[str, Any]:
-            message: Message = repo.add_message(
+            message = service.send(
                 session,
-                conversation_id=conversation_id,
-                channel=conv.channel,
-                message_type=MessageType.OUTGOING,
+                conversation=conversation,
                 sender=sender,
                 text=text,
                 buttons=buttons,
                 adviser_id=adviser_id,
             )
-            if sender == "adviser":
-                repo.note_first_reply(session, conversation_id=conversation_id)
             return message_view(message)
 
-        async with self.locks.hold(conv.lock_key):
-            view = await self.in_db(store)
-            await self._deliver(conv, [view])
-        return view
+        return await self.in_db(store)

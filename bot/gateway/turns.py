@@ -7,17 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.conversations import service
 from bot.db.models import (
     Conversation,
     ConversationStatus,
     Handoff,
     LocalAuthority,
+    Message,
     MessageType,
 )
 from bot.db.repositories import conversations as repo
-from bot.db.repositories import handoffs as handoffs_repo
 from bot.domain.safety import URGENT_REASON, emergency_text
 from bot.gateway.channels.base import ConversationRef, Incoming
 from bot.gateway.events import message_view
@@ -41,10 +43,17 @@ class UnknownConversation(LookupError):
 
 @dataclass
 class Stored:
-    """The person's message as stored (None if it was a repeat delivery)."""
+    """The person's message as stored.
+
+    ``new`` is False for a repeat delivery of a message stored before; such a
+    message is answered again only if its first turn never finished
+    (``answered`` False: the gateway failed or stopped in between).
+    """
 
     conversation: ConversationRef
-    message: dict[str, Any] | None
+    message: dict[str, Any]
+    new: bool = True
+    answered: bool = False
 
 
 @dataclass
@@ -74,6 +83,7 @@ def ref(conversation: Conversation) -> ConversationRef:
         channel=conversation.channel,
         channel_user_id=conversation.channel_user_id,
         status=conversation.status.value,
+        bot_paused=bool(conversation.bot_paused),
     )
 
 
@@ -110,22 +120,51 @@ def store_incoming(
         source_id=incoming.source_id,
         urgent=urgent,
     )
-    if message is None:
-        # A failed insert rolls back, taking a conversation made just now with
-        # it: find the one the first delivery stored.
-        found = repo.get_conversation(session, conversation_id=conversation.id)
-        if found is None and incoming.channel_user_id is not None:
-            found = repo.latest_conversation_for(
-                session,
-                channel=incoming.channel,
-                channel_user_id=incoming.channel_user_id,
-            )
-        if found is None:
-            raise UnknownConversation("conversation vanished with its duplicate")
-        conversation = found
+    if message is not None:
+        return Stored(ref(conversation), message_view(message))
+    # Stored before (a channel's retry, or a duplicate delivery); a failed
+    # insert rolled back, taking a conversation made just now with it.
+    first = session.scalars(
+        select(Message).where(
+            Message.channel == incoming.channel,
+            Message.source_id == incoming.source_id,
+        )
+    ).first()
+    if first is None:
+        raise UnknownConversation("the stored message vanished")
+    found = repo.get_conversation(session, conversation_id=first.conversation_id)
+    assert found is not None
     return Stored(
-        ref(conversation), message_view(message) if message is not None else None
+        ref(found),
+        message_view(first),
+        new=False,
+        answered=first.answered_at is not None,
     )
+
+
+def is_answered(session: Session, message_id: int) -> bool:
+    """Return whether the person's message already had its turn."""
+    message = session.get(Message, message_id, populate_existing=True)
+    return message is None or message.answered_at is not None
+
+
+def stored_again(session: Session, message_id: int) -> tuple[Incoming, Stored] | None:
+    """Rebuild what a channel delivered from a stored message (for the sweeper)."""
+    message = session.get(Message, message_id)
+    if message is None or message.answered_at is not None:
+        return None
+    conversation = repo.get_conversation(
+        session, conversation_id=message.conversation_id
+    )
+    assert conversation is not None
+    incoming = Incoming(
+        channel=message.channel,
+        source_id=message.source_id or f"message:{message.id}",
+        text=message.content,
+        conversation_id=conversation.id,
+        channel_user_id=conversation.channel_user_id,
+    )
+    return incoming, Stored(ref(conversation), message_view(message), new=False)
 
 
 def keep_email(
@@ -136,12 +175,11 @@ def keep_email(
     session.commit()
     logger.info("contact email stored", extra={"conversation_id": conv.id})
     handoff = repo.latest_handoff(session, conversation_id=conv.id)
-    thanks = repo.add_message_once(
+    conversation = repo.get_conversation(session, conversation_id=conv.id)
+    assert conversation is not None
+    thanks = service.send_once(
         session,
-        conversation_id=conv.id,
-        channel=conv.channel,
-        message_type=MessageType.OUTGOING,
-        sender="bot",
+        conversation=conversation,
         text=EMAIL_THANKS_TEXT.format(email=email),
         source_id=f"notice:email:{conv.id}:{handoff.id if handoff else 0}",
     )
@@ -167,23 +205,22 @@ def store_reply(
     assert conversation is not None
     session.refresh(conversation)
     replies = [
-        repo.add_message(
+        service.send(
             session,
-            conversation_id=conv.id,
-            channel=conv.channel,
-            message_type=MessageType.OUTGOING,
+            conversation=conversation,
             sender="bot",
             text=m.text,
             buttons=m.buttons or None,
         )
         for m in reply.messages
     ]
+    service.mark_answered(session, message_id=message_id)
     handoff_id = handoff_reason = None
     if conversation.status is ConversationStatus.BOT and reply.paused:
         # Rasa paused but nothing queued it: queue it rather than lose it.
-        handoff = handoffs_repo.hand_over(
+        handoff = service.hand_over_conversation(
             session, conversation=conversation, reason="asked_for_person"
-        )
+        ).handoff
         handoff_id, handoff_reason = handoff.id, handoff.reason
     elif conversation.status in WITH_ADVISERS:
         latest = repo.latest_handoff(session, conversation_id=conv.id)
@@ -196,27 +233,23 @@ def store_reply(
     return Turn(ref(conversation), views, handoff_id, handoff_reason)
 
 
-def store_unavailable(session: Session, conv: ConversationRef, notice: Notice) -> Turn:
+def store_unavailable(
+    session: Session, conv: ConversationRef, notice: Notice, message_id: int
+) -> Turn:
     """Queue the conversation (bot_unavailable) and tell the person."""
     conversation = repo.get_conversation(session, conversation_id=conv.id)
     assert conversation is not None
     session.refresh(conversation)
     handoff_id = handoff_reason = None
-    if conversation.status is ConversationStatus.BOT:
-        handoff = handoffs_repo.hand_over(
-            session,
-            conversation=conversation,
-            reason="bot_unavailable",
-        )
+    if conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
+        handoff = service.hand_over_conversation(
+            session, conversation=conversation, reason="bot_unavailable"
+        ).handoff
         handoff_id, handoff_reason = handoff.id, handoff.reason
-    apology = repo.add_message(
-        session,
-        conversation_id=conv.id,
-        channel=conv.channel,
-        message_type=MessageType.OUTGOING,
-        sender="bot",
-        text=BOT_UNAVAILABLE_TEXT,
+    apology = service.send(
+        session, conversation=conversation, sender="bot", text=BOT_UNAVAILABLE_TEXT
     )
+    service.mark_answered(session, message_id=message_id)
     session.commit()
     views = [message_view(apology)]
     if handoff_id is not None:
@@ -231,6 +264,16 @@ def record_nlu(
     repo.record_nlu(
         session, message_id=message_id, intent=intent, confidence=confidence
     )
+
+
+def passed_to_advisers(
+    session: Session,
+    message_id: int,
+    nlu: tuple[str | None, float | None],
+) -> None:
+    """Finish the turn of a message the advisers answer: NLU kept, marked done."""
+    record_nlu(session, message_id, *nlu)
+    service.mark_answered(session, message_id=message_id)
 
 
 def store_urgent(
@@ -259,17 +302,16 @@ def store_urgent(
     last = repo.last_said(session, conversation_id=conv.id)
     if last is None or not (last.source_id or "").startswith(EMERGENCY_SOURCE):
         replies.append(
-            repo.add_message(
+            service.send(
                 session,
-                conversation_id=conv.id,
-                channel=conv.channel,
-                message_type=MessageType.OUTGOING,
+                conversation=conversation,
                 sender="bot",
                 text=emergency_text(_nation(session, conversation)),
                 source_id=f"{EMERGENCY_SOURCE}{message_id}",
                 urgent=True,
             )
         )
+    service.mark_answered(session, message_id=message_id)
     handoff, raised = _escalate(session, conversation)
     session.commit()
     logger.warning(
@@ -303,11 +345,11 @@ def _escalate(
     """
     for _ in range(3):
         if conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
-            handoff = handoffs_repo.hand_over(
+            handoff = service.hand_over_conversation(
                 session, conversation=conversation, reason=URGENT_REASON
-            )
+            ).handoff
             return handoff, True
-        if repo.mark_urgent(session, conversation=conversation):
+        if service.mark_urgent(session, conversation_id=conversation.id):
             return repo.latest_handoff(session, conversation_id=conversation.id), True
         if conversation.urgent:
             return repo.latest_handoff(session, conversation_id=conversation.id), False
@@ -332,12 +374,9 @@ def hours_notice(
     """Tell the person when to expect an answer, once per hand-over."""
     if notice.hours.is_open(notice.now):
         return []
-    told = repo.add_message_once(
+    told = service.send_once(
         session,
-        conversation_id=conversation.id,
-        channel=conversation.channel,
-        message_type=MessageType.OUTGOING,
-        sender="bot",
+        conversation=conversation,
         text=out_of_hours_notice(notice.hours, notice.now),
         source_id=f"notice:hours:{conversation.id}:{handoff_id}",
     )

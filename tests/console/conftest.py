@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -33,8 +33,6 @@ from bot.db.models import (
 )
 from bot.db.repositories import advisers as repo
 from bot.db.session import session_scope
-from bot.gateway import delivery
-from bot.gateway.events import message_event, message_view
 from bot.settings import DIRECTORY_DATA_DIR, get_settings
 
 BASE = "http://testserver"
@@ -344,63 +342,6 @@ async def second_adviser(app: Starlette, db_url: str) -> AsyncIterator[Adviser]:
         transport=httpx.ASGITransport(app=app), base_url=BASE
     ) as c:
         yield Adviser(adviser_id, c, await sign_in(c, "sam"))
-
-
-@dataclass
-class FakeDelivery:
-    """Stands in for the gateway's delivery: stores the message as it does."""
-
-    db_url: str
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    fail: bool = False
-
-    async def __call__(
-        self,
-        conversation_id: str,
-        *,
-        text: str,
-        buttons: list[dict[str, str]] | None = None,
-        sender: str = "adviser",
-        adviser_id: int | None = None,
-    ) -> None:
-        self.calls.append(
-            {
-                "conversation_id": conversation_id,
-                "text": text,
-                "sender": sender,
-                "adviser_id": adviser_id,
-            }
-        )
-        if self.fail:
-            raise RuntimeError("channel down")
-        from bot.gateway import hub
-
-        with session_scope(self.db_url) as s:
-            conv = s.get(Conversation, conversation_id)
-            assert conv is not None
-            m = Message(
-                conversation_id=conversation_id,
-                message_type=MessageType.OUTGOING,
-                sender=sender,
-                adviser_id=adviser_id,
-                content=text,
-                channel=conv.channel,
-            )
-            s.add(m)
-            s.flush()
-            view = message_view(m)
-        hub.publish(
-            hub.conversation_topic(conversation_id),
-            message_event(conversation_id, view),
-        )
-
-
-@pytest.fixture
-def fake_delivery(db_url: str, monkeypatch: pytest.MonkeyPatch) -> FakeDelivery:
-    """Replace deliver_to_person with a recorder that stores the message."""
-    fake = FakeDelivery(db_url)
-    monkeypatch.setattr(delivery, "deliver_to_person", fake)
-    return fake
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy import select
 from starlette.applications import Starlette
 
 from bot.db.models import ConversationStatus, Message, MessageType
@@ -358,7 +359,6 @@ async def test_accessibility_keyboard_and_screenshots(
     browser: Browser,
     db_url: str,
     directory: dict[str, str],
-    fake_delivery: Any,
     tmp_path: Path,
 ) -> None:
     adviser_id = make_adviser(db_url)
@@ -397,7 +397,13 @@ async def test_accessibility_keyboard_and_screenshots(
     )
     await page.get_by_role("button", name="Send reply").click()
     await page.wait_for_url("**?notice=replied")
-    assert fake_delivery.calls[-1]["sender"] == "adviser"
+    with session_scope(db_url) as s:
+        last = s.scalars(
+            select(Message)
+            .where(Message.message_type == MessageType.OUTGOING)
+            .order_by(Message.id.desc())
+        ).first()
+        assert last is not None and last.sender == "adviser"
     await page.get_by_label("Internal note").fill(
         "Checked: they are a member of Testshire CVS."
     )

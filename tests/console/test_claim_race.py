@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from bot.console import auth
+from bot.conversations import service
 from bot.db.models import (
     Adviser,
     Conversation,
@@ -18,7 +19,6 @@ from bot.db.models import (
     Message,
     MessageType,
 )
-from bot.db.repositories import console as repo
 from bot.db.session import get_sessionmaker, session_scope
 from tests.console.conftest import BASE, make_adviser, make_conversation
 
@@ -64,9 +64,12 @@ def test_50_threads_claim_through_the_repository(db_url: str) -> None:
             barrier.wait(timeout=30)
             with get_sessionmaker(db_url)() as session:
                 adviser = advisers[adviser_id]
-                won = repo.claim(session, conversation_id=cid, adviser=adviser)
-                session.commit()
-                results[adviser_id] = won is not None
+                try:
+                    service.claim(session, conversation_id=cid, adviser=adviser)
+                    session.commit()
+                    results[adviser_id] = True
+                except service.Conflict:
+                    results[adviser_id] = False
         except BaseException as exc:  # reported below
             errors.append(exc)
 

@@ -15,11 +15,13 @@ from bot.db.models import (
     Handoff,
     Message,
     MessageType,
+    Outbox,
+    OutboxState,
 )
 from bot.db.session import session_scope
 from bot.domain.handoff import OUTCOMES
 from bot.gateway import hub
-from tests.console.conftest import Adviser, FakeDelivery, make_conversation, resource
+from tests.console.conftest import Adviser, make_conversation, resource
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +42,26 @@ def _messages(db_url: str, cid: str) -> list[Message]:
                 .order_by(Message.id)
             )
         )
+
+
+def _replies(db_url: str, cid: str) -> list[dict[str, Any]]:
+    """Return the adviser replies stored, each with its outbox row's state."""
+    with session_scope(db_url) as s:
+        rows = s.execute(
+            select(Message, Outbox.state)
+            .join(Outbox, Outbox.message_id == Message.id)
+            .where(Message.conversation_id == cid, Message.sender == "adviser")
+            .order_by(Message.id)
+        ).tuples()
+        return [
+            {
+                "text": m.content,
+                "adviser_id": m.adviser_id,
+                "type": m.message_type,
+                "outbox": state,
+            }
+            for m, state in rows
+        ]
 
 
 async def _drain(sub: hub.Subscription) -> list[dict[str, Any]]:
@@ -89,7 +111,6 @@ async def test_claim_then_reply_is_delivered_and_first_one_wins(
     second_adviser: Adviser,
     db_url: str,
     directory: dict[str, str],
-    fake_delivery: FakeDelivery,
 ) -> None:
     cid = make_conversation(db_url)
     queue = hub.subscribe(hub.QUEUE_TOPIC)
@@ -123,7 +144,7 @@ async def test_claim_then_reply_is_delivered_and_first_one_wins(
             f"/console/conversations/{cid}/reply", {"text": "Hi from Sam"}
         )
         assert denied.status_code == 409
-        assert fake_delivery.calls == []
+        assert _replies(db_url, cid) == []
 
         page = await adviser.client.get(f"/console/conversations/{cid}?notice=claimed")
         assert "You picked up this conversation." in page.text
@@ -132,12 +153,13 @@ async def test_claim_then_reply_is_delivered_and_first_one_wins(
             f"/console/conversations/{cid}/reply", {"text": "  Hello, I can help.  "}
         )
         assert r.status_code == 303
-        assert fake_delivery.calls == [
+        # stored with its outbox row; the widget pulls it, so it is delivered
+        assert _replies(db_url, cid) == [
             {
-                "conversation_id": cid,
                 "text": "Hello, I can help.",
-                "sender": "adviser",
                 "adviser_id": adviser.id,
+                "type": MessageType.OUTGOING,
+                "outbox": OutboxState.DELIVERED,
             }
         ]
         page = await adviser.client.get(f"/console/conversations/{cid}")
@@ -147,11 +169,8 @@ async def test_claim_then_reply_is_delivered_and_first_one_wins(
         conv_sub.close()
 
 
-async def test_reply_validation_and_delivery_failure(
-    adviser: Adviser,
-    db_url: str,
-    directory: dict[str, str],
-    fake_delivery: FakeDelivery,
+async def test_reply_validation(
+    adviser: Adviser, db_url: str, directory: dict[str, str]
 ) -> None:
     cid = make_conversation(db_url)
     # not claimed yet: no reply
@@ -164,20 +183,56 @@ async def test_reply_validation_and_delivery_failure(
     assert (
         await adviser.post(f"/console/conversations/{cid}/reply", {"text": "x" * 4001})
     ).status_code == 400
-    fake_delivery.fail = True
-    r = await adviser.post(f"/console/conversations/{cid}/reply", {"text": "hello"})
-    assert r.status_code == 502
-    assert "Your reply was not sent" in r.text
+    assert _replies(db_url, cid) == []
     assert (
         await adviser.post("/console/conversations/nope/reply", {"text": "x"})
     ).status_code == 404
+
+
+async def test_reply_shows_sending_then_failed_and_can_be_retried(
+    adviser: Adviser, db_url: str, directory: dict[str, str]
+) -> None:
+    """A Telegram reply waits in the outbox (no worker runs here): "sending";
+    once given up, "failed" with a retry button that puts it back on its way."""
+    cid = make_conversation(db_url, channel="telegram")
+    await adviser.post(f"/console/conversations/{cid}/claim")
+    r = await adviser.post(f"/console/conversations/{cid}/reply", {"text": "hello"})
+    assert r.status_code == 303
+    [reply] = _replies(db_url, cid)
+    assert reply["outbox"] is OutboxState.PENDING
+    page = (await adviser.client.get(f"/console/conversations/{cid}")).text
+    assert 'data-delivery="pending"' in page and "Sending…" in page
+    with session_scope(db_url) as s:
+        row = s.scalars(select(Outbox).where(Outbox.conversation_id == cid)).one()
+        mid = row.message_id
+        # what the delivery worker records when it gives up
+        row.state, row.attempts, row.last_error = OutboxState.FAILED, 10, "blocked"
+    # only a failed one can be retried
+    page = (await adviser.client.get(f"/console/conversations/{cid}")).text
+    assert 'data-delivery="failed"' in page and "Not delivered" in page
+    assert f"/messages/{mid}/retry" in page
+    sub = hub.subscribe(hub.conversation_topic(cid))
+    try:
+        r = await adviser.post(f"/console/conversations/{cid}/messages/{mid}/retry")
+        assert r.status_code == 303
+        events = await _drain(sub)
+    finally:
+        sub.close()
+    assert {"type": "delivery", "conversation_id": cid, "message_id": mid} in events
+    with session_scope(db_url) as s:
+        row = s.scalars(select(Outbox).where(Outbox.conversation_id == cid)).one()
+        assert (row.state, row.attempts) == (OutboxState.PENDING, 0)
+    again = await adviser.post(f"/console/conversations/{cid}/messages/{mid}/retry")
+    assert again.status_code == 409  # pending: nothing to retry
+    for bad in ("0", "abc", "99999999999999999999"):
+        r = await adviser.post(f"/console/conversations/{cid}/messages/{bad}/retry")
+        assert r.status_code == 404, bad
 
 
 async def test_notes_are_stored_as_notes_and_never_delivered(
     adviser: Adviser,
     db_url: str,
     directory: dict[str, str],
-    fake_delivery: FakeDelivery,
 ) -> None:
     cid = make_conversation(db_url)
     sub = hub.subscribe(hub.conversation_topic(cid))
@@ -192,7 +247,9 @@ async def test_notes_are_stored_as_notes_and_never_delivered(
         assert [(n.content, n.sender, n.adviser_id) for n in notes] == [
             ("Called the CVS", "adviser", adviser.id)
         ]
-        assert fake_delivery.calls == []
+        assert _replies(db_url, cid) == []
+        with session_scope(db_url) as s:
+            assert s.scalars(select(Outbox)).all() == []
         events = await _drain(sub)
         assert [e["message"]["message_type"] for e in events] == ["note"]
     finally:
@@ -206,7 +263,6 @@ async def test_canned_replies_carry_directory_links_only(
     adviser: Adviser,
     db_url: str,
     directory: dict[str, str],
-    fake_delivery: FakeDelivery,
 ) -> None:
     cid = make_conversation(db_url)  # funding / grants in Northdale (England)
     grants = resource("res014")
@@ -225,7 +281,7 @@ async def test_canned_replies_carry_directory_links_only(
         f"/console/conversations/{cid}/reply", {"canned": "resource:res014"}
     )
     assert r.status_code == 303
-    sent = fake_delivery.calls[-1]["text"]
+    sent = _replies(db_url, cid)[-1]["text"]
     assert sent == (
         "This guidance from NCVO should help: Funding and fundraising (guidance "
         "for trustees). https://www.ncvo.org.uk/help-and-guidance/governance/"
@@ -238,7 +294,7 @@ async def test_canned_replies_carry_directory_links_only(
         f"/console/conversations/{cid}/reply", {"canned": "resource:res013"}
     )
     assert r.status_code == 400
-    assert len(fake_delivery.calls) == 1
+    assert len(_replies(db_url, cid)) == 1
 
 
 async def test_canned_replies_follow_the_nation(

@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from starlette.applications import Starlette
 
+from bot.conversations import service
 from bot.db.models import ConversationStatus
 from bot.db.repositories import conversations as conversations_repo
 from bot.db.session import session_scope
@@ -100,7 +101,7 @@ async def test_an_urgent_alert_reaches_a_page_about_another_conversation(
     with session_scope(db_url) as s:
         conversation = s.get(conversations_repo.Conversation, other)
         assert conversation is not None
-        assert conversations_repo.mark_urgent(s, conversation=conversation)
+        assert service.mark_urgent(s, conversation_id=conversation.id)
     hub.publish(
         hub.QUEUE_TOPIC,
         status_event(other, "queued", handoff_id=1, reason="urgent", urgent=True),

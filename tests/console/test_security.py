@@ -43,6 +43,7 @@ POST_CASES = [c for c in CASES if c[1] == "POST"]
 
 def _path(template: str, conversation_id: str) -> str:
     path = template.replace("{conversation_id:str}", conversation_id)
+    path = path.replace("{message_id:str}", "1")
     return "/console" + path.replace("{path:path}", "no/such/page")
 
 
@@ -64,6 +65,7 @@ def test_the_table_covers_every_route() -> None:
         "console_resolve",
         "console_hand_back",
         "console_reply",
+        "console_retry_delivery",
         "console_note",
         "console_logout",
         "console_queue_events",
@@ -163,7 +165,6 @@ async def test_every_post_route_needs_the_csrf_token_and_our_origin(
     adviser: Adviser,
     db_url: str,
     directory: dict[str, str],
-    fake_delivery: object,
     fake_resume: list[str],
     name: str,
     method: str,

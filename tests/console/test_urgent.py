@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from bot.conversations import service
 from bot.db.models import Conversation, ConversationStatus, Message, MessageType
 from bot.db.repositories import console as repo
 from bot.db.repositories import conversations as conversations_repo
@@ -39,7 +40,7 @@ def _raise(db_url: str, cid: str, *, message_text: str | None = None) -> bool:
                 )
             ).one()
             conversations_repo.mark_message_urgent(s, message_id=message.id)
-        return conversations_repo.mark_urgent(s, conversation=conversation)
+        return service.mark_urgent(s, conversation_id=conversation.id)
 
 
 async def test_urgent_conversations_come_first_with_a_marker_in_words(
@@ -125,11 +126,11 @@ async def test_urgency_ends_with_the_hand_over(
     with session_scope(db_url) as s:
         me = s.get(repo.Adviser, adviser.id)
         assert me is not None
-        repo.move(
+        service.transition(
             s,
             conversation_id=cid,
             adviser=me,
-            transition=transition,
+            move=transition,
             outcome="answered" if transition is Transition.RESOLVE else "",
         )
     with session_scope(db_url) as s:

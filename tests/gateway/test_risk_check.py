@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from bot.conversations import service
 from bot.db.models import (
+    Adviser,
     Conversation,
     ConversationStatus,
     Handoff,
@@ -19,7 +22,6 @@ from bot.db.models import (
     Nation,
 )
 from bot.db.repositories import conversations as repo
-from bot.db.repositories import handoffs as handoffs_repo
 from bot.db.session import session_scope
 from bot.domain.handoff import Transition
 from bot.domain.safety import URGENT_ACTIVITY_TEXT, emergency_text
@@ -32,6 +34,13 @@ pytestmark = pytest.mark.integration
 RISKY = "one of the boys at football just told me his dad hits him"
 MODEL_ONLY = "a man keeps hanging round the kids' session taking pictures"
 EMERGENCY = emergency_text(None)
+
+
+def _adviser(s: Session) -> Adviser:
+    adviser = Adviser(username="jo", display_name="Jo Adviser", password_hash="-")
+    s.add(adviser)
+    s.flush()
+    return adviser
 
 
 def _messages(h: Harness, cid: str) -> list[Message]:
@@ -131,7 +140,9 @@ async def test_bot_state_model_after_rasa_handed_over_makes_no_second_handoff(
         with session_scope(gw.settings.database_url) as s:
             conversation = repo.get_conversation(s, conversation_id=sender)
             assert conversation is not None
-            handoffs_repo.hand_over(s, conversation=conversation, reason="urgent")
+            service.hand_over_conversation(
+                s, conversation=conversation, reason="urgent"
+            )
         return {
             "messages": [{"text": EMERGENCY}],
             "intent": {"name": "report_risk", "confidence": 0.8},
@@ -185,9 +196,7 @@ async def test_assigned_floor_raises_to_urgent(gw: Harness) -> None:
     conv = await _queued(gw)
     cid = conv["conversation_id"]
     with gw.db() as s, s.begin():
-        conversation = s.get(Conversation, cid)
-        assert conversation is not None
-        repo.apply_transition(s, conversation=conversation, transition=Transition.CLAIM)
+        service.claim(s, conversation_id=cid, adviser=_adviser(s))
     body = (await gw.send(conv, "she's just told me she wants to kill herself")).json()
     assert [r["text"] for r in body["replies"]] == [EMERGENCY]
     assert body["status"] == "assigned"
@@ -199,10 +208,12 @@ async def test_resolved_floor_hands_over_again_as_urgent(gw: Harness) -> None:
     conv = await _queued(gw)
     cid = conv["conversation_id"]
     with gw.db() as s, s.begin():
-        conversation = s.get(Conversation, cid)
-        assert conversation is not None
-        repo.apply_transition(
-            s, conversation=conversation, transition=Transition.RESOLVE
+        service.transition(
+            s,
+            conversation_id=cid,
+            move=Transition.RESOLVE,
+            adviser=_adviser(s),
+            outcome="answered",
         )
     body = (await gw.send(conv, "there's a fire in the hall")).json()
     assert [r["text"] for r in body["replies"]] == [EMERGENCY]

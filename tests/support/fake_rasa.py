@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.conversations import service
 from bot.db.repositories import conversations as repo
-from bot.db.repositories import handoffs as handoffs_repo
 from bot.db.session import session_scope
 from bot.gateway.rasa_client import RESUME_EVENTS
 
@@ -55,7 +55,7 @@ class FakeRasa:
             with session_scope(self.database_url) as session:
                 conversation = repo.get_conversation(session, conversation_id=sender)
                 assert conversation is not None
-                handoffs_repo.hand_over(
+                service.hand_over_conversation(
                     session, conversation=conversation, reason="asked_for_person"
                 )
             return {

@@ -143,7 +143,8 @@
               transcript.dataset.lastId = li.dataset.id;
             }
             added += 1;
-          } else if (shown.dataset.urgent !== li.dataset.urgent) {
+          } else if (shown.dataset.urgent !== li.dataset.urgent ||
+                     shown.dataset.delivery !== li.dataset.delivery) {
             shown.replaceWith(li);
           }
         });
@@ -181,7 +182,10 @@
     }
 
     listen(transcript.dataset.events, function (batch) {
-      var urgent = urgentOnes(batch).filter(function (event) { return event.message_id; });
+      /* urgent messages and delivery changes are re-read from their id */
+      var urgent = urgentOnes(batch).concat(batch.filter(function (event) {
+        return event.type === "delivery";
+      })).filter(function (event) { return event.message_id; });
       var after = urgent.length ? Math.max(0, Math.min.apply(null, urgent.map(function (event) {
         return Number(event.message_id);
       })) - 1) : undefined;

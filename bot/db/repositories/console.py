@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.db.base import utcnow
+from bot.conversations.service import Conflict
 from bot.db.models import (
     Adviser,
     Conversation,
@@ -19,10 +19,10 @@ from bot.db.models import (
     MessageType,
     Organisation,
     OrganisationArea,
+    Outbox,
     Resource,
 )
 from bot.directory.service import resources_for
-from bot.domain.handoff import OUTCOMES, Transition, activity_text, next_status
 from bot.domain.safety import URGENT_REASON
 
 Status = ConversationStatus
@@ -39,8 +39,8 @@ REASON_TEXT = {
 SENDER_LABELS = {"person": "Person", "bot": "Front Door bot", "system": "System"}
 
 
-class ConsoleConflict(Exception):
-    """The conversation is not in a state that allows what the adviser asked."""
+# The conversation is not in a state that allows what the adviser asked.
+ConsoleConflict = Conflict
 
 
 # --------------------------------------------------------------------------------
@@ -299,6 +299,9 @@ class TranscriptLine:
     created_at: datetime
     delivered_at: datetime | None
     urgent: bool = False
+    # an outgoing message's way to the person: pending, delivered or failed
+    delivery: str | None = None
+    delivery_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,15 @@ def list_transcript(
         .tuples()
         .all()
     )
+    outgoing = [m.id for m in rows if m.message_type is MessageType.OUTGOING]
+    deliveries = {
+        mid: (state.value, error)
+        for mid, state, error in session.execute(
+            select(Outbox.message_id, Outbox.state, Outbox.last_error).where(
+                Outbox.message_id.in_(outgoing)
+            )
+        ).tuples()
+    }
     lines = []
     for m in rows:
         if m.sender == "adviser":
@@ -357,6 +369,8 @@ def list_transcript(
                 created_at=m.created_at,
                 delivered_at=m.delivered_at,
                 urgent=m.urgent,
+                delivery=deliveries.get(m.id, (None, None))[0],
+                delivery_error=deliveries.get(m.id, (None, None))[1],
             )
         )
     return lines
@@ -421,128 +435,8 @@ def canned_reply(
 
 
 # --------------------------------------------------------------------------------
-# Moves: claim, release, resolve, hand back; notes and replies
+# Notes and replies (the moves are bot.conversations.service's)
 # --------------------------------------------------------------------------------
-
-
-def _activity(
-    session: Session,
-    *,
-    conversation: Conversation,
-    transition: Transition,
-    adviser: Adviser,
-    outcome: str = "",
-) -> Message:
-    message = Message(
-        conversation_id=conversation.id,
-        message_type=MessageType.ACTIVITY,
-        sender="system",
-        adviser_id=adviser.id,
-        content=activity_text(
-            transition, adviser=adviser.display_name, outcome=outcome
-        ),
-        channel=conversation.channel,
-    )
-    session.add(message)
-    session.flush()
-    return message
-
-
-def claim(
-    session: Session, *, conversation_id: str, adviser: Adviser
-) -> Message | None:
-    """Assign a queued conversation to ``adviser``; None if someone else won.
-
-    One conditional UPDATE: whichever transaction flips ``queued`` first wins,
-    every other sees rowcount 0. Returns the activity line written.
-    """
-    target = next_status(Status.QUEUED, Transition.CLAIM)
-    result = session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.status == Status.QUEUED)
-        .values(status=target, assignee_id=adviser.id, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    conversation = session.get(Conversation, conversation_id, populate_existing=True)
-    assert conversation is not None
-    return _activity(
-        session, conversation=conversation, transition=Transition.CLAIM, adviser=adviser
-    )
-
-
-def move(
-    session: Session,
-    *,
-    conversation_id: str,
-    adviser: Adviser,
-    transition: Transition,
-    outcome: str = "",
-) -> tuple[Status, Message]:
-    """Release, resolve or hand back a conversation; return its new status and
-    the activity line written.
-
-    Raises LookupError if it does not exist, IllegalTransition for a move the
-    state machine refuses, ConsoleConflict if another adviser holds it or it
-    changed meanwhile. A released conversation keeps its place in the queue.
-    """
-    if transition is Transition.CLAIM:
-        raise ValueError("use claim() to claim")
-    if transition is Transition.RESOLVE and outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}")
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise LookupError(conversation_id)
-    current = conversation.status
-    target = next_status(current, transition)
-    query = update(Conversation).where(
-        Conversation.id == conversation_id, Conversation.status == current
-    )
-    if current is Status.ASSIGNED:
-        if conversation.assignee_id != adviser.id:
-            raise ConsoleConflict("another adviser has this conversation")
-        query = query.where(Conversation.assignee_id == adviser.id)
-    now = utcnow()
-    values: dict[str, object] = {"status": target, "updated_at": now}
-    if target in (Status.QUEUED, Status.BOT):
-        values["assignee_id"] = None
-    if target is Status.BOT:
-        values["waiting_since"] = None
-    if transition in (Transition.RESOLVE, Transition.HAND_BACK):
-        # the hand-over ends, and its urgency with it (the transcript keeps both)
-        values["urgent"] = False
-        values["urgent_since"] = None
-    if transition is Transition.RESOLVE:
-        values["outcome"] = outcome
-        if conversation.assignee_id is None:
-            values["assignee_id"] = adviser.id
-    result = session.execute(
-        query.values(**values).execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConsoleConflict("the conversation changed meanwhile")
-    session.refresh(conversation)
-    if transition in (Transition.RESOLVE, Transition.HAND_BACK):
-        session.execute(
-            update(Handoff)
-            .where(
-                Handoff.conversation_id == conversation_id,
-                Handoff.resolved_at.is_(None),
-            )
-            .values(
-                resolved_at=now,
-                outcome=outcome if transition is Transition.RESOLVE else "handed_back",
-            )
-        )
-    activity = _activity(
-        session,
-        conversation=conversation,
-        transition=transition,
-        adviser=adviser,
-        outcome=outcome.replace("_", " "),
-    )
-    return target, activity
 
 
 def add_note(

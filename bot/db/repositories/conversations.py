@@ -1,4 +1,8 @@
-"""Conversations and their messages: create, store once, move through the states."""
+"""Conversations and their messages: create, store once, read.
+
+Status changes, hand-overs and outgoing messages are written by
+``bot.conversations.service`` (the one writer), which builds on these.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,16 @@ from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
 from bot.db.models import (
-    Adviser,
     Conversation,
     ConversationStatus,
     Handoff,
     Message,
     MessageType,
 )
-from bot.domain.handoff import Transition, activity_text, next_status
-from bot.domain.safety import URGENT_ACTIVITY_TEXT
+from bot.domain.handoff import WITH_ADVISERS as WITH_ADVISERS
 
 # What the person may see of their own conversation (never notes or activity).
 PERSON_VISIBLE = (MessageType.INCOMING, MessageType.OUTGOING)
-WITH_ADVISERS = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
 # Automatic notices (adviser hours, an email kept) are not what the bot "said".
 NOTICE_PREFIXES = ("notice:hours:", "notice:email:")
 
@@ -212,73 +213,6 @@ def transcript(
         .limit(limit)
     ).all()
     return [{"sender": m.sender, "text": m.content} for m in reversed(rows)]
-
-
-def apply_transition(
-    session: Session,
-    *,
-    conversation: Conversation,
-    transition: Transition,
-    adviser: Adviser | None = None,
-    outcome: str = "",
-) -> Message:
-    """Move ``conversation`` through the state machine and record the activity line.
-
-    Raises IllegalTransition (from bot.domain.handoff) for a move it does not allow.
-    """
-    conversation.status = next_status(conversation.status, transition)
-    if conversation.status is ConversationStatus.QUEUED:
-        conversation.waiting_since = utcnow()
-    elif conversation.status is ConversationStatus.BOT:
-        conversation.waiting_since = None
-    if conversation.status in (ConversationStatus.QUEUED, ConversationStatus.BOT):
-        conversation.assignee_id = None
-    conversation.updated_at = utcnow()
-    return add_message(
-        session,
-        conversation_id=conversation.id,
-        channel=conversation.channel,
-        message_type=MessageType.ACTIVITY,
-        sender="system",
-        text=activity_text(
-            transition,
-            adviser=adviser.display_name if adviser else "",
-            outcome=outcome,
-        ),
-    )
-
-
-def mark_urgent(session: Session, *, conversation: Conversation) -> bool:
-    """Raise a conversation with the advisers to urgent; False if it already was.
-
-    One conditional UPDATE (queued or assigned, not yet urgent), so a claim or a
-    resolve racing with it never leaves a closed conversation marked urgent. The
-    activity line is written only by the call that raised it.
-    """
-    session.flush()
-    now = utcnow()
-    result = session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation.id,
-            Conversation.status.in_(list(WITH_ADVISERS)),
-            Conversation.urgent.is_(False),
-        )
-        .values(urgent=True, urgent_since=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(conversation)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    add_message(
-        session,
-        conversation_id=conversation.id,
-        channel=conversation.channel,
-        message_type=MessageType.ACTIVITY,
-        sender="system",
-        text=URGENT_ACTIVITY_TEXT,
-    )
-    return True
 
 
 def mark_message_urgent(session: Session, *, message_id: int) -> None:

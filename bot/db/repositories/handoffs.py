@@ -1,16 +1,13 @@
-"""Recording what the assistant learnt about a conversation, and hand-overs."""
+"""What the assistant learnt about a conversation, and the hand-over summary.
+
+Hand-overs themselves are written by ``bot.conversations.service.hand_over``.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from bot.db.models import Conversation, ConversationStatus, Handoff
-from bot.db.repositories.conversations import (
-    apply_transition,
-    mark_urgent,
-    transcript,
-)
-from bot.domain.handoff import Transition
+from bot.db.models import Conversation
 from bot.domain.safety import URGENT_REASON
 
 
@@ -53,63 +50,6 @@ def update_triage(
     return conversation
 
 
-def record_handoff(
-    session: Session,
-    *,
-    conversation_id: str,
-    channel: str,
-    reason: str,
-    topic: str | None,
-    subtopic: str | None,
-    place_name: str | None,
-    lad_code: str | None,
-    organisation_names: list[str],
-    last_messages: list[dict[str, str]],
-) -> Handoff:
-    """Queue the conversation for an adviser and store the summary they read first.
-
-    A conversation already queued or assigned keeps its state; the new hand-over
-    request is still recorded so the adviser sees it. An urgent hand-over also
-    raises the conversation to urgent (first in the queue).
-    """
-    conversation = update_triage(
-        session,
-        conversation_id=conversation_id,
-        channel=channel,
-        topic=topic,
-        subtopic=subtopic,
-        place_name=place_name,
-        lad_code=lad_code,
-    )
-    if conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
-        apply_transition(
-            session, conversation=conversation, transition=Transition.HAND_OVER
-        )
-    handoff = Handoff(
-        conversation_id=conversation.id,
-        reason=reason,
-        topic=topic,
-        subtopic=subtopic,
-        place_name=place_name,
-        lad_code=lad_code,
-        organisation_names=organisation_names,
-        summary=summarise(
-            reason=reason,
-            topic=topic,
-            subtopic=subtopic,
-            place_name=place_name,
-            lad_code=lad_code,
-            organisation_names=organisation_names,
-        ),
-        last_messages=last_messages,
-    )
-    session.add(handoff)
-    session.flush()
-    if reason == URGENT_REASON:
-        mark_urgent(session, conversation=conversation)
-    return handoff
-
-
 REASONS = {
     "asked_for_person": "asked for a person",
     "accepted_offer": "accepted the offer of an adviser",
@@ -145,25 +85,3 @@ def summarise(
     if organisation_names:
         parts.append("Organisations suggested: " + "; ".join(organisation_names) + ".")
     return " ".join(parts)
-
-
-def hand_over(
-    session: Session,
-    *,
-    conversation: Conversation,
-    reason: str,
-    organisation_names: list[str] | None = None,
-) -> Handoff:
-    """Queue ``conversation`` for an adviser and write the Handoff they read first."""
-    return record_handoff(
-        session,
-        conversation_id=conversation.id,
-        channel=conversation.channel,
-        reason=reason,
-        topic=conversation.topic,
-        subtopic=conversation.subtopic,
-        place_name=conversation.place_name,
-        lad_code=conversation.lad_code,
-        organisation_names=organisation_names or [],
-        last_messages=transcript(session, conversation_id=conversation.id),
-    )

@@ -2,8 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+# C0 controls other than tab, newline and carriage return, and DEL: PostgreSQL
+# cannot store NUL in text, and none of them means anything in a chat message.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Return ``text`` fit to store: control characters dropped, lone surrogates
+    (not valid Unicode text) replaced by U+FFFD."""
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """Return the JSON object in ``body``, or None if it is not one.
+
+    Refuses what ``json`` cannot read safely as well: invalid UTF-8, and
+    nesting deep enough to exhaust the parser's recursion.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 @dataclass(frozen=True)
@@ -11,8 +37,9 @@ class Incoming:
     """A person's message as a channel received it.
 
     ``source_id`` is the channel's own id for it (unique per channel), so a repeated
-    delivery is dropped. ``rasa_text`` is what the bot is sent when it differs from
-    what is stored and shown (a quick reply's payload rather than its title).
+    delivery is stored once (and answered again only if its turn never finished).
+    ``rasa_text`` is what the bot is sent when it differs from what is stored and
+    shown (a quick reply's payload rather than its title).
     """
 
     channel: str
@@ -36,6 +63,7 @@ class ConversationRef:
     channel: str
     channel_user_id: str | None
     status: str
+    bot_paused: bool = False  # Rasa still holds a hand-over's pause
 
     @property
     def lock_key(self) -> str:
@@ -53,13 +81,25 @@ def lock_key(
     return conversation_id
 
 
+class DeliveryError(Exception):
+    """A channel could not send a message.
+
+    ``retry_after`` is how long the channel asked us to wait (Telegram's 429);
+    ``permanent`` means trying again will not help (the chat is gone).
+    """
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.retry_after, self.permanent = retry_after, permanent
+
+
 class Channel(Protocol):
-    """What the pipeline needs from a channel to reach the person."""
+    """What the delivery worker needs from a channel to reach the person."""
 
     name: str
 
-    async def deliver(
-        self, conversation: ConversationRef, messages: list[dict[str, Any]]
-    ) -> list[int]:
-        """Send stored outgoing ``messages`` (views) in order; return ids delivered."""
+    async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
+        """Send one stored outgoing message (its view); raise DeliveryError."""
         ...

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+from collections.abc import Coroutine
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.db.models import Conversation, Message
-from bot.gateway.channels.base import ConversationRef, Incoming
+from bot.gateway.channels.base import (
+    ConversationRef,
+    DeliveryError,
+    Incoming,
+    clean_text,
+    json_object,
+)
 from bot.gateway.pipeline import Pipeline
+from bot.gateway.turns import Stored
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 ALLOWED_UPDATES = ["message", "callback_query"]
 START_TEXT_FOR_RASA = "hello"
 MAX_TEXT = 4096
+MAX_UPDATE_BYTES = 1024 * 1024
 
 
 def callback_data(message_id: int, index: int) -> str:
@@ -73,13 +76,10 @@ class TelegramChannel:
                 "TELEGRAM_WEBHOOK_SECRET must be set for the Telegram webhook"
             )
         self.application = build_application(self.settings)
-        private = filters.ChatType.PRIVATE
-        self.application.add_handler(CommandHandler("start", self._on_start, private))
-        self.application.add_handler(
-            MessageHandler(filters.TEXT & ~filters.COMMAND & private, self._on_text)
-        )
-        self.application.add_handler(CallbackQueryHandler(self._on_callback))
+        # Polling feeds PTB's queue; the webhook stores and answers by itself.
+        self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
+        self._turns: set[asyncio.Task[None]] = set()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -111,112 +111,176 @@ class TelegramChannel:
     # ------------------------------------------------------------------ webhook
 
     async def webhook(self, request: Request) -> Response:
-        """Check Telegram's secret header, then queue the update for PTB."""
+        """Store the update's message, commit, then acknowledge; answer it after.
+
+        Telegram redelivers an update until it gets a 2xx, so nothing is
+        acknowledged before it is stored: a database failure answers 503 and
+        Telegram tries again. The turn itself runs after the answer (a message
+        left unanswered by a crash is finished by the sweeper).
+        """
         given = request.headers.get(SECRET_HEADER, "").encode()
         if self.polling or not hmac.compare_digest(given, self._secret):
             logger.warning("telegram webhook refused: bad or missing secret")
             return JSONResponse({"error": "forbidden"}, status_code=403)
-        try:
-            data = await request.json()
-            update = Update.de_json(data=data, bot=self.application.bot)
-        except (ValueError, KeyError, TypeError):
+        body = await _read_body(request, MAX_UPDATE_BYTES)
+        if body is None:
+            return JSONResponse({"error": "update too large"}, status_code=413)
+        data = json_object(body)
+        if data is None or not _is_update_id(data.get("update_id")):
             return JSONResponse({"error": "not an update"}, status_code=400)
-        await self.application.update_queue.put(update)
+        try:
+            update = Update.de_json(data=data, bot=self.application.bot)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return JSONResponse({"error": "not an update"}, status_code=400)
+        try:
+            incoming = await self._incoming(update)
+            stored = await self.pipeline.accept(incoming) if incoming else None
+        except Exception:
+            logger.exception("telegram update not stored; Telegram will redeliver")
+            return JSONResponse({"error": "try again"}, status_code=503)
+        self._spawn(self._answer(update, stored, incoming))
         return Response(status_code=200)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the turns still running."""
+        if self._turns:
+            await asyncio.wait(set(self._turns), timeout=timeout)
+
+    async def _answer(
+        self, update: Update, stored: Stored | None, incoming: Incoming | None
+    ) -> None:
+        query = update.callback_query
+        if query is not None:
+            try:
+                # Stop the button's spinner first: Telegram wants an answer soon.
+                await query.answer()
+            except TelegramError as exc:
+                logger.warning("could not answer callback query: %s", exc)
+        if stored is None or incoming is None:
+            return  # nothing for us to answer (a forged button, a group chat)
+        try:
+            await self.pipeline.process(stored, incoming)
+        except Exception:
+            # Stored and not answered: the sweeper finishes it.
+            logger.exception(
+                "telegram turn failed",
+                extra={"conversation_id": stored.conversation.id},
+            )
 
     # ----------------------------------------------------------------- handlers
 
-    async def _on_start(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    async def _on_update(
+        self, update: object, context: ContextTypes.DEFAULT_TYPE
     ) -> None:
-        await self._receive(update, text="/start", rasa_text=START_TEXT_FOR_RASA)
-
-    async def _on_text(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
-        message = update.effective_message
-        if message is not None and message.text:
-            await self._receive(update, text=message.text[:MAX_TEXT])
-
-    async def _on_callback(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
-        query = update.callback_query
-        chat = update.effective_chat
-        if query is None or chat is None:
+        if not isinstance(update, Update):
             return
-        try:
-            # Stop the button's spinner first: Telegram wants an answer quickly.
-            await query.answer()
-        except TelegramError as exc:
-            logger.warning("could not answer callback query: %s", exc)
-        button = await self.pipeline.in_db(
-            lambda s: _button_for(s, query.data or "", str(chat.id))
-        )
-        if button is None:
-            return
-        await self._receive(update, text=button["title"], rasa_text=button["payload"])
+        incoming = await self._incoming(update)
+        stored = await self.pipeline.accept(incoming) if incoming else None
+        await self._answer(update, stored, incoming)
 
     async def _on_error(
         self, update: object, context: ContextTypes.DEFAULT_TYPE
     ) -> None:
         logger.error("telegram update failed", exc_info=context.error)
 
-    async def _receive(
-        self, update: Update, *, text: str, rasa_text: str | None = None
-    ) -> None:
+    async def _incoming(self, update: Update) -> Incoming | None:
+        """Return the person's message in ``update`` (None: nothing to answer).
+
+        Private chats only: /start, plain text, and taps on our quick replies.
+        """
         chat = update.effective_chat
         if chat is None or chat.type != "private":
-            return
-        await self.pipeline.receive(
-            Incoming(
-                channel=CHANNEL,
-                # Telegram redelivers an update with the same update_id.
-                source_id=f"update:{update.update_id}",
-                text=text,
-                rasa_text=rasa_text,
-                channel_user_id=str(chat.id),
+            return None
+        query = update.callback_query
+        text, rasa_text = None, None
+        if query is not None:
+            button = await self.pipeline.in_db(
+                lambda s: _button_for(s, query.data or "", str(chat.id))
             )
+            if button is None:
+                return None
+            text, rasa_text = button["title"], button["payload"]
+        elif update.message is not None and update.message.text:
+            raw = update.message.text
+            if raw.split("@", 1)[0].split(" ", 1)[0] == "/start":
+                text, rasa_text = "/start", START_TEXT_FOR_RASA
+            elif not raw.startswith("/"):
+                text = raw[:MAX_TEXT]
+        if text is None:
+            return None
+        text = clean_text(text) or "\ufffd"
+        return Incoming(
+            channel=CHANNEL,
+            # Telegram redelivers an update with the same update_id.
+            source_id=f"update:{update.update_id}",
+            text=text,
+            rasa_text=clean_text(rasa_text) if rasa_text else None,
+            channel_user_id=str(chat.id),
         )
 
     # ------------------------------------------------------------------ deliver
 
-    async def deliver(
-        self, conversation: ConversationRef, messages: list[dict[str, Any]]
-    ) -> list[int]:
-        """Send each message in order (the rate limiter retries 429s)."""
+    async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
+        """Send one message; raise DeliveryError (with Telegram's retry_after)."""
         if conversation.channel_user_id is None:
-            return []
-        delivered: list[int] = []
-        for view in messages:
-            markup = None
-            if view["buttons"]:
-                markup = InlineKeyboardMarkup(
+            raise DeliveryError("no Telegram chat", permanent=True)
+        markup = None
+        if view["buttons"]:
+            markup = InlineKeyboardMarkup(
+                [
                     [
-                        [
-                            InlineKeyboardButton(
-                                b["title"][:64],
-                                callback_data=callback_data(view["id"], i),
-                            )
-                        ]
-                        for i, b in enumerate(view["buttons"])
+                        InlineKeyboardButton(
+                            b["title"][:64],
+                            callback_data=callback_data(view["id"], i),
+                        )
                     ]
-                )
-            try:
-                await self.application.bot.send_message(
-                    chat_id=int(conversation.channel_user_id),
-                    text=(view["text"] or "Please choose:")[:MAX_TEXT],
-                    reply_markup=markup,
-                )
-            except TelegramError as exc:
-                logger.error(
-                    "telegram delivery failed: %s",
-                    exc,
-                    extra={"conversation_id": conversation.id},
-                )
-                break
-            delivered.append(view["id"])
-        return delivered
+                    for i, b in enumerate(view["buttons"])
+                ]
+            )
+        try:
+            await self.application.bot.send_message(
+                chat_id=int(conversation.channel_user_id),
+                text=(view["text"] or "Please choose:")[:MAX_TEXT],
+                reply_markup=markup,
+            )
+        except RetryAfter as exc:
+            raise DeliveryError(
+                f"Telegram asked to wait: {exc}", retry_after=_seconds(exc.retry_after)
+            ) from exc
+        except (Forbidden, BadRequest) as exc:
+            # Blocked by the person, or a chat that does not exist: final.
+            raise DeliveryError(f"Telegram refused: {exc}", permanent=True) from exc
+        except TelegramError as exc:
+            raise DeliveryError(f"Telegram unavailable: {exc}") from exc
+        except RuntimeError as exc:  # PTB not initialised yet (still starting)
+            raise DeliveryError(f"Telegram not started: {exc}") from exc
+
+
+def _seconds(value: float | timedelta | int) -> float:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def _is_update_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """Return the request body, or None once it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _button_for(session: Session, data: str, chat_id: str) -> dict[str, str] | None:

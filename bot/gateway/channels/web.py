@@ -9,7 +9,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from bot.db.models import MessageType
 from bot.db.repositories import conversations as repo
 from bot.gateway import hub
-from bot.gateway.channels.base import ConversationRef, Incoming
+from bot.gateway.channels.base import (
+    ConversationRef,
+    Incoming,
+    clean_text,
+    json_object,
+)
 from bot.gateway.events import message_view
 from bot.gateway.pipeline import Pipeline, UnknownConversation
 from bot.gateway.ratelimit import RateLimiter
@@ -34,6 +40,8 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CHANNEL = "web"
 MAX_TEXT = 2000
+MAX_BODY = 64 * 1024
+MAX_MESSAGE_ID = 2**63 - 1  # ids are 64-bit at most, on either database
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 HEARTBEAT_S = 15.0
 MAX_STREAMS_PER_CONVERSATION = 3
@@ -41,16 +49,15 @@ PERSON_EVENTS = {MessageType.INCOMING.value, MessageType.OUTGOING.value}
 
 
 class WebChannel:
-    """Widget delivery: the pipeline's hub events are what the widget streams."""
+    """Widget delivery: the widget pulls (its history and its event stream)."""
 
     name = CHANNEL
 
-    async def deliver(
-        self, conversation: ConversationRef, messages: list[dict[str, Any]]
-    ) -> list[int]:
-        # Already published on conversation:<id>, which the event stream relays;
-        # a widget that was away catches up from the history on reconnect.
-        return [m["id"] for m in messages]
+    async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
+        # Stored is delivered: the message was published on conversation:<id>
+        # at commit, which the event stream relays, and a widget that was away
+        # catches up from the history (the service marks web rows delivered).
+        return None
 
 
 def widget_token(settings: Settings, conversation_id: str) -> str:
@@ -103,11 +110,14 @@ class WidgetApi:
         return _error(429, "too many requests", **{"Retry-After": str(int(wait) + 1)})
 
     async def _json(self, request: Request) -> dict[str, Any] | None:
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return body if isinstance(body, dict) else None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise _TooLarge
+            chunks.append(chunk)
+        return json_object(b"".join(chunks))
 
     async def _status(self, conversation_id: str) -> str | None:
         def read(session: Session) -> str | None:
@@ -118,7 +128,10 @@ class WidgetApi:
 
     async def start(self, request: Request) -> Response:
         """Resume the conversation if its id and token check out, else start one."""
-        body = await self._json(request)
+        try:
+            body = await self._json(request)
+        except _TooLarge:
+            return _error(413, "request too large")
         if body is None:
             return _error(400, "expected a JSON object")
         cid = body.get("conversation_id")
@@ -155,9 +168,8 @@ class WidgetApi:
             return _error(403, "unknown conversation")
         if limited := self._limited(request, cid):
             return limited
-        try:
-            after = int(request.query_params.get("after", "0"))
-        except ValueError:
+        after = _message_id(request.query_params.get("after", "0"))
+        if after is None:
             return _error(400, "after must be a message id")
 
         def read(session: Session) -> dict[str, Any] | None:
@@ -178,7 +190,10 @@ class WidgetApi:
     async def send(self, request: Request) -> Response:
         """Store the person's message once, then answer it (or queue it)."""
         cid = request.path_params["conversation_id"]
-        body = await self._json(request)
+        try:
+            body = await self._json(request)
+        except _TooLarge:
+            return _error(413, "request too large")
         if body is None:
             return _error(400, "expected a JSON object")
         if not _token_ok(self.settings, cid, body.get("token")):
@@ -187,6 +202,8 @@ class WidgetApi:
             return limited
         text, client_id = body.get("text"), body.get("client_message_id")
         payload = body.get("payload")
+        if isinstance(text, str):
+            text = clean_text(text)  # a NUL byte or a lone surrogate: dropped
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
             return _error(400, f"text must be 1 to {MAX_TEXT} characters")
         if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
@@ -199,13 +216,20 @@ class WidgetApi:
             channel=CHANNEL,
             source_id=f"{cid}:{client_id}",
             text=text.strip(),
-            rasa_text=payload,
+            rasa_text=clean_text(payload) if payload is not None else None,
             conversation_id=cid,
         )
         try:
             received = await self.pipeline.receive(incoming)
         except UnknownConversation:
             return _error(404, "unknown conversation")
+        except Exception:
+            # Stored (or not) but not answered: the same client_message_id sent
+            # again, or the sweeper, gives it its turn; it is never dropped.
+            logger.exception("widget turn failed", extra={"conversation_id": cid})
+            return _error(
+                503, "not answered yet: send it again", **{"Retry-After": "2"}
+            )
         return JSONResponse(
             {
                 "duplicate": received.duplicate,
@@ -225,10 +249,23 @@ class WidgetApi:
         last = request.headers.get("last-event-id") or request.query_params.get(
             "after", ""
         )
-        after = int(last) if last.isdigit() else None
-        # Subscribe before reading the history so nothing falls in between.
+        after = _message_id(last) if last else None
+        # Subscribe before reading the history so nothing falls in between, and
+        # count the stream now (the limit is checked now); both are released by
+        # the response however it ends, even if the stream never starts.
         subscription = hub.subscribe(hub.conversation_topic(cid))
         self.streams[cid] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            subscription.close()
+            self.streams[cid] -= 1
+            if self.streams[cid] <= 0:
+                del self.streams[cid]
 
         async def stream() -> AsyncIterator[str]:
             sent = after or 0
@@ -263,16 +300,50 @@ class WidgetApi:
                     elif kind == "status":
                         yield _sse("status", {"status": event.get("status")})
             finally:
-                subscription.close()
-                self.streams[cid] -= 1
-                if self.streams[cid] <= 0:
-                    del self.streams[cid]
+                release()
 
-        return StreamingResponse(
+        return ReleasingStream(
             stream(),
+            release,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
+
+
+class ReleasingStream(StreamingResponse):
+    """A streaming response that runs ``release`` when it ends, however it ends.
+
+    A generator that never started (the client went before the first byte)
+    never runs its ``finally``; this response does, so a subscription or a
+    stream count taken for it is never leaked.
+    """
+
+    def __init__(
+        self, content: Any, release: Callable[[], None], **kwargs: Any
+    ) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+            closer = getattr(self.body_iterator, "aclose", None)
+            if closer is not None:
+                await closer()
+
+
+class _TooLarge(Exception):
+    """A widget request body over MAX_BODY."""
+
+
+def _message_id(value: str) -> int | None:
+    """Return a message id from a query string (None if it is not one)."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
+        return None
+    number = int(value)
+    return number if number <= MAX_MESSAGE_ID else None
 
 
 def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:

@@ -1,0 +1,1 @@
+"""The conversation service: the one writer of status, hand-overs and replies."""

@@ -1,0 +1,525 @@
+"""The one writer of a conversation's status, hand-overs and outgoing messages.
+
+The gateway, the console and the actions call these functions; nothing else
+writes ``conversations.status``, a ``Handoff`` or an outgoing ``Message``. Each
+move is one conditional UPDATE (``WHERE status = <what was read>``) that the pure
+state machine (``bot.domain.handoff``) allowed, plus its activity line and its
+live event, all in the caller's transaction: the event goes out on COMMIT
+(``bot.conversations.events``). A move that loses a race raises ``Conflict``.
+
+Every outgoing message gets an outbox row in the same transaction. Channels the
+person pulls from (the widget reads its history and stream) count it delivered
+on commit; the others are sent by the delivery worker (``bot.gateway.delivery``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.conversations.events import announce, wake_outbox
+from bot.db.base import utcnow
+from bot.db.models import (
+    Adviser,
+    Conversation,
+    Handoff,
+    Message,
+    MessageType,
+    Outbox,
+    OutboxState,
+)
+from bot.db.repositories import conversations as repo
+from bot.db.repositories.handoffs import summarise, update_triage
+from bot.domain.handoff import (
+    OUTCOMES,
+    WITH_ADVISERS,
+    Status,
+    Transition,
+    activity_text,
+    ends_hand_over,
+    next_status,
+)
+from bot.domain.safety import URGENT_ACTIVITY_TEXT, URGENT_REASON
+from bot.gateway.events import message_event, message_view, status_event
+from bot.gateway.hub import QUEUE_TOPIC, conversation_topic
+
+logger = logging.getLogger(__name__)
+
+# The widget pulls its messages (history and event stream): stored and published
+# is delivered. Every other channel is sent to by the delivery worker.
+PULLED_CHANNELS = frozenset({"web", "rasa"})
+# How often a hand-over re-reads the status after losing a race to another move.
+HAND_OVER_ATTEMPTS = 3
+
+
+class Conflict(Exception):
+    """The conversation changed meanwhile, or another adviser holds it."""
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A move that happened: the status it left, the one it reached, its line."""
+
+    conversation_id: str
+    before: Status
+    status: Status
+    activity: Message
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """A hand-over request: its summary row, and what it changed."""
+
+    handoff: Handoff
+    moved: bool  # the conversation went to the queue (it was with the bot)
+    raised: bool  # the conversation became urgent with this request
+
+
+# ------------------------------------------------------------------------ moves
+
+
+def _activity(
+    session: Session,
+    conversation: Conversation,
+    text: str,
+    *,
+    adviser_id: int | None = None,
+) -> Message:
+    message = repo.add_message(
+        session,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        message_type=MessageType.ACTIVITY,
+        sender="system",
+        text=text,
+        adviser_id=adviser_id,
+    )
+    topic = conversation_topic(conversation.id)
+    announce(session, topic, message_event(conversation.id, message_view(message)))
+    return message
+
+
+def _current(session: Session, conversation_id: str) -> Conversation:
+    session.flush()
+    conversation = session.get(Conversation, conversation_id, populate_existing=True)
+    if conversation is None:
+        raise LookupError(conversation_id)
+    return conversation
+
+
+def transition(
+    session: Session,
+    *,
+    conversation_id: str,
+    move: Transition,
+    adviser: Adviser | None = None,
+    outcome: str = "",
+    expect: Status | None = None,
+) -> Moved:
+    """Apply ``move`` to the conversation as one conditional UPDATE.
+
+    ``expect`` is the status the caller acted on (default: the one read now).
+    Raises LookupError (no such conversation), IllegalTransition (the state
+    machine refuses) or Conflict (the status changed meanwhile, or another
+    adviser holds it).
+    """
+    if move is Transition.RESOLVE and outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    conversation = _current(session, conversation_id)
+    current = expect if expect is not None else conversation.status
+    target = next_status(current, move)
+    query = update(Conversation).where(
+        Conversation.id == conversation_id, Conversation.status == current
+    )
+    if current is Status.ASSIGNED and move is not Transition.HAND_OVER:
+        if adviser is None or conversation.assignee_id != adviser.id:
+            raise Conflict("another adviser has this conversation")
+        query = query.where(Conversation.assignee_id == adviser.id)
+    now = utcnow()
+    values: dict[str, Any] = {"status": target, "updated_at": now}
+    if target is Status.QUEUED:
+        values["assignee_id"] = None
+        if move is not Transition.RELEASE:  # a released one keeps its place
+            values["waiting_since"] = now
+        # Rasa pauses the dialogue for every hand-over; it is lifted on the
+        # way back (see bot_resumed).
+        values["bot_paused"] = True
+    elif target is Status.BOT:
+        values["assignee_id"] = None
+        values["waiting_since"] = None
+    elif target is Status.ASSIGNED:
+        assert adviser is not None, "claim needs an adviser"
+        values["assignee_id"] = adviser.id
+    if ends_hand_over(move):
+        # the hand-over ends, and its urgency with it (the transcript keeps both)
+        values["urgent"] = False
+        values["urgent_since"] = None
+    if move is Transition.RESOLVE:
+        values["outcome"] = outcome
+        if conversation.assignee_id is None and adviser is not None:
+            values["assignee_id"] = adviser.id
+    result = session.execute(
+        query.values(**values).execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("the conversation changed meanwhile")
+    session.refresh(conversation)
+    if ends_hand_over(move):
+        session.execute(
+            update(Handoff)
+            .where(
+                Handoff.conversation_id == conversation_id,
+                Handoff.resolved_at.is_(None),
+            )
+            .values(
+                resolved_at=now,
+                outcome=outcome if move is Transition.RESOLVE else "handed_back",
+            )
+        )
+    activity = _activity(
+        session,
+        conversation,
+        activity_text(
+            move,
+            adviser=adviser.display_name if adviser else "",
+            outcome=outcome.replace("_", " "),
+        ),
+        adviser_id=adviser.id if adviser else None,
+    )
+    if move is not Transition.HAND_OVER:
+        # The queue and the conversation's watchers; a hand-over is announced
+        # by the pipeline after the turn (most are made in the action server).
+        event = status_event(conversation_id, target.value)
+        announce(session, conversation_topic(conversation_id), event)
+        announce(session, QUEUE_TOPIC, event)
+    logger.info(
+        "conversation %s: %s -> %s",
+        move.value,
+        current.value,
+        target.value,
+        extra={"conversation_id": conversation_id},
+    )
+    return Moved(conversation_id, current, target, activity)
+
+
+def claim(session: Session, *, conversation_id: str, adviser: Adviser) -> Moved:
+    """Assign a queued conversation to ``adviser``; Conflict if someone else won."""
+    return transition(
+        session,
+        conversation_id=conversation_id,
+        move=Transition.CLAIM,
+        adviser=adviser,
+        expect=Status.QUEUED,
+    )
+
+
+def reopen(session: Session, *, conversation_id: str) -> Moved | None:
+    """Give a resolved conversation back to the bot when the person writes again."""
+    try:
+        return transition(
+            session,
+            conversation_id=conversation_id,
+            move=Transition.REOPEN,
+            expect=Status.RESOLVED,
+        )
+    except Conflict:
+        return None  # someone handed it over (or reopened it) first
+
+
+def bot_resumed(session: Session, *, conversation_id: str) -> None:
+    """Record that Rasa's pause was lifted (the bot answers this conversation)."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(bot_paused=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# ------------------------------------------------------------------ hand-overs
+
+
+def hand_over(
+    session: Session,
+    *,
+    conversation_id: str,
+    channel: str,
+    reason: str,
+    topic: str | None = None,
+    subtopic: str | None = None,
+    place_name: str | None = None,
+    lad_code: str | None = None,
+    organisation_names: list[str] | None = None,
+    last_messages: list[dict[str, str]] | None = None,
+) -> HandedOver:
+    """Queue the conversation for an adviser and store the summary they read first.
+
+    A conversation already queued or assigned keeps its state; the request is
+    still recorded so the adviser sees it. An urgent hand-over also raises the
+    conversation to urgent (first in the queue). A conversation the action
+    server has not seen before (``rasa shell``) is created.
+    """
+    conversation = update_triage(
+        session,
+        conversation_id=conversation_id,
+        channel=channel,
+        topic=topic,
+        subtopic=subtopic,
+        place_name=place_name,
+        lad_code=lad_code,
+    )
+    moved = False
+    for _ in range(HAND_OVER_ATTEMPTS):
+        current = _current(session, conversation.id).status
+        if current in WITH_ADVISERS:
+            break
+        try:
+            transition(
+                session,
+                conversation_id=conversation.id,
+                move=Transition.HAND_OVER,
+                expect=current,
+            )
+            moved = True
+            break
+        except Conflict:
+            continue  # an adviser moved it meanwhile: look again
+    names = organisation_names or []
+    handoff = Handoff(
+        conversation_id=conversation.id,
+        reason=reason,
+        topic=topic,
+        subtopic=subtopic,
+        place_name=place_name,
+        lad_code=lad_code,
+        organisation_names=names,
+        summary=summarise(
+            reason=reason,
+            topic=topic,
+            subtopic=subtopic,
+            place_name=place_name,
+            lad_code=lad_code,
+            organisation_names=names,
+        ),
+        last_messages=last_messages
+        if last_messages is not None
+        else repo.transcript(session, conversation_id=conversation.id),
+    )
+    session.add(handoff)
+    session.flush()
+    raised = False
+    if reason == URGENT_REASON:
+        raised = mark_urgent(session, conversation_id=conversation.id)
+    return HandedOver(handoff, moved, raised)
+
+
+def hand_over_conversation(
+    session: Session,
+    *,
+    conversation: Conversation,
+    reason: str,
+    organisation_names: list[str] | None = None,
+) -> HandedOver:
+    """Hand ``conversation`` over with what it already knows (topic, place)."""
+    return hand_over(
+        session,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        reason=reason,
+        topic=conversation.topic,
+        subtopic=conversation.subtopic,
+        place_name=conversation.place_name,
+        lad_code=conversation.lad_code,
+        organisation_names=organisation_names,
+    )
+
+
+def mark_urgent(session: Session, *, conversation_id: str) -> bool:
+    """Raise a conversation with the advisers to urgent; False if it already was.
+
+    One conditional UPDATE (queued or assigned, not yet urgent), so a claim or a
+    resolve racing with it never leaves a closed conversation marked urgent. The
+    activity line is written only by the call that raised it.
+    """
+    session.flush()
+    now = utcnow()
+    result = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.status.in_(list(WITH_ADVISERS)),
+            Conversation.urgent.is_(False),
+        )
+        .values(urgent=True, urgent_since=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    conversation = _current(session, conversation_id)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    _activity(session, conversation, URGENT_ACTIVITY_TEXT)
+    return True
+
+
+# ------------------------------------------------------------ outgoing messages
+
+
+def send(
+    session: Session,
+    *,
+    conversation: Conversation,
+    sender: str,
+    text: str,
+    buttons: list[dict[str, str]] | None = None,
+    adviser_id: int | None = None,
+    source_id: str | None = None,
+    urgent: bool = False,
+) -> Message:
+    """Store an outgoing message with its outbox row; it goes out on commit."""
+    message = repo.add_message(
+        session,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        message_type=MessageType.OUTGOING,
+        sender=sender,
+        text=text,
+        buttons=buttons,
+        source_id=source_id,
+        adviser_id=adviser_id,
+        urgent=urgent,
+    )
+    _queue(session, conversation, message)
+    if sender == "adviser":
+        repo.note_first_reply(session, conversation_id=conversation.id)
+    return message
+
+
+def send_once(
+    session: Session,
+    *,
+    conversation: Conversation,
+    text: str,
+    source_id: str,
+    sender: str = "bot",
+) -> Message | None:
+    """Send a notice keyed by ``source_id`` at most once; commits (None: sent before).
+
+    Commits on its own because the unique constraint on (channel, source_id) is
+    the real guard against a concurrent duplicate, and a failed insert must not
+    undo other work.
+    """
+    if repo.source_id_taken(session, channel=conversation.channel, source_id=source_id):
+        return None
+    message = send(
+        session,
+        conversation=conversation,
+        sender=sender,
+        text=text,
+        source_id=source_id,
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return None
+    return message
+
+
+def _queue(session: Session, conversation: Conversation, message: Message) -> None:
+    now = utcnow()
+    pulled = conversation.channel in PULLED_CHANNELS
+    session.add(
+        Outbox(
+            message_id=message.id,
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            state=OutboxState.DELIVERED if pulled else OutboxState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            delivered_at=now if pulled else None,
+        )
+    )
+    if pulled:
+        message.delivered_at = now
+    session.flush()
+    topic = conversation_topic(conversation.id)
+    announce(session, topic, message_event(conversation.id, message_view(message)))
+    if not pulled:
+        wake_outbox(session, conversation.id)
+
+
+def retry_delivery(session: Session, *, conversation_id: str, message_id: int) -> bool:
+    """Send a failed message again (now); False if it is not a failed one."""
+    result = session.execute(
+        update(Outbox)
+        .where(
+            Outbox.conversation_id == conversation_id,
+            Outbox.message_id == message_id,
+            Outbox.state == OutboxState.FAILED,
+        )
+        .values(state=OutboxState.PENDING, attempts=0, next_attempt_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    wake_outbox(session, conversation_id)
+    announce(
+        session,
+        conversation_topic(conversation_id),
+        {
+            "type": "delivery",
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+        },
+    )
+    return True
+
+
+def delivery_states(session: Session, *, message_ids: list[int]) -> dict[int, str]:
+    """Return the outbox state (pending, delivered, failed) of these messages."""
+    if not message_ids:
+        return {}
+    rows = session.execute(
+        select(Outbox.message_id, Outbox.state).where(
+            Outbox.message_id.in_(message_ids)
+        )
+    ).tuples()
+    return {mid: state.value for mid, state in rows}
+
+
+# ---------------------------------------------------------- incoming messages
+
+
+def mark_answered(
+    session: Session, *, message_id: int, at: datetime | None = None
+) -> None:
+    """Record that a person's message had its turn (answered or passed on)."""
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.answered_at.is_(None))
+        .values(answered_at=at or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def unanswered(
+    session: Session, *, older_than: datetime, limit: int = 100
+) -> list[tuple[int, str]]:
+    """Return (message id, conversation id) of incoming messages never answered."""
+    rows = session.execute(
+        select(Message.id, Message.conversation_id)
+        .where(
+            Message.message_type == MessageType.INCOMING,
+            Message.answered_at.is_(None),
+            Message.created_at < older_than,
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    ).tuples()
+    return list(rows)
