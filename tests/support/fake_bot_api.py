@@ -55,6 +55,10 @@ class FakeBotApi:
     too_many: dict[str, int] = field(default_factory=dict)
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
+    # down: every call answers 502 Bad Gateway (an outage of the Bot API)
+    down: bool = False
+    # chats that blocked the bot: sendMessage answers 403 Forbidden
+    blocked: set[int] = field(default_factory=set)
     _message_ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(1)
     )
@@ -203,6 +207,22 @@ class FakeBotApi:
                 )
             method = request.path_params["method"]
             params = await _params(request)
+            if self.down:
+                self.calls.append(Call(method, params, 502))
+                return JSONResponse(
+                    {"ok": False, "error_code": 502, "description": "Bad Gateway"}, 502
+                )
+            chat = int(params.get("chat_id", 0) or 0)
+            if method == "sendMessage" and chat in self.blocked:
+                self.calls.append(Call(method, params, 403))
+                return JSONResponse(
+                    {
+                        "ok": False,
+                        "error_code": 403,
+                        "description": "Forbidden: bot was blocked by the user",
+                    },
+                    403,
+                )
             if self.too_many.get(method, 0) > 0:
                 self.too_many[method] -= 1
                 self.calls.append(Call(method, params, 429))
