@@ -364,6 +364,35 @@ def assert_stored_once_and_answered(database_url: str, sent: list[Sent]) -> None
 # ------------------------------------------------------------------ the tests
 
 
+def test_gateway_killed_comes_back_and_nothing_is_lost(supervised: Supervised) -> None:
+    with Crowd(supervised.gateway_url) as crowd:
+        crowd.wait_accepted(6)
+        old = supervised.kill("gateway")
+        supervised.wait_back("gateway", old)
+        crowd.wait_accepted(6)
+    assert crowd.check(supervised.database_url) >= 12
+    assert f"gateway (pid {old}) exited with signal SIGKILL" in supervised.log(
+        "supervisor"
+    )
+
+
+def test_action_server_killed_comes_back_with_its_workers_gone(
+    supervised: Supervised,
+) -> None:
+    with Crowd(supervised.gateway_url) as crowd:
+        crowd.wait_accepted(6)
+        old = supervised.kill("actions")
+        supervised.wait_back("actions", old)
+        # Its whole process group was stopped: no worker kept the port.
+        assert not group_alive(old)
+        crowd.wait_accepted(6)
+    crowd.check(supervised.database_url)
+    # The bot answers in full again: the place is found by the action server.
+    person = Person(supervised.gateway_url)
+    assert any(ASK_PLACE in t for t in person.say(GRANT).replies)
+    assert any(PLACE_LIO in t for t in person.say(PLACE).replies)
+
+
 def test_rasa_killed_comes_back_and_every_conversation_is_where_it_was(
     supervised: Supervised,
 ) -> None:
