@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
 
 from bot.console import live
 from bot.console.auth import ConsoleSession, run_db
 from bot.db.base import utcnow
 from bot.db.repositories import advisers as repo
 from bot.gateway import hub
+from bot.gateway.channels.web import ReleasingStream
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,15 @@ async def _stream(
         subscription.close()
 
 
-def event_stream(request: Request, topic: str) -> StreamingResponse:
+def event_stream(request: Request, topic: str) -> ReleasingStream:
     """Return a text/event-stream response of ``topic``'s events."""
     session: ConsoleSession = request.state.console_session
     # Subscribed before the response starts, so nothing falls in between the
-    # page the browser has and the first event.
-    return StreamingResponse(
-        _stream(live.subscribe(topic), session, HEARTBEAT_S),
+    # page the browser has and the first event; released however it ends.
+    subscription = live.subscribe(topic)
+    return ReleasingStream(
+        _stream(subscription, session, HEARTBEAT_S),
+        subscription.close,
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},
     )

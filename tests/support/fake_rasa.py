@@ -104,6 +104,8 @@ class FakeRasa:
         async def events(request: Request) -> Response:
             if request.query_params.get("token") != self.token:
                 return JSONResponse({"error": "unauthorised"}, 401)
+            if self.status_code != 200:
+                return JSONResponse({"error": "down"}, self.status_code)
             body = await request.json()
             assert body == RESUME_EVENTS
             self.resumed.append(request.path_params["cid"])
