@@ -1,5 +1,5 @@
-"""`frontdoor run` heals itself: kill -9 of the gateway, the action server or Rasa
-while people talk through the widget; each service comes back by itself, every
+"""`frontdoor run` heals itself: kill -9 of the gateway, the action server or
+Rasa while ten people talk on the widget and Telegram; each comes back by itself, every
 accepted message is stored once and answered or queued, and Rasa's dialogue state
 (an open form, a hand-over's pause) survives its restart (SQL tracker store).
 
@@ -29,6 +29,7 @@ from bot.db.models import Conversation, Handoff, Message, MessageType
 from bot.db.repositories.conversations import WITH_ADVISERS
 from bot.db.session import session_scope
 from bot.directory.importer import import_directory
+from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
 from bot.runner import APP_PYTHON, MODEL, PROJECT_ROOT, free_port, group_alive
 from tests.e2e.conftest import E2EStack, _copy_model
 from tests.e2e.people import wait_for
@@ -69,6 +70,8 @@ class Supervised:
     rasa_token: str
     database_url: str
     log_dir: Path
+    bot_api: FakeBotApi
+    telegram_secret: str
 
     def child(self, name: str) -> int | None:
         """Return the pid of the service ``name`` (a child of frontdoor run)."""
@@ -180,7 +183,14 @@ def supervised(
                 stderr=subprocess.STDOUT,
             )
         made = Supervised(
-            proc, gateway_url, env["RASA_URL"], token, database_url, log_dir
+            proc,
+            gateway_url,
+            env["RASA_URL"],
+            token,
+            database_url,
+            log_dir,
+            bot_api,
+            env["TELEGRAM_WEBHOOK_SECRET"],
         )
         try:
             wait_for(
@@ -208,11 +218,13 @@ def supervised(
 
 @dataclass
 class Sent:
-    conversation_id: str
-    client_id: str
+    """One accepted message: its channel's own id (``source_id``) and text."""
+
+    channel: str
+    source_id: str
     text: str
-    status: str
-    replies: list[str]
+    status: str = "bot"
+    replies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -252,8 +264,8 @@ class Person:
         path = f"/api/widget/conversations/{self.conversation_id}/messages"
         answer = self._post(path, body, deadline_s)
         sent = Sent(
-            self.conversation_id,
-            client_id,
+            "web",
+            f"{self.conversation_id}:{client_id}",
             text,
             answer["status"],
             [r["text"] for r in answer["replies"]],
@@ -262,14 +274,57 @@ class Person:
         return sent
 
 
+@dataclass
+class TelegramPerson:
+    """Someone on Telegram: an update is redelivered (same id) until acknowledged,
+    as Telegram does."""
+
+    gateway_url: str
+    bot_api: FakeBotApi
+    secret: str
+    chat: int = field(default_factory=lambda: 8_000_000 + secrets.randbelow(10**6))
+    conversation_id: str = ""  # not used: one chat is one conversation
+    sent: list[Sent] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def say(self, text: str, deadline_s: float = BACK_S) -> Sent:
+        update = self.bot_api.text_update(self.chat, text)
+
+        def attempt() -> bool:
+            try:
+                response = httpx.post(
+                    self.gateway_url + WEBHOOK_PATH,
+                    json=update,
+                    headers={SECRET_HEADER: self.secret},
+                    timeout=30,
+                )
+            except httpx.HTTPError:
+                return False  # the gateway is down: Telegram tries again
+            if response.status_code != 200:
+                self.refused.append(f"{response.status_code} {response.text[:200]}")
+                return False
+            return True
+
+        wait_for(f"update {update['update_id']} acknowledged", attempt, deadline_s)
+        sent = Sent("telegram", f"update:{update['update_id']}", text)
+        self.sent.append(sent)
+        return sent
+
+
 class Crowd:
-    """People talking in threads until stopped; a queued one starts afresh."""
+    """Ten people talking in threads until stopped, six on the widget and four on
+    Telegram; a queued widget person starts afresh."""
 
     # People read and type: a message each this often at most, not a tight loop.
     THINK_S = 0.3
 
-    def __init__(self, gateway_url: str, size: int = 6) -> None:
-        self.people = [Person(gateway_url) for _ in range(size)]
+    def __init__(self, supervised: Supervised) -> None:
+        url = supervised.gateway_url
+        self.people: list[Person | TelegramPerson] = [Person(url) for _ in range(6)]
+        self.people += [
+            TelegramPerson(url, supervised.bot_api, supervised.telegram_secret)
+            for _ in range(4)
+        ]
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.threads = [
@@ -277,7 +332,7 @@ class Crowd:
             for i, p in enumerate(self.people)
         ]
 
-    def _talk(self, person: Person, offset: int) -> None:
+    def _talk(self, person: Person | TelegramPerson, offset: int) -> None:
         turn = offset
         try:
             while not self.stop.is_set():
@@ -321,12 +376,40 @@ class Crowd:
         return len(sent)
 
 
-def assert_stored_once_and_answered(database_url: str, sent: list[Sent]) -> None:
-    by_conversation: dict[str, list[Sent]] = {}
-    for item in sent:
-        by_conversation.setdefault(item.conversation_id, []).append(item)
+def turns_finished(database_url: str, sent: list[Sent]) -> bool:
+    """Whether every accepted message is stored and its turn has finished."""
     with session_scope(database_url) as session:
-        for cid, items in by_conversation.items():
+        found = session.execute(
+            select(Message.channel, Message.source_id, Message.answered_at).where(
+                Message.source_id.in_([s.source_id for s in sent])
+            )
+        ).all()
+    done = {(c, source) for c, source, answered in found if answered is not None}
+    return all((s.channel, s.source_id) in done for s in sent)
+
+
+def assert_stored_once_and_answered(database_url: str, sent: list[Sent]) -> None:
+    # A turn the kill cut off is finished by the gateway's sweeper (after 30 s).
+    wait_for(
+        "every turn finished",
+        lambda: turns_finished(database_url, sent),
+        timeout=BACK_S,
+    )
+    with session_scope(database_url) as session:
+        by_conversation: dict[str, list[Sent]] = {}
+        for item in sent:
+            stored = list(
+                session.scalars(
+                    select(Message).where(
+                        Message.channel == item.channel,
+                        Message.source_id == item.source_id,
+                    )
+                )
+            )
+            assert len(stored) == 1, (item, len(stored))  # stored exactly once
+            assert stored[0].content == item.text
+            by_conversation.setdefault(stored[0].conversation_id, []).append(item)
+        for cid in by_conversation:
             conversation = session.get(Conversation, cid)
             assert conversation is not None
             rows = list(
@@ -342,17 +425,13 @@ def assert_stored_once_and_answered(database_url: str, sent: list[Sent]) -> None
             with_advisers = (
                 handed_over is not None and conversation.status in WITH_ADVISERS
             )
-            for item in items:
-                source = f"{cid}:{item.client_id}"
-                stored = [r for r in rows if r.source_id == source]
-                assert len(stored) == 1, (item, [r.source_id for r in rows])
-                assert stored[0].content == item.text
-            incoming = [r for r in rows if r.message_type is MessageType.INCOMING]
-            for here, after in zip(incoming, [*incoming[1:], None], strict=True):
-                answered = any(
-                    r.message_type is MessageType.OUTGOING
-                    and r.id > here.id
-                    and (after is None or r.id < after.id)
+            # A turn cut by a kill is finished after the restart (by the redelivery
+            # or the sweeper), so its answer may come after later ones.
+            for here in rows:
+                if here.message_type is not MessageType.INCOMING:
+                    continue
+                answered = here.answered_at is not None and any(
+                    r.message_type is MessageType.OUTGOING and r.id > here.id
                     for r in rows
                 )
                 assert answered or with_advisers, "\n".join(
@@ -365,7 +444,7 @@ def assert_stored_once_and_answered(database_url: str, sent: list[Sent]) -> None
 
 
 def test_gateway_killed_comes_back_and_nothing_is_lost(supervised: Supervised) -> None:
-    with Crowd(supervised.gateway_url) as crowd:
+    with Crowd(supervised) as crowd:
         crowd.wait_accepted(6)
         old = supervised.kill("gateway")
         supervised.wait_back("gateway", old)
@@ -379,7 +458,7 @@ def test_gateway_killed_comes_back_and_nothing_is_lost(supervised: Supervised) -
 def test_action_server_killed_comes_back_with_its_workers_gone(
     supervised: Supervised,
 ) -> None:
-    with Crowd(supervised.gateway_url) as crowd:
+    with Crowd(supervised) as crowd:
         crowd.wait_accepted(6)
         old = supervised.kill("actions")
         supervised.wait_back("actions", old)
@@ -405,7 +484,7 @@ def test_rasa_killed_comes_back_and_every_conversation_is_where_it_was(
     assert queued.status == "queued", queued
     assert supervised.tracker(waiting.conversation_id)["paused"]
 
-    with Crowd(supervised.gateway_url) as crowd:
+    with Crowd(supervised) as crowd:
         crowd.wait_accepted(6)
         old = supervised.kill("rasa")
         # Meanwhile people are answered with the apology and queued.
