@@ -390,6 +390,11 @@ class RestartPolicy:
     # A run at least this long was a healthy one: the next crash starts the
     # backoff again from its first wait.
     stable_after_s: float = 60.0
+    # A service that was ready is asked every probe_every_s whether it still is;
+    # one that has not answered for hung_after_s is restarted as if it had
+    # crashed. Generous: Rasa under load answers its status late, not never.
+    probe_every_s: float = 10.0
+    hung_after_s: float = 60.0
 
 
 def next_restart(
@@ -413,12 +418,15 @@ class _Watch:
     failures: int = 0
     restarts: int = 0
     restart_at: float | None = None
+    answered_at: float = 0.0  # the last time its readiness check passed
+    probed_at: float = 0.0
 
 
 class Supervisor:
     """Keep a started stack running: restart any service that exits, with backoff.
 
-    A service that exits has its whole process group stopped first (its workers
+    A service that exits, or stops answering its readiness check for
+    ``hung_after_s``, has its whole process group stopped first (its workers
     would otherwise keep the port), then is started again after
     ``next_restart``'s delay; every exit, restart and recovery is logged.
     """
@@ -437,7 +445,8 @@ class Supervisor:
         self.interval_s = interval_s
         now = clock()
         self.watches = {
-            s.name: _Watch(started_at=s.started_at or now) for s in stack.services
+            s.name: _Watch(started_at=s.started_at or now, answered_at=now)
+            for s in stack.services
         }
 
     def restarts(self, name: str) -> int:
@@ -445,7 +454,8 @@ class Supervisor:
         return self.watches[name].restarts
 
     def check(self) -> None:
-        """Look at every service once: notice exits, restart, notice recovery."""
+        """Look at every service once: notice exits and hangs, restart, notice
+        recovery."""
         for service in self.stack.services:
             watch = self.watches[service.name]
             now = self.clock()
@@ -454,8 +464,37 @@ class Supervisor:
                     self._restart(service, watch, now)
             elif not service.running:
                 self._exited(service, watch, now)
-            elif not watch.ready and service.is_ready():
-                self._recovered(service, watch, self.clock())
+            elif not watch.ready:
+                if service.is_ready():
+                    self._recovered(service, watch, self.clock())
+            elif now - watch.probed_at >= self.policy.probe_every_s:
+                self._probe(service, watch, now)
+
+    def _probe(self, service: Service, watch: _Watch, now: float) -> None:
+        watch.probed_at = now
+        if service.is_ready():
+            watch.answered_at = self.clock()
+            return
+        silent = now - watch.answered_at
+        if silent < self.policy.hung_after_s:
+            return
+        assert service.proc is not None
+        watch.failures, delay = next_restart(
+            self.policy, failures=watch.failures, uptime_s=now - watch.started_at
+        )
+        logger.warning(
+            "%s (pid %d) has not answered for %.0f s; stopping it, restarting in "
+            "%.1f s (crash %d in a row); log: %s",
+            service.name,
+            service.proc.pid,
+            silent,
+            delay,
+            watch.failures,
+            service.log_path,
+        )
+        service.stop(timeout=2.0)  # a hung process seldom honours SIGTERM
+        watch.ready = False
+        watch.restart_at = self.clock() + delay
 
     def _exited(self, service: Service, watch: _Watch, now: float) -> None:
         assert service.proc is not None
@@ -501,6 +540,7 @@ class Supervisor:
 
     def _recovered(self, service: Service, watch: _Watch, now: float) -> None:
         watch.ready = True
+        watch.answered_at = watch.probed_at = now
         logger.warning(
             "%s ready again after %.1f s", service.name, now - watch.started_at
         )

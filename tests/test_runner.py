@@ -192,3 +192,41 @@ def test_supervisor_restarts_a_crashing_service_with_growing_waits(
     assert "crashy (pid" in caplog.text and "exited with code 3" in caplog.text
     assert "restarted (pid" in caplog.text
     service.stop()
+
+
+def test_supervisor_restarts_a_service_that_stops_answering(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    service = Service(
+        "server",
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        dict(os.environ),
+        f"http://127.0.0.1:{port}/",
+        tmp_path / "server.log",
+        stop_timeout_s=5.0,
+    )
+    stack = Stack("sqlite://", 0, 0, 0, "", services=[service])
+    policy = RestartPolicy(
+        Backoff(first_s=0.1), stable_after_s=60.0, probe_every_s=0.2, hung_after_s=1.0
+    )
+    service.start()
+    _wait("the server to answer", service.is_ready)
+    supervisor = Supervisor(stack, policy=policy)
+    assert service.proc is not None
+    hung = service.proc.pid
+    try:
+        os.kill(hung, signal.SIGSTOP)  # alive, but answers nothing
+        deadline = time.monotonic() + 30
+        with caplog.at_level(logging.WARNING, logger="bot.runner"):
+            while not (
+                supervisor.restarts("server") and supervisor.watches["server"].ready
+            ):
+                assert time.monotonic() < deadline, caplog.text
+                supervisor.check()
+                time.sleep(0.02)
+        assert f"server (pid {hung}) has not answered for" in caplog.text
+        assert service.proc.pid != hung and service.is_ready()
+        assert not group_alive(hung)
+    finally:
+        service.stop()
