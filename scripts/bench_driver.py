@@ -33,7 +33,10 @@ QUESTIONS = [
     "where can we find a grant for a new minibus",
     "any funding for a community fridge?",
     "is a raffle at our summer fair legal without a licence",
-    "can someone look over our lottery application",
+    # (was "can someone look over our lottery application": a request for a
+    # person to review it, which the model rightly hands over, leaving the
+    # scripted turns after it unanswered)
+    "what do lottery funders look for in an application",
     "we want to set up an online donate button, what's easiest",
     "what does our AGM legally need to cover",
     "how many trustees do we need",
