@@ -20,7 +20,7 @@ from bot.db.repositories import conversations as repo
 from bot.db.session import session_scope
 from bot.domain import risk_phrases
 from bot.domain.safety import RiskCheck
-from bot.gateway import hub, turns
+from bot.gateway import action_check, hub, turns
 from bot.gateway.channels.base import Channel, ConversationRef, Incoming
 from bot.gateway.events import message_event, message_view, status_event, typing_event
 from bot.gateway.hours import AdviserHours
@@ -163,8 +163,7 @@ class Pipeline:
             check, nlu = await self._ask_nlu(conv, incoming)
             if check.urgent:
                 return await self._urgent(conv, view, check, nlu=nlu)
-            await self.in_db(lambda s: turns.passed_to_advisers(s, view["id"], nlu))
-            return await self._to_advisers(conv, incoming, view)
+            return await self._to_advisers(conv, incoming, view, nlu)
         if status is ConversationStatus.RESOLVED:
             conv = await self._reopen(conv)
         turn = await self._bot_turn(conv, incoming, view)
@@ -280,15 +279,21 @@ class Pipeline:
         return await self._answered(conv, view, turn)
 
     async def _to_advisers(
-        self, conv: ConversationRef, incoming: Incoming, view: dict[str, Any]
+        self,
+        conv: ConversationRef,
+        incoming: Incoming,
+        view: dict[str, Any],
+        nlu: tuple[str | None, float | None],
     ) -> Received:
         """The bot stays silent; the console is told; an email address is kept."""
-        hub.publish(hub.QUEUE_TOPIC, message_event(conv.id, view))
-        replies: list[dict[str, Any]] = []
         found = EMAIL.search(incoming.text)
+        email = None
         if found and conv.status == ConversationStatus.QUEUED.value:
             email = found.group(0).strip(".'")
-            replies = await self.in_db(lambda s: turns.keep_email(s, conv, email))
+        replies = await self.in_db(
+            lambda s: turns.passed_to_advisers(s, conv, view["id"], nlu, email=email)
+        )
+        hub.publish(hub.QUEUE_TOPIC, message_event(conv.id, view))
         return Received(conv.id, message=view, replies=replies, status=conv.status)
 
     async def _reopen(self, conv: ConversationRef) -> ConversationRef:
@@ -341,8 +346,40 @@ class Pipeline:
             return await self.in_db(
                 lambda s: turns.store_urgent(s, conv, view["id"], notice, nlu=nlu)
             )
+        failed = await self._failed_actions(conv)
+        if failed:
+            # The action server failed during the turn: what Rasa said without
+            # it is a half-answer. The apology and a person instead.
+            logger.error(
+                "action server failed during the turn (%s): handing over",
+                ", ".join(failed),
+                extra={"conversation_id": conv.id},
+            )
+            nlu = (reply.intent, reply.confidence)
+            return await self.in_db(
+                lambda s: turns.store_unavailable(s, conv, notice, view["id"], nlu=nlu)
+            )
         return await self.in_db(
             lambda s: turns.store_reply(s, conv, view["id"], reply, notice)
+        )
+
+    async def _failed_actions(self, conv: ConversationRef) -> list[str]:
+        """Return the custom actions of this turn that failed (from its tracker)."""
+        try:
+            tracker = await self.rasa.tracker(conv.id)
+        except RasaUnavailable as exc:
+            # Rasa answered the turn a moment ago; keep its answer.
+            logger.warning(
+                "could not read the turn's tracker: %s",
+                exc,
+                extra={"conversation_id": conv.id},
+            )
+            return []
+        events = tracker.get("events")
+        slots = tracker.get("slots")
+        return action_check.failed_actions(
+            events if isinstance(events, list) else [],
+            topic=slots.get("topic") if isinstance(slots, dict) else None,
         )
 
     # ------------------------------------------------------------------ deliver

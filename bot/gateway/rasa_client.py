@@ -156,6 +156,27 @@ class RasaClient:
         if response.status_code != 200:
             raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
 
+    async def tracker(self, conversation_id: str) -> dict[str, Any]:
+        """Return the conversation's tracker (events since the last restart)."""
+        token = self.settings.rasa_token.get_secret_value()
+        try:
+            async with asyncio.timeout(self.total_timeout):
+                response = await self._http.get(
+                    f"/conversations/{conversation_id}/tracker",
+                    params={"token": token, "include_events": "AFTER_RESTART"},
+                )
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RasaUnavailable("Rasa answered with invalid JSON") from exc
+        if not isinstance(body, dict):
+            raise RasaUnavailable("unexpected tracker from Rasa")
+        return body
+
     async def rasa_up(self, timeout: float = HEALTH_TIMEOUT_S) -> bool:
         """Return whether Rasa answers its status with a model loaded."""
         token = self.settings.rasa_token.get_secret_value()

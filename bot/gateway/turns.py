@@ -214,7 +214,6 @@ def store_reply(
         )
         for m in reply.messages
     ]
-    service.mark_answered(session, message_id=message_id)
     handoff_id = handoff_reason = None
     if conversation.status is ConversationStatus.BOT and reply.paused:
         # Rasa paused but nothing queued it: queue it rather than lose it.
@@ -230,13 +229,23 @@ def store_reply(
     views = [message_view(m) for m in replies]
     if handoff_id is not None:
         views += hours_notice(session, conversation, handoff_id, notice)
+    # The turn's last step: whatever it said is stored (a crash before this
+    # leaves the message for the sweeper).
+    service.mark_answered(session, message_id=message_id)
     return Turn(ref(conversation), views, handoff_id, handoff_reason)
 
 
 def store_unavailable(
-    session: Session, conv: ConversationRef, notice: Notice, message_id: int
+    session: Session,
+    conv: ConversationRef,
+    notice: Notice,
+    message_id: int,
+    *,
+    nlu: tuple[str | None, float | None] | None = None,
 ) -> Turn:
     """Queue the conversation (bot_unavailable) and tell the person."""
+    if nlu is not None:
+        record_nlu(session, message_id, *nlu)
     conversation = repo.get_conversation(session, conversation_id=conv.id)
     assert conversation is not None
     session.refresh(conversation)
@@ -249,11 +258,11 @@ def store_unavailable(
     apology = service.send(
         session, conversation=conversation, sender="bot", text=BOT_UNAVAILABLE_TEXT
     )
-    service.mark_answered(session, message_id=message_id)
     session.commit()
     views = [message_view(apology)]
     if handoff_id is not None:
         views += hours_notice(session, conversation, handoff_id, notice)
+    service.mark_answered(session, message_id=message_id)
     return Turn(ref(conversation), views, handoff_id, handoff_reason)
 
 
@@ -268,12 +277,18 @@ def record_nlu(
 
 def passed_to_advisers(
     session: Session,
+    conv: ConversationRef,
     message_id: int,
     nlu: tuple[str | None, float | None],
-) -> None:
-    """Finish the turn of a message the advisers answer: NLU kept, marked done."""
+    *,
+    email: str | None = None,
+) -> list[dict[str, Any]]:
+    """Finish the turn of a message the advisers answer: NLU kept, an email
+    address kept (and thanked for), the message marked answered last."""
     record_nlu(session, message_id, *nlu)
+    replies = keep_email(session, conv, email) if email else []
     service.mark_answered(session, message_id=message_id)
+    return replies
 
 
 def store_urgent(
@@ -311,7 +326,6 @@ def store_urgent(
                 urgent=True,
             )
         )
-    service.mark_answered(session, message_id=message_id)
     handoff, raised = _escalate(session, conversation)
     session.commit()
     logger.warning(
@@ -322,6 +336,7 @@ def store_urgent(
     views = [message_view(m) for m in replies]
     if handoff is not None:
         views += hours_notice(session, conversation, handoff.id, notice)
+    service.mark_answered(session, message_id=message_id)
     # A conversation the bot held is new to the advisers, however it got to them.
     alert = raised or ConversationStatus(conv.status) not in WITH_ADVISERS
     return Turn(

@@ -19,6 +19,8 @@ from bot.db.models import (
     Handoff,
     Message,
     MessageType,
+    Outbox,
+    OutboxState,
 )
 from bot.db.session import session_scope
 from bot.domain.safety import URGENT_ACTIVITY_TEXT
@@ -151,7 +153,12 @@ class Person:
             return rows
 
     def _delivered(self, after: int) -> bool:
-        # A turn's replies are stored together, then delivered and marked together.
+        # The turn is over (the message is marked answered as its last step) and
+        # the outbox has delivered every reply it stored.
+        with session_scope(self.stack.database_url) as s:
+            message = s.get(Message, after)
+            if message is None or message.answered_at is None:
+                return False
         rows = self._outgoing(after)
         return bool(rows) and all(m.delivered_at is not None for m in rows)
 
@@ -241,7 +248,22 @@ class Console:
         self._form(cid, "claim")
 
     def reply(self, cid: str, text: str) -> None:
+        """Reply, and wait until the outbox delivered it (Telegram: the Bot API
+        accepted it), so it never lands inside the person's next exchange."""
         self._form(cid, "reply", text=text)
+
+        def delivered() -> bool:
+            with session_scope(self.stack.database_url) as s:
+                states = s.scalars(
+                    select(Outbox.state)
+                    .join(Message, Message.id == Outbox.message_id)
+                    .where(Message.conversation_id == cid, Message.content == text)
+                ).all()
+                return bool(states) and all(
+                    state is OutboxState.DELIVERED for state in states
+                )
+
+        wait_for(f"the adviser's reply {text!r} delivered", delivered)
 
     def resolve(self, cid: str, outcome: str = "answered") -> None:
         self._form(cid, "resolve", outcome=outcome)
