@@ -71,3 +71,45 @@ def test_0200_adds_the_urgent_flags_with_false_for_existing_rows(
     columns = {c["name"] for c in inspect(engine).get_columns("conversations")}
     assert "urgent" not in columns and "urgent_since" not in columns
     assert "urgent" not in {c["name"] for c in inspect(engine).get_columns("messages")}
+
+
+def test_0300_marks_old_messages_answered_and_adds_the_outbox(
+    empty_db_url: str,
+) -> None:
+    upgrade(empty_db_url, "0200")
+    engine = get_engine(empty_db_url)
+    when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO conversations (id, channel, status, created_at, "
+                "updated_at) VALUES ('c-old', 'telegram', 'queued', :now, :now)"
+            ),
+            {"now": when},
+        )
+        for kind in ("incoming", "outgoing"):
+            conn.execute(
+                text(
+                    "INSERT INTO messages (conversation_id, message_type, sender, "
+                    "content, channel, created_at) VALUES ('c-old', :kind, "
+                    "'person', 'hello', 'telegram', :now)"
+                ),
+                {"kind": kind, "now": when},
+            )
+    upgrade(empty_db_url)
+    assert "outbox" in table_names(empty_db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT message_type, answered_at FROM messages ORDER BY id")
+        ).all()
+        # what was stored before was answered (or lost) then: never re-answered
+        assert rows[0][0] == "incoming" and rows[0][1] is not None
+        assert rows[1][0] == "outgoing" and rows[1][1] is None
+        paused = conn.execute(text("SELECT bot_paused FROM conversations")).scalar()
+        assert not paused
+        # old replies are not re-sent: the outbox starts empty
+        assert conn.execute(text("SELECT count(*) FROM outbox")).scalar_one() == 0
+    downgrade(empty_db_url, "0200")
+    assert "outbox" not in table_names(empty_db_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM messages")).scalar_one() == 2

@@ -159,7 +159,7 @@ class TelegramChannel:
             try:
                 # Stop the button's spinner first: Telegram wants an answer soon.
                 await query.answer()
-            except TelegramError as exc:
+            except (TelegramError, RuntimeError) as exc:  # RuntimeError: not started
                 logger.warning("could not answer callback query: %s", exc)
         if stored is None or incoming is None:
             return  # nothing for us to answer (a forged button, a group chat)
