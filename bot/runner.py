@@ -335,7 +335,8 @@ def build_stack(
                 env,
                 f"{stack.gateway_url}/healthz",
                 log_dir / "gateway.log",
-                stop_timeout_s=graceful_shutdown_s + 5.0,
+                # the requests in flight, then Telegram's turns (app.py lifespan)
+                stop_timeout_s=2 * graceful_shutdown_s + 5.0,
             )
         )
     return stack

@@ -24,6 +24,8 @@ from bot.gateway.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
+# A turn in flight at shutdown gets the Rasa timeout and this long to store its reply.
+SHUTDOWN_DRAIN_MARGIN_S = 2.0
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -135,6 +137,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {}
         finally:
+            if telegram is not None:
+                # Telegram's turns run after the webhook has answered, so the
+                # server's graceful shutdown does not wait for them: this does.
+                await telegram.drain(settings.rasa_timeout_s + SHUTDOWN_DRAIN_MARGIN_S)
             if telegram_starter is not None:
                 await telegram_starter.stop()
             await rasa.aclose()
