@@ -111,3 +111,46 @@ async def test_an_urgent_alert_reaches_a_page_about_another_conversation(
     await alert.get_by_role("link", name="Open the urgent conversation").click()
     await page.wait_for_url(f"**/conversations/{other}")
     await expect(page.locator("h1 .urgent-tag")).to_have_text("Urgent")
+
+
+async def test_a_reply_shows_sending_then_failed_then_delivered_live(
+    server: str, page: Page, db_url: str, directory: dict[str, str]
+) -> None:
+    """The transcript follows the outbox without a reload: what the delivery
+    worker records (here written as it writes it) shows up in place."""
+    from sqlalchemy import select
+
+    from bot.db.models import Outbox
+    from bot.gateway.delivery import record_delivered, record_failure
+
+    adviser_id = make_adviser(db_url)
+    cid = make_conversation(
+        db_url,
+        channel="telegram",
+        status=ConversationStatus.ASSIGNED,
+        assignee_id=adviser_id,
+    )
+    await _sign_in(page, server)
+    await page.goto(f"{server}/console/conversations/{cid}")
+    await _subscribed(hub.conversation_topic(cid))
+    await page.get_by_label("Reply to the person").fill("Hello from Alex")
+    await page.get_by_role("button", name="Send reply").click()
+    await page.wait_for_url("**?notice=replied")
+    line = page.locator("li.msg-outgoing", has_text="Hello from Alex")
+    await expect(line.locator(".delivery")).to_have_text("Sending…")
+    with session_scope(db_url) as s:
+        row = s.scalars(select(Outbox).where(Outbox.conversation_id == cid)).one()
+        outbox_id, message_id = row.id, row.message_id
+        record_failure(
+            s, outbox_id=outbox_id, attempts=10, error="Forbidden", retry_at=None
+        )
+    event = {"type": "delivery", "conversation_id": cid, "message_id": message_id}
+    hub.publish(hub.conversation_topic(cid), event)
+    await expect(line.locator(".delivery")).to_contain_text("Not delivered")
+    await line.get_by_role("button", name="Send again").click()
+    await page.wait_for_url("**?notice=retrying")
+    await expect(line.locator(".delivery")).to_have_text("Sending…")
+    with session_scope(db_url) as s:
+        record_delivered(s, outbox_id=outbox_id, message_id=message_id)
+    hub.publish(hub.conversation_topic(cid), event)
+    await expect(line.locator(".delivery")).to_have_text("Delivered")
