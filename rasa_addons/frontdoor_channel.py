@@ -27,6 +27,23 @@ HEALTH_TTL_S = 5.0
 HEALTH_TIMEOUT_S = 1.5
 
 
+def saved_tracker(store: Any, sender_id: Text) -> Any:
+    """The tracker Rasa just saved for this conversation, if the store kept it.
+
+    rasa_addons.tracker_store.FrontDoorSQLTrackerStore keeps it (Rasa wraps the
+    configured store in a FailSafeTrackerStore and an AwaitableTrackerStore).
+    With any other store: None, and the channel fetches the tracker as before.
+    """
+    for _ in range(4):  # Rasa's wrappers (fail-safe, awaitable) hold the store
+        take = getattr(store, "take_saved", None)
+        if callable(take):
+            return take(sender_id)
+        store = getattr(store, "_tracker_store", None)
+        if store is None:
+            break
+    return None
+
+
 class FrontDoorInput(RestInput):
     """POST /webhooks/frontdoor/webhook -> messages, intent, paused."""
 
@@ -89,7 +106,10 @@ class FrontDoorInput(RestInput):
                     metadata=metadata,
                 )
             )
-            tracker = await request.app.ctx.agent.tracker_store.retrieve(sender_id)
+            store = request.app.ctx.agent.tracker_store
+            tracker = saved_tracker(store, sender_id)
+            if tracker is None:
+                tracker = await store.retrieve(sender_id)
             intent: Dict[Text, Any] = {}
             paused = False
             if tracker is not None:

@@ -19,15 +19,19 @@ PostgreSQL is left exactly as Rasa configures it. Configured in endpoints.yml:
 
 from __future__ import annotations
 
-from typing import Any
+from collections import OrderedDict
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import event
 from sqlalchemy.pool import SingletonThreadPool
 
 # how long a writer waits for another's transaction before giving up (ms)
 BUSY_TIMEOUT_MS = 10_000
+# trackers kept after a save for the channel to take (oldest dropped first)
+SAVED_KEPT = 256
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -42,9 +46,16 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class FrontDoorSQLTrackerStore(SQLTrackerStore):
-    """SQLTrackerStore whose SQLite connections use WAL and synchronous=NORMAL."""
+    """SQLTrackerStore whose SQLite connections use WAL and synchronous=NORMAL.
+
+    It also keeps the tracker it last saved for each conversation until the
+    gateway's channel takes it (`take_saved`): the channel answers with the
+    message's intent and the pause state, which it read by fetching the tracker
+    again, a second query, JSON parse and replay of every event per message.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._saved: "OrderedDict[str, DialogueStateTracker]" = OrderedDict()
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             url = self.engine.url
@@ -56,3 +67,14 @@ class FrontDoorSQLTrackerStore(SQLTrackerStore):
             self.engine = sa.create_engine(url, poolclass=SingletonThreadPool)
             event.listen(self.engine, "connect", sqlite_pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await super().save(tracker)
+        self._saved[tracker.sender_id] = tracker
+        self._saved.move_to_end(tracker.sender_id)
+        while len(self._saved) > SAVED_KEPT:
+            self._saved.popitem(last=False)
+
+    def take_saved(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The tracker this process saved last for `sender_id`, once; else None."""
+        return self._saved.pop(sender_id, None)

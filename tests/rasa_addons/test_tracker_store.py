@@ -41,6 +41,10 @@ def test_sqlite_connections_get_the_apps_settings_and_state_survives(
     assert saved["pool"] == "SingletonThreadPool"
     # 8 events and the slot, once: the second save of the same tracker adds none
     assert saved["rows"] == 9
+    # the gateway's channel reads the saved tracker instead of fetching it again
+    assert saved["taken_is_saved"] is True
+    assert saved["taken_again"] is None
+    assert saved["other_store"] is None
     loaded = probe(db, "load")  # another process, as after a restart
     assert loaded["rows"] == 9
     assert loaded["texts"] == ["hello", "we need a grant for our hall roof"]

@@ -45,6 +45,15 @@ async def main(db: str, mode: str) -> dict:
         await store.save(tracker)
         await store.save(tracker)  # nothing new: nothing written twice
         out["slot"] = slot
+        # the channel takes the saved tracker once, through Rasa's wrappers
+        from rasa.core.tracker_store import AwaitableTrackerStore, FailSafeTrackerStore
+
+        from rasa_addons.frontdoor_channel import saved_tracker
+
+        wrapped = FailSafeTrackerStore(AwaitableTrackerStore(store))
+        out["taken_is_saved"] = saved_tracker(wrapped, "person-1") is tracker
+        out["taken_again"] = saved_tracker(wrapped, "person-1")
+        out["other_store"] = saved_tracker(object(), "person-1")
     with store.engine.connect() as conn:
         out["journal_mode"] = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
         out["synchronous"] = conn.exec_driver_sql("PRAGMA synchronous").scalar()
