@@ -1,8 +1,9 @@
-"""The console's links to the gateway: live events, replies to the person, the bot.
+"""The console's links to the gateway: live events and the bot.
 
-Thin wrappers over ``bot.gateway.hub``, ``bot.gateway.delivery`` and
-``bot.gateway.rasa_client``, so the console has one place that knows their
-names, and a hub failure never undoes an adviser's committed change.
+Thin wrappers over ``bot.gateway.hub`` and ``bot.gateway.rasa_client``, so the
+console has one place that knows their names, and a hub failure never undoes an
+adviser's committed change. Replies go through the conversation service and
+the outbox (``bot.conversations.service.send``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.gateway import delivery, hub, rasa_client
+from bot.gateway import hub, rasa_client
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,6 @@ def publish(topic: str, event: dict[str, Any]) -> None:
 def subscribe(topic: str) -> hub.Subscription:
     """Start receiving ``topic``'s events now; close the subscription when done."""
     return hub.subscribe(topic)
-
-
-async def deliver_reply(conversation_id: str, *, text: str, adviser_id: int) -> None:
-    """Send an adviser's reply to the person's channel (the gateway stores it)."""
-    await delivery.deliver_to_person(
-        conversation_id, text=text, sender="adviser", adviser_id=adviser_id
-    )
 
 
 async def resume_bot(conversation_id: str) -> None:

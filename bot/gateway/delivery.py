@@ -135,6 +135,13 @@ def record_delivered(session: Session, *, outbox_id: int, message_id: int) -> No
     )
 
 
+def postpone(session: Session, *, outbox_id: int, until: datetime) -> None:
+    """Move a row's next attempt to ``until`` without counting an attempt."""
+    session.execute(
+        update(Outbox).where(Outbox.id == outbox_id).values(next_attempt_at=until)
+    )
+
+
 def record_failure(
     session: Session,
     *,
@@ -259,6 +266,14 @@ class DeliveryWorker:
         """Send one row; return whether the conversation may go on."""
         conv = row.conversation
         channel = self.pipeline.channels.get(conv.channel)
+        if channel is not None and not getattr(channel, "ready", True):
+            # Still starting (Telegram starts in the background): not an
+            # attempt, so a slow start never uses up the retries.
+            later = utcnow() + timedelta(seconds=self.policy.poll_s)
+            await self.pipeline.in_db(
+                lambda s: postpone(s, outbox_id=row.outbox_id, until=later)
+            )
+            return False
         attempts = row.attempts + 1
         try:
             if channel is None:

@@ -21,6 +21,8 @@ from bot.gateway.delivery import OutboxPolicy
 from bot.gateway.turns import BOT_UNAVAILABLE_TEXT
 from tests.gateway.conftest import Harness, HarnessFactory, until
 from tests.gateway.test_telegram import CHAT, post_update, telegram_gateway
+from tests.support.fake_bot_api import FakeBotApi
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
 
@@ -177,3 +179,26 @@ async def test_telegram_redelivery_of_an_unanswered_update_is_answered(
         [stored] = _incoming(h)
         assert stored.answered_at is not None
         assert len(h.rasa.received) == 2  # asked again, answered once
+
+
+async def test_polling_acknowledges_an_update_only_once_it_is_stored(
+    start_gateway: HarnessFactory, migrated_db_url: str
+) -> None:
+    api = FakeBotApi()
+    update = api.text_update(CHAT, "polled question")
+    api.pending_updates.append(update)
+    async with serve(api.app()) as api_url:
+        with failing_once(migrated_db_url, INSERT_MESSAGE) as failed:
+            async with start_gateway(
+                telegram_bot_token=api.token,
+                telegram_base_url=f"{api_url}/bot",
+                telegram_mode="polling",
+            ) as h:
+                await api.wait_for("sendMessage", 1, timeout=20)
+                assert failed  # the first attempt to store it failed ...
+                assert api.sent_texts(CHAT) == ["Echo: polled question"]
+                # ... so it was fetched again, stored once and answered once
+                assert [m.content for m in _incoming(h)] == ["polled question"]
+                offsets = [int(p.get("offset") or 0) for p in api.called("getUpdates")]
+                assert offsets[0] == 0 and update["update_id"] + 1 in offsets
+                assert offsets.index(update["update_id"] + 1) > 1  # not at once

@@ -196,3 +196,35 @@ async def test_rows_left_by_a_stopped_gateway_go_out_at_the_next_start(
         await api2.wait_for("sendMessage", 1, timeout=15)
         assert api2.sent_texts(CHAT) == ["Echo: are you there?"]
         assert [r[2] for r in _rows(h2)] == [OutboxState.DELIVERED]
+
+
+async def test_replies_wait_for_a_telegram_that_is_still_starting(
+    start_gateway: HarnessFactory,
+) -> None:
+    """The Bot API is down at start-up (Telegram starts in the background): the
+    reply waits, using up no attempts, and goes out once Telegram is started."""
+    from tests.gateway.test_telegram import SECRET
+    from tests.support.servers import serve
+
+    api = FakeBotApi()
+    api.down = True
+    async with serve(api.app()) as api_url:
+        async with start_gateway(
+            telegram_bot_token=api.token,
+            telegram_webhook_secret=SECRET,
+            telegram_base_url=f"{api_url}/bot",
+        ) as h:
+            _fast(h)
+            assert not h.app.state.telegram.ready
+            response = await post_update(h, api.text_update(CHAT, "early bird"))
+            assert response.status_code == 200  # stored, though Telegram is down
+            await until(lambda: len(_rows(h)) == 1, what="the reply stored")
+            assert api.called("sendMessage", ok_only=False) == []  # not tried
+            assert _rows(h)[0][3] == 0
+            api.down = False
+            await api.wait_for("sendMessage", 1, timeout=60)
+            assert api.sent_texts(CHAT) == ["Echo: early bird"]
+            await until(
+                lambda: _rows(h)[0][2] is OutboxState.DELIVERED, what="delivered"
+            )
+            assert _rows(h)[0][3] == 0  # delivered at the first real attempt

@@ -178,8 +178,12 @@ class FakeBotApi:
                 "pending_update_count": 0,
             }
         if method == "getUpdates":
-            updates, self.pending_updates = self.pending_updates, []
-            return updates
+            # Telegram's contract: an offset acknowledges every update before it.
+            offset = int(params.get("offset") or 0)
+            self.pending_updates = [
+                u for u in self.pending_updates if u["update_id"] >= offset
+            ]
+            return list(self.pending_updates)
         if method == "sendMessage":
             result = {
                 "message_id": next(self._message_ids),

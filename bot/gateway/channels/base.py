@@ -100,6 +100,11 @@ class Channel(Protocol):
 
     name: str
 
+    @property
+    def ready(self) -> bool:
+        """False while the channel is still starting: the worker waits."""
+        ...
+
     async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
         """Send one stored outgoing message (its view); raise DeliveryError."""
         ...

@@ -1,4 +1,4 @@
-"""The Telegram channel: python-telegram-bot fed by our webhook (or polling)."""
+"""The Telegram channel: python-telegram-bot fed by our webhook (or our polling)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Coroutine
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.ext import AIORateLimiter, Application, ContextTypes
 
 from bot.db.models import Conversation, Message
 from bot.gateway.channels.base import (
@@ -37,6 +38,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 START_TEXT_FOR_RASA = "hello"
 MAX_TEXT = 4096
 MAX_UPDATE_BYTES = 1024 * 1024
+POLL_TIMEOUT_S = 10  # long polling: Telegram holds getUpdates this long
 
 
 def callback_data(message_id: int, index: int) -> str:
@@ -45,7 +47,8 @@ def callback_data(message_id: int, index: int) -> str:
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
-    """Build the PTB Application: webhook-fed (no updater) unless polling."""
+    """Build the PTB Application, without PTB's updater: our webhook route or our
+    own polling loop feeds it, each storing an update before acknowledging it."""
     assert settings.telegram_bot_token is not None
     builder = (
         Application.builder()
@@ -55,9 +58,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         # Messages of one chat are serialised by the pipeline's per-chat lock.
         .concurrent_updates(True)
     )
-    if settings.telegram_mode != "polling":
-        builder = builder.updater(None)
-    return builder.build()
+    return builder.updater(None).build()
 
 
 class TelegramChannel:
@@ -76,10 +77,9 @@ class TelegramChannel:
                 "TELEGRAM_WEBHOOK_SECRET must be set for the Telegram webhook"
             )
         self.application = build_application(self.settings)
-        # Polling feeds PTB's queue; the webhook stores and answers by itself.
-        self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self._turns: set[asyncio.Task[None]] = set()
+        self._poller: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -89,8 +89,8 @@ class TelegramChannel:
         await app.initialize()
         await app.start()
         if self.polling:
-            assert app.updater is not None
-            await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            await app.bot.delete_webhook()
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         else:
             await app.bot.set_webhook(
                 url=self.settings.public_url.rstrip("/") + WEBHOOK_PATH,
@@ -101,12 +101,41 @@ class TelegramChannel:
 
     async def stop(self) -> None:
         """Stop polling (if any) and PTB."""
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await poller
         app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
         if app.running:
             await app.stop()
         await app.shutdown()
+
+    async def _poll(self) -> None:
+        """Fetch updates; an update is acknowledged (the next offset) only once
+        it is stored, so a crash in between gets it again."""
+        offset: int | None = None
+        failures = 0
+        while True:
+            try:
+                updates = await self.application.bot.get_updates(
+                    offset=offset,
+                    timeout=POLL_TIMEOUT_S,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+                for update in updates:
+                    incoming = await self._incoming(update)
+                    stored = await self.pipeline.accept(incoming) if incoming else None
+                    offset = update.update_id + 1
+                    self._spawn(self._answer(update, stored, incoming))
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                logger.warning("telegram polling failed (%d): %s", failures, exc)
+                # the backoff between attempts (Telegram or the database down)
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
 
     # ------------------------------------------------------------------ webhook
 
@@ -174,15 +203,6 @@ class TelegramChannel:
 
     # ----------------------------------------------------------------- handlers
 
-    async def _on_update(
-        self, update: object, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
-        if not isinstance(update, Update):
-            return
-        incoming = await self._incoming(update)
-        stored = await self.pipeline.accept(incoming) if incoming else None
-        await self._answer(update, stored, incoming)
-
     async def _on_error(
         self, update: object, context: ContextTypes.DEFAULT_TYPE
     ) -> None:
@@ -224,6 +244,11 @@ class TelegramChannel:
         )
 
     # ------------------------------------------------------------------ deliver
+
+    @property
+    def ready(self) -> bool:
+        """Whether PTB is started, so the delivery worker may send."""
+        return bool(self.application.running)
 
     async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
         """Send one message; raise DeliveryError (with Telegram's retry_after)."""

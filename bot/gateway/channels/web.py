@@ -52,6 +52,7 @@ class WebChannel:
     """Widget delivery: the widget pulls (its history and its event stream)."""
 
     name = CHANNEL
+    ready = True
 
     async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
         # Stored is delivered: the message was published on conversation:<id>
