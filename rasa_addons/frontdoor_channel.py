@@ -1,8 +1,10 @@
 """A REST channel for the gateway that also returns the NLU result and pause state.
 
 Rasa's own REST channel answers with the bot's messages only; the gateway also
-needs the intent and confidence of the person's message (shown to advisers) and
-whether the bot handed over (the conversation was paused). It must also know
+needs the intent and confidence of the person's message (shown to advisers),
+whether the bot handed over (the conversation was paused), and the turn's events
+and topic slot (to tell whether a custom action failed during the turn, without
+fetching the whole tracker over Rasa's HTTP API). It must also know
 when the action server is down, which the REST channel hides.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -112,14 +114,20 @@ class FrontDoorInput(RestInput):
                 tracker = await store.retrieve(sender_id)
             intent: Dict[Text, Any] = {}
             paused = False
+            turn: List[Dict[Text, Any]] = []
+            topic = None
             if tracker is not None:
                 # the last UserUttered event is this message (tracker.latest_message
-                # can lag behind while a form is active)
+                # can lag behind while a form is active); what follows it is this
+                # turn, which the gateway reads for custom actions that failed
                 for event in reversed(tracker.events):
                     if isinstance(event, UserUttered):
                         intent = dict(event.intent or {})
                         break
+                    turn.append(event.as_dict())
+                turn.reverse()
                 paused = tracker.is_paused()
+                topic = tracker.get_slot("topic") if "topic" in tracker.slots else None
             return response.json(
                 {
                     "messages": collector.messages,
@@ -128,6 +136,8 @@ class FrontDoorInput(RestInput):
                         "confidence": intent.get("confidence"),
                     },
                     "paused": paused,
+                    "turn_events": turn,
+                    "topic": topic,
                 }
             )
 

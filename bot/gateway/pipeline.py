@@ -25,7 +25,7 @@ from bot.gateway.channels.base import Channel, ConversationRef, Incoming
 from bot.gateway.events import message_event, message_view, status_event, typing_event
 from bot.gateway.hours import AdviserHours
 from bot.gateway.locks import KeyedLocks
-from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
 from bot.gateway.turns import (
     BOT_UNAVAILABLE_TEXT,
     WITH_ADVISERS,
@@ -346,7 +346,7 @@ class Pipeline:
             return await self.in_db(
                 lambda s: turns.store_urgent(s, conv, view["id"], notice, nlu=nlu)
             )
-        failed = await self._failed_actions(conv)
+        failed = await self._failed_actions(conv, reply)
         if failed:
             # The action server failed during the turn: what Rasa said without
             # it is a half-answer. The apology and a person instead.
@@ -363,8 +363,18 @@ class Pipeline:
             lambda s: turns.store_reply(s, conv, view["id"], reply, notice)
         )
 
-    async def _failed_actions(self, conv: ConversationRef) -> list[str]:
-        """Return the custom actions of this turn that failed (from its tracker)."""
+    async def _failed_actions(
+        self, conv: ConversationRef, reply: BotReply
+    ) -> list[str]:
+        """Return the custom actions of this turn that failed (from its tracker).
+
+        The channel sends the turn's events with its answer; only when it did not
+        is the tracker fetched over Rasa's HTTP API (a second, costly request).
+        """
+        if reply.turn_events is not None:
+            return action_check.failed_actions(
+                [{"event": "user"}, *reply.turn_events], topic=reply.topic
+            )
         try:
             tracker = await self.rasa.tracker(conv.id)
         except RasaUnavailable as exc:

@@ -41,6 +41,10 @@ class BotReply:
     intent: str | None = None
     confidence: float | None = None
     paused: bool = False
+    # the events after the person's message and the topic slot, when the channel
+    # sent them (rasa_addons/frontdoor_channel.py): None means "not known"
+    turn_events: list[dict[str, Any]] | None = None
+    topic: str | None = None
 
 
 def _parse_reply(body: Any) -> BotReply:
@@ -67,6 +71,12 @@ def _parse_reply(body: Any) -> BotReply:
         intent=intent.get("name") if isinstance(intent, dict) else None,
         confidence=float(confidence) if isinstance(confidence, int | float) else None,
         paused=bool(body.get("paused")),
+        turn_events=(
+            [e for e in body["turn_events"] if isinstance(e, dict)]
+            if isinstance(body.get("turn_events"), list)
+            else None
+        ),
+        topic=body["topic"] if isinstance(body.get("topic"), str) else None,
     )
 
 

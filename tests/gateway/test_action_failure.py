@@ -164,3 +164,40 @@ def this_turn_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events after the user message (the fake adds the user event itself)."""
     index = next(i for i, e in enumerate(events) if e.get("event") == "user")
     return events[index + 1 : -1]
+
+
+@pytest.mark.integration
+async def test_the_turn_events_in_the_channels_answer_are_enough(gw: Harness) -> None:
+    # the channel sends the turn's events and the topic: no tracker fetch needed
+    # (the fake's tracker holds no events of this turn at all)
+    def half_answer(sender: str, text: str) -> dict[str, Any]:
+        return {
+            "messages": [{"text": HALF_ANSWER}],
+            "intent": {"name": "funding", "confidence": 0.9},
+            "paused": False,
+            "turn_events": this_turn_of(_without_events_of("action_find_lio")),
+            "topic": "funding",
+        }
+
+    gw.rasa.script = half_answer
+    conv = await gw.start()
+    body = (await gw.send(conv, "How do we apply for a grant? Truro")).json()
+    assert [r["text"] for r in body["replies"]] == [BOT_UNAVAILABLE_TEXT]
+    assert body["status"] == "queued"
+
+    def ok(sender: str, text: str) -> dict[str, Any]:
+        return {
+            "messages": [{"text": "Cornwall Voluntary Sector Forum covers Truro."}],
+            "intent": {"name": "funding", "confidence": 0.9},
+            "paused": False,
+            "turn_events": this_turn_of(OK_TURN),
+            "topic": "funding",
+        }
+
+    gw.rasa.script = ok
+    second = await gw.start()
+    body = (await gw.send(second, "How do we apply for a grant? Truro")).json()
+    assert body["status"] == "bot"
+    assert [r["text"] for r in body["replies"]] == [
+        "Cornwall Voluntary Sector Forum covers Truro."
+    ]
