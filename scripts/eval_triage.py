@@ -364,7 +364,13 @@ def _choice(arms: dict[str, Any]) -> str:
     return (
         "Ranked on dev by the mean of the eight target figures: "
         + ", ".join(f"`{n}` {score(a):.3f}" for n, a in ranked)
-        + f". config.yml runs `{_configured_arm()}`.\n"
+        + f". config.yml runs `{_configured_arm()}`.\n\n"
+        "The arms ran with the MiniLM encoder on TensorFlow, on the training data "
+        "of that day. Since then the encoder runs on ONNX Runtime with int8 matrix "
+        "products (the same dev figures, about a tenth of the encoder's time: "
+        "`docs/featurizers.md`), the training data grew by a seventh round and one "
+        "threshold was re-tuned on dev; the chosen pipeline's figures today are the "
+        "table at the top and the NLU speed above.\n"
     )
 
 
