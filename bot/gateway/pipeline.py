@@ -346,7 +346,7 @@ class Pipeline:
             return await self.in_db(
                 lambda s: turns.store_urgent(s, conv, view["id"], notice, nlu=nlu)
             )
-        failed = await self._failed_actions(conv, reply)
+        failed = self._failed_actions(reply)
         if failed:
             # The action server failed during the turn: what Rasa said without
             # it is a half-answer. The apology and a person instead.
@@ -363,33 +363,16 @@ class Pipeline:
             lambda s: turns.store_reply(s, conv, view["id"], reply, notice)
         )
 
-    async def _failed_actions(
-        self, conv: ConversationRef, reply: BotReply
-    ) -> list[str]:
-        """Return the custom actions of this turn that failed (from its tracker).
+    @staticmethod
+    def _failed_actions(reply: BotReply) -> list[str]:
+        """Return the custom actions of this turn that failed.
 
-        The channel sends the turn's events with its answer; only when it did not
-        is the tracker fetched over Rasa's HTTP API (a second, costly request).
+        Read from the turn's events and topic slot, which the channel sends with
+        its answer (rasa_addons/frontdoor_channel.py): known per turn, no second
+        request to Rasa.
         """
-        if reply.turn_events is not None:
-            return action_check.failed_actions(
-                [{"event": "user"}, *reply.turn_events], topic=reply.topic
-            )
-        try:
-            tracker = await self.rasa.tracker(conv.id)
-        except RasaUnavailable as exc:
-            # Rasa answered the turn a moment ago; keep its answer.
-            logger.warning(
-                "could not read the turn's tracker: %s",
-                exc,
-                extra={"conversation_id": conv.id},
-            )
-            return []
-        events = tracker.get("events")
-        slots = tracker.get("slots")
         return action_check.failed_actions(
-            events if isinstance(events, list) else [],
-            topic=slots.get("topic") if isinstance(slots, dict) else None,
+            [{"event": "user"}, *(reply.turn_events or [])], topic=reply.topic
         )
 
     # ------------------------------------------------------------------ deliver

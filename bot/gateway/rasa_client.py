@@ -41,8 +41,8 @@ class BotReply:
     intent: str | None = None
     confidence: float | None = None
     paused: bool = False
-    # the events after the person's message and the topic slot, when the channel
-    # sent them (rasa_addons/frontdoor_channel.py): None means "not known"
+    # the events after the person's message and the topic slot, as the channel
+    # sends them (rasa_addons/frontdoor_channel.py)
     turn_events: list[dict[str, Any]] | None = None
     topic: str | None = None
 
@@ -102,6 +102,29 @@ class RasaClient:
             transport=transport,
         )
 
+    async def _call(
+        self, method: str, path: str, *, timeout: float, **kwargs: Any
+    ) -> httpx.Response:
+        """One request to Rasa within ``timeout``; RasaUnavailable unless HTTP 200."""
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self._http.request(method, path, **kwargs)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+        return response
+
+    async def _call_json(
+        self, method: str, path: str, *, timeout: float, **kwargs: Any
+    ) -> Any:
+        """``_call``, then the answer's JSON body (RasaUnavailable if it is none)."""
+        response = await self._call(method, path, timeout=timeout, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise RasaUnavailable("Rasa answered with invalid JSON") from exc
+
     async def send(self, conversation_id: str, text: str, *, channel: str) -> BotReply:
         """Send the person's message to Rasa and return the bot's reply."""
         payload = {
@@ -109,17 +132,9 @@ class RasaClient:
             "message": text,
             "metadata": {"channel": channel},
         }
-        try:
-            async with asyncio.timeout(self.total_timeout):
-                response = await self._http.post(WEBHOOK_PATH, json=payload)
-        except (httpx.HTTPError, TimeoutError) as exc:
-            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise RasaUnavailable("Rasa answered with invalid JSON") from exc
+        body = await self._call_json(
+            "POST", WEBHOOK_PATH, timeout=self.total_timeout, json=payload
+        )
         return _parse_reply(body)
 
     async def parse(self, text: str) -> tuple[str | None, float | None]:
@@ -129,19 +144,10 @@ class RasaClient:
         so a risk check never holds up a message for long.
         """
         token = self.settings.rasa_token.get_secret_value()
-        try:
-            async with asyncio.timeout(self.settings.rasa_parse_timeout_s):
-                response = await self._http.post(
-                    PARSE_PATH, params={"token": token}, json={"text": text}
-                )
-        except (httpx.HTTPError, TimeoutError) as exc:
-            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise RasaUnavailable("Rasa answered with invalid JSON") from exc
+        body = await self._call_json(
+            "POST", PARSE_PATH, timeout=self.settings.rasa_parse_timeout_s,
+            params={"token": token}, json={"text": text},
+        )
         intent = body.get("intent") if isinstance(body, dict) else None
         if not isinstance(intent, dict):
             return None, None
@@ -154,38 +160,10 @@ class RasaClient:
     async def resume(self, conversation_id: str) -> None:
         """Un-pause the conversation in Rasa so the bot answers again."""
         token = self.settings.rasa_token.get_secret_value()
-        try:
-            async with asyncio.timeout(self.total_timeout):
-                response = await self._http.post(
-                    f"/conversations/{conversation_id}/tracker/events",
-                    params={"token": token},
-                    json=RESUME_EVENTS,
-                )
-        except (httpx.HTTPError, TimeoutError) as exc:
-            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
-
-    async def tracker(self, conversation_id: str) -> dict[str, Any]:
-        """Return the conversation's tracker (events since the last restart)."""
-        token = self.settings.rasa_token.get_secret_value()
-        try:
-            async with asyncio.timeout(self.total_timeout):
-                response = await self._http.get(
-                    f"/conversations/{conversation_id}/tracker",
-                    params={"token": token, "include_events": "AFTER_RESTART"},
-                )
-        except (httpx.HTTPError, TimeoutError) as exc:
-            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise RasaUnavailable("Rasa answered with invalid JSON") from exc
-        if not isinstance(body, dict):
-            raise RasaUnavailable("unexpected tracker from Rasa")
-        return body
+        await self._call(
+            "POST", f"/conversations/{conversation_id}/tracker/events",
+            timeout=self.total_timeout, params={"token": token}, json=RESUME_EVENTS,
+        )
 
     async def rasa_up(self, timeout: float = HEALTH_TIMEOUT_S) -> bool:
         """Return whether Rasa answers its status with a model loaded."""

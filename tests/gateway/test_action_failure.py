@@ -168,8 +168,7 @@ def this_turn_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.mark.integration
 async def test_the_turn_events_in_the_channels_answer_are_enough(gw: Harness) -> None:
-    # the channel sends the turn's events and the topic: no tracker fetch needed
-    # (the fake's tracker holds no events of this turn at all)
+    # the channel's own "turn_events" and "topic" are what the gateway reads
     def half_answer(sender: str, text: str) -> dict[str, Any]:
         return {
             "messages": [{"text": HALF_ANSWER}],

@@ -47,9 +47,8 @@ class FakeRasa:
     in_flight: dict[str, int] = field(default_factory=dict)
     max_in_flight: dict[str, int] = field(default_factory=dict)
     peak_total: int = 0
-    # the tracker's events per conversation, as GET .../tracker answers them; a
-    # script's answer may carry "_events" (this turn's, after the user event)
-    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # a script's answer may carry "_events" (this turn's, after the user event),
+    # sent back as "turn_events" with the topic slot, as the real channel does
     slots: dict[str, Any] = field(default_factory=dict)
 
     def answer(self, sender: str, text: str) -> dict[str, Any]:
@@ -81,20 +80,16 @@ class FakeRasa:
             "paused": False,
         }
 
-    def _record(self, sender: str, text: str, answer: dict[str, Any]) -> None:
+    @staticmethod
+    def _turn(answer: dict[str, Any]) -> list[dict[str, Any]]:
+        """Return the turn's events after the user's (its bot messages by default)."""
         turn = answer.pop("_events", None)
         if turn is None:
             turn = [
                 {"event": "bot", "text": m.get("text")}
                 for m in answer.get("messages", [])
             ]
-        self.events.setdefault(sender, []).extend(
-            [
-                {"event": "user", "text": text},
-                *turn,
-                {"event": "action", "name": "action_listen"},
-            ]
-        )
+        return [*turn, {"event": "action", "name": "action_listen"}]
 
     def texts(self) -> list[str]:
         """Return the texts Rasa was sent, in order."""
@@ -116,7 +111,10 @@ class FakeRasa:
                 if self.status_code != 200:
                     return JSONResponse({"error": "down"}, self.status_code)
                 answer = await asyncio.to_thread(self.answer, sender, body["message"])
-                self._record(sender, body["message"], answer)
+                turn = self._turn(answer)
+                # as the real channel: this turn's events and the topic slot
+                answer.setdefault("turn_events", turn)
+                answer.setdefault("topic", self.slots.get("topic"))
                 return JSONResponse(answer)
             finally:
                 self.in_flight[sender] -= 1
@@ -130,18 +128,6 @@ class FakeRasa:
             assert body == RESUME_EVENTS
             self.resumed.append(request.path_params["cid"])
             return JSONResponse({"sender_id": request.path_params["cid"]})
-
-        async def tracker(request: Request) -> Response:
-            if request.query_params.get("token") != self.token:
-                return JSONResponse({"error": "unauthorised"}, 401)
-            cid = request.path_params["cid"]
-            return JSONResponse(
-                {
-                    "sender_id": cid,
-                    "slots": self.slots,
-                    "events": self.events.get(cid, []),
-                }
-            )
 
         async def parse(request: Request) -> Response:
             if request.query_params.get("token") != self.token:
@@ -162,6 +148,5 @@ class FakeRasa:
                 Route("/model/parse", parse, methods=["POST"]),
                 Route("/webhooks/frontdoor/webhook", webhook, methods=["POST"]),
                 Route("/conversations/{cid}/tracker/events", events, methods=["POST"]),
-                Route("/conversations/{cid}/tracker", tracker, methods=["GET"]),
             ]
         )
