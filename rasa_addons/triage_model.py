@@ -182,11 +182,16 @@ def proba(model: LogisticRegression, x: Any) -> np.ndarray:
     The same arithmetic (softmax of the decision function for several classes,
     the logistic for two), a few milliseconds less for one message at a time.
     """
-    z = np.asarray(x @ model.coef_.T) + model.intercept_
-    if model.coef_.shape[0] == 1:
+    return from_logits(np.asarray(x @ model.coef_.T) + model.intercept_)
+
+
+def from_logits(z: np.ndarray) -> np.ndarray:
+    """A logistic regression's probabilities from its decision function ``z``:
+    the logistic for two classes (one column), the softmax for several."""
+    if z.shape[1] == 1:
         positive = 1.0 / (1.0 + np.exp(-z[:, 0]))
         return np.column_stack([1.0 - positive, positive])
-    z -= z.max(axis=1, keepdims=True)
+    z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
@@ -196,7 +201,7 @@ class Stacked:
 
     A message goes through ``x @ W`` once instead of once per head (there are a
     dozen, with the subtopics), then each head's slice of the logits becomes its
-    probabilities exactly as ``proba`` computes them.
+    probabilities exactly as ``proba`` computes them (``from_logits``).
     """
 
     def __init__(self, heads: Sequence[Tuple[str, LogisticRegression]]) -> None:
@@ -212,18 +217,8 @@ class Stacked:
             start += width
 
     def proba(self, x: Any) -> Dict[str, np.ndarray]:
-        z_all = np.asarray(x @ self.weights) + self.bias
-        out: Dict[str, np.ndarray] = {}
-        for name, cols in self.slices.items():
-            z = z_all[:, cols]
-            if z.shape[1] == 1:
-                positive = 1.0 / (1.0 + np.exp(-z[:, 0]))
-                out[name] = np.column_stack([1.0 - positive, positive])
-            else:
-                z = z - z.max(axis=1, keepdims=True)
-                e = np.exp(z)
-                out[name] = e / e.sum(axis=1, keepdims=True)
-        return out
+        z = np.asarray(x @ self.weights) + self.bias
+        return {name: from_logits(z[:, cols]) for name, cols in self.slices.items()}
 
 
 def _binary(config: Config, x: Any, y: Sequence[bool]) -> Optional[LogisticRegression]:
