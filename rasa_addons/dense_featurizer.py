@@ -190,35 +190,35 @@ class MiniLMFeaturizer(
         """Return, per text: sentence vector, sub-word offsets, sub-word vectors."""
         encodings = self._tokenizer.encode_batch(texts)
         results: List[Any] = [None] * len(texts)
-        by_bucket: Dict[int, List[int]] = {}
-        for i, enc in enumerate(encodings):
-            by_bucket.setdefault(self._bucket(len(enc.ids)), []).append(i)
-        size = self._config["batch_size"]
+        batches: List[Tuple[int, List[int]]]
         if self.runtime == "onnx":
             # one text per call, unpadded: int8 quantisation scales activations
             # per call, so a batch would make a text's vector depend on its
             # neighbours (and training would see other vectors than a user gets)
-            by_bucket = {len(enc.ids): [] for enc in encodings}
+            batches = [(len(enc.ids), [i]) for i, enc in enumerate(encodings)]
+        else:
+            by_bucket: Dict[int, List[int]] = {}
             for i, enc in enumerate(encodings):
-                by_bucket[len(enc.ids)].append(i)
-            size = 1
-        for length, members in by_bucket.items():
-            for start in range(0, len(members), size):
-                batch = members[start : start + size]
-                ids = np.zeros((len(batch), length), np.int32)
-                mask = np.zeros((len(batch), length), np.int32)
-                for row, i in enumerate(batch):
-                    n = len(encodings[i].ids)
-                    ids[row, :n] = encodings[i].ids
-                    mask[row, :n] = 1
-                hidden, pooled = self._run(ids, mask)
-                for row, i in enumerate(batch):
-                    enc = encodings[i]
-                    keep = np.flatnonzero(np.array(enc.special_tokens_mask) == 0)
-                    offsets = np.array(enc.offsets, dtype=np.int64)[keep]
-                    results[i] = (
-                        pooled[row],
-                        offsets.reshape(-1, 2),
-                        hidden[row, keep],
-                    )
+                by_bucket.setdefault(self._bucket(len(enc.ids)), []).append(i)
+            size = self._config["batch_size"]
+            batches = [(length, members[start : start + size])
+                       for length, members in by_bucket.items()
+                       for start in range(0, len(members), size)]
+        for length, batch in batches:
+            ids = np.zeros((len(batch), length), np.int32)
+            mask = np.zeros((len(batch), length), np.int32)
+            for row, i in enumerate(batch):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            hidden, pooled = self._run(ids, mask)
+            for row, i in enumerate(batch):
+                enc = encodings[i]
+                keep = np.flatnonzero(np.array(enc.special_tokens_mask) == 0)
+                offsets = np.array(enc.offsets, dtype=np.int64)[keep]
+                results[i] = (
+                    pooled[row],
+                    offsets.reshape(-1, 2),
+                    hidden[row, keep],
+                )
         return results

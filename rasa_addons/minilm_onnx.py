@@ -26,7 +26,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -229,11 +229,3 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     pooled = summed / np.maximum(weights.sum(axis=1), 1e-9)
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)
     return pooled / np.maximum(norms, 1e-12)
-
-
-def shapes(model: bytes) -> Tuple[int, int]:
-    """Return (number of nodes, number of initializers) of a serialised model."""
-    import onnx
-
-    proto = onnx.load_from_string(model)
-    return len(proto.graph.node), len(proto.graph.initializer)
