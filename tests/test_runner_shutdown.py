@@ -17,7 +17,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import Message, MessageType
 from bot.db.session import session_scope
 from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
-from bot.runner import build_stack, start
+from bot.runner import Stack, build_stack, start
 from tests.e2e.people import wait_for
 from tests.support.databases import throwaway_database
 from tests.support.fake_bot_api import FakeBotApi
@@ -30,24 +30,32 @@ pytestmark = pytest.mark.integration
 SLOW_TURN_S = 5.0
 
 
+def gateway_stack(
+    database_url: str, rasa: FakeRasa, rasa_url: str, tmp_path: Path, **env: str
+) -> Stack:
+    """The gateway alone, against the fake Rasa at ``rasa_url``."""
+    return build_stack(
+        database_url=database_url,
+        rasa_token=rasa.token,
+        log_dir=tmp_path / "logs",
+        rasa_port=int(rasa_url.rsplit(":", 1)[1]),
+        with_rasa=False,
+        with_actions=False,
+        extra_env={
+            "ENVIRONMENT": "development",
+            "SESSION_SECRET": "shutdown-test-secret",
+            "RASA_TIMEOUT_S": "8",
+            **env,
+        },
+    )
+
+
 def test_sigterm_lets_the_turn_in_flight_finish(tmp_path: Path) -> None:
     with throwaway_database("sqlite", tmp_path) as database_url:
         upgrade(database_url)
         rasa = FakeRasa(database_url=database_url, delay=SLOW_TURN_S)
         with serve_in_thread(rasa.app()) as rasa_url:
-            stack = build_stack(
-                database_url=database_url,
-                rasa_token=rasa.token,
-                log_dir=tmp_path / "logs",
-                rasa_port=int(rasa_url.rsplit(":", 1)[1]),
-                with_rasa=False,
-                with_actions=False,
-                extra_env={
-                    "ENVIRONMENT": "development",
-                    "SESSION_SECRET": "shutdown-test-secret",
-                    "RASA_TIMEOUT_S": "8",
-                },
-            )
+            stack = gateway_stack(database_url, rasa, rasa_url, tmp_path)
             start(stack, timeout=60)
             gateway = stack.service("gateway")
             try:
@@ -99,22 +107,12 @@ def test_sigterm_lets_a_telegram_turn_in_flight_finish(tmp_path: Path) -> None:
         upgrade(database_url)
         rasa = FakeRasa(database_url=database_url, delay=SLOW_TURN_S)
         with serve_in_thread(rasa.app()) as rasa_url:
-            stack = build_stack(
-                database_url=database_url,
-                rasa_token=rasa.token,
-                log_dir=tmp_path / "logs",
-                rasa_port=int(rasa_url.rsplit(":", 1)[1]),
-                with_rasa=False,
-                with_actions=False,
-                extra_env={
-                    "ENVIRONMENT": "development",
-                    "SESSION_SECRET": "shutdown-test-secret",
-                    "RASA_TIMEOUT_S": "8",
-                    "TELEGRAM_BOT_TOKEN": api.token,
-                    "TELEGRAM_WEBHOOK_SECRET": secret,
-                    "TELEGRAM_BASE_URL": f"{api_url}/bot",
-                    "TELEGRAM_MODE": "webhook",
-                },
+            stack = gateway_stack(
+                database_url, rasa, rasa_url, tmp_path,
+                TELEGRAM_BOT_TOKEN=api.token,
+                TELEGRAM_WEBHOOK_SECRET=secret,
+                TELEGRAM_BASE_URL=f"{api_url}/bot",
+                TELEGRAM_MODE="webhook",
             )
             start(stack, timeout=60)
             gateway = stack.service("gateway")
