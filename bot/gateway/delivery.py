@@ -48,6 +48,8 @@ class OutboxPolicy:
     max_delay_s: float = 60.0
     fail_after: int = 10  # attempts, then "failed" (about six minutes)
     poll_s: float = 2.0  # also look for rows other processes wrote
+    # a claimed row is due again after this if its sender died mid-send
+    send_lease_s: float = 60.0
     # A person's message stored this long ago with no answer had its turn cut
     # short (longer than any turn: Rasa's timeout plus the NLU check).
     sweep_after_s: float = 30.0
@@ -133,6 +135,28 @@ def record_delivered(session: Session, *, outbox_id: int, message_id: int) -> No
     session.execute(
         update(Message).where(Message.id == message_id).values(delivered_at=now)
     )
+
+
+def claim(
+    session: Session, *, outbox_id: int, seen_at: datetime, until: datetime
+) -> bool:
+    """Take a pending row for one send; return whether this worker got it.
+
+    One conditional UPDATE: the row's next attempt moves from ``seen_at`` (what
+    this worker read) to ``until``. Another gateway process that read the same row
+    finds it moved and leaves it, so a reply is sent once however many workers
+    share the database; a worker that dies mid-send leaves it due at ``until``.
+    """
+    result = session.execute(
+        update(Outbox)
+        .where(
+            Outbox.id == outbox_id,
+            Outbox.state == OutboxState.PENDING,
+            Outbox.next_attempt_at == seen_at,
+        )
+        .values(next_attempt_at=until)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def postpone(session: Session, *, outbox_id: int, until: datetime) -> None:
@@ -259,6 +283,13 @@ class DeliveryWorker:
             )
             if row is None or row.next_attempt_at > utcnow():
                 return  # nothing left, or the oldest waits (the rest wait too)
+            lease = utcnow() + timedelta(seconds=self.policy.send_lease_s)
+            def take(s: Session, row: Due = row, lease: datetime = lease) -> bool:
+                return claim(s, outbox_id=row.outbox_id,
+                             seen_at=row.next_attempt_at, until=lease)
+
+            if not await self.pipeline.in_db(take):
+                return  # another gateway process is sending it
             if not await self._send(row):
                 return
 

@@ -542,3 +542,29 @@ def test_unanswered_messages_are_found_until_marked_answered(url: str) -> None:
         service.mark_answered(s, message_id=found[0][0])
     with session_scope(url) as s:
         assert service.unanswered(s, older_than=later) == []
+
+
+def test_a_pending_row_is_claimed_by_one_delivery_worker_only(url: str) -> None:
+    """Two gateway processes on one database read the same due row: one sends."""
+    from datetime import timedelta
+
+    from bot.gateway.delivery import claim
+
+    telegram = _conversation(url, channel="telegram")
+    with session_scope(url) as s:
+        conversation = s.get(Conversation, telegram)
+        assert conversation is not None
+        service.send(s, conversation=conversation, sender="bot", text="Hi")
+    with session_scope(url) as s:
+        row = s.scalars(select(Outbox)).one()
+        row_id, seen_at = row.id, row.next_attempt_at
+    later = utcnow() + timedelta(seconds=60)
+    results = []
+    for _ in range(2):  # both workers read `seen_at`, then try to take the row
+        with session_scope(url) as s:
+            results.append(claim(s, outbox_id=row_id, seen_at=seen_at, until=later))
+    assert results == [True, False]
+    with session_scope(url) as s:
+        row = s.get(Outbox, row_id)
+        assert row is not None
+        assert (row.state, row.next_attempt_at) == (OutboxState.PENDING, later)
