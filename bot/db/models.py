@@ -398,3 +398,24 @@ class LoginFailure(Base):
     __table_args__ = (
         Index("ix_login_failures_lookup", "username", "client_ip", "created_at"),
     )
+
+
+# --- issue 13: data protection, adviser organisations, audit ---
+
+
+# --- issue 14: directory edit layer ---
+
+
+# --- issue 10: console and widget ---
+
+
+# --- issue 11: Telegram ---
+
+
+# --- issue 15: reports, ratings, referrals ---
+
+
+# --- issue 16: language ---
+
+
+# --- issue 12: scaled profile ---

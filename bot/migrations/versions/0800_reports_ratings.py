@@ -1,0 +1,26 @@
+"""reports, ratings and referrals (issue 15)
+
+Revision ID: 0800
+Revises: 0700
+Create Date: 2026-12-01 16:00:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0800"
+down_revision: str | None = "0700"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Reserved in the chain so parallel work can fill it without a second head;
+# empty until that work lands.
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
