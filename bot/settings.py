@@ -55,6 +55,18 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # issue 10 (console): waiting-time targets for the queue's colour bands
+    console_wait_amber_minutes: int = 15
+    console_wait_red_minutes: int = 60
+    # issue 10 (console): replies by email to a person who left an address
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +23,8 @@ from bot.console.views import (
 from bot.conversations import service
 from bot.db.models import ConversationStatus as Status
 from bot.db.repositories import console as repo
+from bot.db.repositories import console_desk as desk
+from bot.db.repositories.console_search import earlier_conversations
 from bot.domain.handoff import OUTCOMES, IllegalTransition, Transition
 from bot.gateway.events import message_event, message_view, status_event
 
@@ -32,11 +35,30 @@ MAX_ID = 2**31 - 1  # message ids are 32-bit integers
 
 
 def _conversation_context(
-    db: Session, *, conversation_id: str, adviser_id: int, after_id: int = 0
+    db: Session,
+    *,
+    conversation_id: str,
+    adviser_id: int,
+    after_id: int = 0,
+    full: bool = False,
 ) -> dict[str, Any] | None:
-    item = repo.conversation_item(db, conversation_id=conversation_id)
+    item = repo.conversation_item(
+        db, conversation_id=conversation_id, adviser_id=adviser_id
+    )
     if item is None:
         return None
+    extra: dict[str, Any] = {}
+    if full:
+        # the whole page: what the summary section and its forms need
+        extra = {
+            "corrections": desk.corrections(db, conversation_id=conversation_id),
+            "districts": desk.districts(db),
+            "subtopics": desk.SUBTOPICS,
+            "earlier": earlier_conversations(db, conversation_id=conversation_id),
+        }
+    if after_id < MAX_ID:
+        # the adviser is reading the transcript: the queue's badge goes
+        desk.mark_read(db, adviser_id=adviser_id, conversation_id=conversation_id)
     lines = (
         repo.list_transcript(db, conversation_id=conversation_id, after_id=after_id)
         if after_id < MAX_ID
@@ -58,11 +80,12 @@ def _conversation_context(
         "can_resolve": holds,
         "can_hand_back": holds,
         "can_reply": mine,
+        **extra,
     }
 
 
 async def _load_conversation(
-    request: Request, after_id: int = 0
+    request: Request, after_id: int = 0, *, full: bool = False
 ) -> dict[str, Any] | None:
     conversation_id = request.path_params["conversation_id"]
     adviser = adviser_of(request)
@@ -72,6 +95,7 @@ async def _load_conversation(
             conversation_id=conversation_id,
             adviser_id=adviser.id,
             after_id=after_id,
+            full=full,
         )
     )
 
@@ -89,7 +113,7 @@ def _not_found(request: Request) -> Response:
 @guard()
 async def conversation_page(request: Request) -> Response:
     """Show a conversation: summary, transcript, and what the adviser can do."""
-    context = await _load_conversation(request)
+    context = await _load_conversation(request, full=True)
     if context is None:
         return _not_found(request)
     return render(request, "conversation.html", {**context, "page": "conversation"})
@@ -358,3 +382,56 @@ async def add_note(request: Request) -> Response:
         return _not_found(request)
     _announce(conversation_id, None, [view])
     return see_other(conversation_url(request, conversation_id, "noted"))
+
+
+_DISTRICT = re.compile(r"\(([A-Z][0-9]{8})\)\s*$")
+
+
+@guard()
+async def correct_triage(request: Request) -> Response:
+    """Correct what the bot understood: the topic (and subtopic) and the place."""
+    conversation_id = request.path_params["conversation_id"]
+    adviser = adviser_of(request)
+    form = await request.form()
+    topic_field = str(form.get("topic", "")).strip()
+    district = str(form.get("district", "")).strip()
+    topic, _, subtopic = topic_field.partition("/")
+    found = _DISTRICT.search(district)
+    if district and not found:
+        return error_page(
+            request,
+            400,
+            "Choose a district from the list",
+            "Type part of the district's name and choose it from the list.",
+            back=conversation_url(request, conversation_id),
+        )
+    correction = desk.Correction(
+        topic=topic or None,
+        subtopic=subtopic or None,
+        lad_code=found.group(1) if found else None,
+        place_name=str(form.get("place_name", ""))[:120],
+    )
+    try:
+        await run_db(
+            lambda db: desk.correct_triage(
+                db,
+                conversation_id=conversation_id,
+                adviser_id=adviser.id,
+                correction=correction,
+            )
+        )
+    except LookupError:
+        return _not_found(request)
+    except desk.BadCorrection as exc:
+        return error_page(
+            request,
+            400,
+            "That correction could not be saved",
+            f"Not possible: {exc}.",
+            back=conversation_url(request, conversation_id),
+        )
+    live.publish(
+        live.QUEUE_TOPIC, {"type": "triage", "conversation_id": conversation_id}
+    )
+    log.info("console: triage corrected", extra={"conversation_id": conversation_id})
+    return see_other(conversation_url(request, conversation_id, "corrected"))

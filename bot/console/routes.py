@@ -43,6 +43,7 @@ from bot.console.conversation import (
     conversation_messages,
     conversation_page,
     conversation_panel,
+    correct_triage,
     hand_back,
     release,
     reply,
@@ -55,6 +56,7 @@ from bot.console.views import STATIC_DIR, error_page, render, see_other
 from bot.db.base import utcnow
 from bot.db.repositories import advisers
 from bot.db.repositories import console as repo
+from bot.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +163,9 @@ def _queue_context(request: Request, *, choices: bool) -> Any:
 
     def load(db: Session) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "waiting": repo.list_queue(db, organisation_id=organisation, area=area),
+            "waiting": repo.list_queue(
+                db, organisation_id=organisation, area=area, adviser_id=adviser.id
+            ),
             "mine": repo.list_assigned(db, adviser_id=adviser.id),
             "organisation": organisation or "",
             "area": area or "",
@@ -178,9 +182,20 @@ def _queue_context(request: Request, *, choices: bool) -> Any:
 
 @guard()
 async def queue_page(request: Request) -> Response:
-    """Show the adviser's conversations and the queue, oldest first."""
+    """Show the adviser's conversations and the queue: urgent first, then the
+    longest waiting."""
     context = await run_db(_queue_context(request, choices=True))
-    return render(request, "queue.html", {**context, "page": "queue"})
+    settings = get_settings()
+    return render(
+        request,
+        "queue.html",
+        {
+            **context,
+            "page": "queue",
+            "wait_amber": settings.console_wait_amber_minutes,
+            "wait_red": settings.console_wait_red_minutes,
+        },
+    )
 
 
 @guard()
@@ -230,6 +245,7 @@ def console_routes() -> list[BaseRoute]:
             "console_retry_delivery",
         ),
         (f"{conversation}/notes", add_note, "POST", "console_note"),
+        (f"{conversation}/triage", correct_triage, "POST", "console_correct_triage"),
     ]
     # The body limit sits inside the headers wrapper, so a 413 carries them too.
     limited = [*headers, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)]

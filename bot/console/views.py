@@ -36,6 +36,14 @@ NOTICES = {
     "retrying": "Sending your reply again.",
     "noted": "Your note was added. The person does not see notes.",
     "signed_out": "You have signed out.",
+    "corrected": "Your correction is saved; the reports use it.",
+    "assigned": "The conversation is assigned.",
+    "taken_over": "You took the conversation over.",
+    "transferred": "The conversation is in the other organisation's queue now.",
+    "availability": "Your availability is updated.",
+    "saved_reply": "Your saved reply is stored.",
+    "saved_reply_deleted": "The saved reply is deleted.",
+    "emailed": "Your email is on its way: the transcript shows when it is sent.",
 }
 
 STATUS_TEXT = {
@@ -77,6 +85,33 @@ def waited(value: datetime | None) -> str:
     return f"{hours // 24} days"
 
 
+def band(value: datetime | None) -> str:
+    """Return the waiting-time band of a queued conversation: ok, amber or red.
+
+    The targets are settings (CONSOLE_WAIT_AMBER_MINUTES, CONSOLE_WAIT_RED_MINUTES).
+    """
+    if value is None:
+        return "ok"
+    settings = get_settings()
+    minutes = (utcnow() - value).total_seconds() / 60
+    if minutes >= settings.console_wait_red_minutes:
+        return "red"
+    if minutes >= settings.console_wait_amber_minutes:
+        return "amber"
+    return "ok"
+
+
+def band_text(value: datetime | None) -> str:
+    """Say in words how a waiting time compares with the targets."""
+    settings = get_settings()
+    found = band(value)
+    if found == "red":
+        return f"over {settings.console_wait_red_minutes} min: answer now"
+    if found == "amber":
+        return f"over the {settings.console_wait_amber_minutes} min target"
+    return "within target"
+
+
 def percent(value: float | None) -> str:
     """Format an NLU confidence as a percentage."""
     return "" if value is None else f"{value:.0%}"
@@ -94,7 +129,15 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, iso=iso, waited=waited, percent=percent, words=words)
+    env.filters.update(
+        when=when,
+        iso=iso,
+        waited=waited,
+        percent=percent,
+        words=words,
+        band=band,
+        band_text=band_text,
+    )
     env.globals.update(status_text=STATUS_TEXT)
     return env
 

@@ -211,6 +211,10 @@ class Adviser(Base):
     organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # issue 10: shown to colleagues in the console ("available" or "away")
+    availability: Mapped[str] = mapped_column(
+        String(20), default="available", server_default="available"
+    )
 
 
 class Conversation(Base):
@@ -407,6 +411,101 @@ class LoginFailure(Base):
 
 
 # --- issue 10: console and widget ---
+
+# Console (adviser side): the queue and search indexes, read markers, triage
+# corrections, transfers between organisations, saved replies.
+
+Index("ix_conversations_queue", Conversation.status, Conversation.waiting_since)
+Index("ix_conversations_updated_at", Conversation.updated_at)
+Index("ix_conversations_created_at", Conversation.created_at)
+Index("ix_conversations_contact_email", Conversation.contact_email)
+Index("ix_conversations_organisation_id", Conversation.organisation_id)
+Index("ix_conversations_lad_code", Conversation.lad_code)
+
+
+class Availability(enum.StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+
+
+class ConversationRead(Base):
+    """How far an adviser has read a conversation (the queue's unread badges)."""
+
+    __tablename__ = "conversation_reads"
+
+    adviser_id: Mapped[int] = mapped_column(
+        ForeignKey("advisers.id", ondelete="CASCADE"), primary_key=True
+    )
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_message_id: Mapped[int] = mapped_column(Integer, default=0)
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TriageCorrection(Base):
+    """An adviser's correction of what the bot understood (topic or place).
+
+    The conversation's own columns hold the corrected value; this row keeps what
+    it was, who changed it and when (the reports count corrections from here).
+    """
+
+    __tablename__ = "triage_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    adviser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("advisers.id", ondelete="SET NULL")
+    )
+    field: Mapped[str] = mapped_column(String(20))  # topic, subtopic, place, lad
+    old_value: Mapped[str | None] = mapped_column(String(120))
+    new_value: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Transfer(Base):
+    """A conversation passed to another organisation's queue, with a note.
+
+    One row per transfer (the reports count them as referrals).
+    """
+
+    __tablename__ = "transfers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    from_organisation_id: Mapped[str | None] = mapped_column(String(16))
+    to_organisation_id: Mapped[str] = mapped_column(String(16), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    adviser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("advisers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedReply(Base):
+    """A reply an adviser (or everyone at an organisation) saved to reuse.
+
+    Exactly one of ``adviser_id`` (own) and ``organisation_id`` (shared) is set.
+    """
+
+    __tablename__ = "saved_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    adviser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("advisers.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    shortcut: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("advisers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- issue 11: Telegram ---

@@ -178,13 +178,14 @@ async def test_xss_corpus_is_shown_as_text_and_never_runs(
     await _sign_in(page, server)
     await watch.assert_clean(page)
 
-    # the queue: every payload is there, literally, as text
-    summaries = await _texts(page, ".card .summary")
-    assert sorted(summaries) == sorted(PAYLOADS + ["Reason: asked for a person."])
-    last = await _texts(page, ".card .last-messages .text")
-    assert set(PAYLOADS) <= set(last)
-    facts = await _texts(page, ".card .facts dd")
-    assert {p[:120] for p in PAYLOADS} <= set(facts)
+    # the queue: every payload is there, literally, as text (the person's words
+    # quoted, the place, the organisations the bot gave)
+    quoted = await _texts(page, ".card .person-words p:first-child")
+    assert set(PAYLOADS) <= set(quoted)
+    facts = "\n".join(await _texts(page, ".card .facts dd"))
+    for p in PAYLOADS:
+        assert f"{p[:120]} (Northdale, Testshire)" in facts
+        assert f"Organisations: {p}" in facts
     await watch.assert_clean(page)
 
     # a live refresh inserts the same text through the JS path
@@ -195,8 +196,9 @@ async def test_xss_corpus_is_shown_as_text_and_never_runs(
         "() => document.getElementById('live-status').textContent"
         ".includes('Queue updated')",
     )
-    summaries = await _texts(page, ".card .summary")
-    assert sorted(summaries) == sorted(PAYLOADS + ["Reason: asked for a person."])
+    assert set(PAYLOADS) <= set(
+        await _texts(page, ".card .person-words p:first-child")
+    )
     await watch.assert_clean(page)
 
     # the corpus transcript, picked up so the reply box and canned replies show
@@ -229,7 +231,7 @@ async def test_xss_corpus_is_shown_as_text_and_never_runs(
     # every per-payload conversation page
     for cid, payload in zip(per_payload, PAYLOADS, strict=True):
         await page.goto(f"{server}/console/conversations/{cid}")
-        assert await _texts(page, ".summary") == [payload]
+        assert await _texts(page, ".person-words p") == [payload]
         assert await _texts(page, ".msg-incoming .msg-text") == [payload]
         assert await _texts(page, ".msg-incoming .intent") == [payload[:60]]
         assert (await page.title()).endswith("Front Door adviser console")

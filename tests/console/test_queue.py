@@ -42,10 +42,11 @@ async def test_queue_is_oldest_first_with_the_summary(
         "Testshire CVS",  # the LIO
         "Testshire CVS; NAVCA",  # organisations suggested
         "Someone may be at risk: check first",  # reason
-        "Reason: someone may be at risk.",  # the summary
-        "Can I talk to a person please?",  # last messages
+        "Can I talk to a person please?",  # the person's own words
+        "Where can we find a grant for a minibus?",
         "Waiting 50 min",
-        'Waiting, urgent first, then oldest first <span class="count">(2)</span>',
+        'Waiting, urgent first, then the longest waiting <span class="count">(2)'
+        "</span>",
     ):
         assert text in html, text
 

@@ -89,6 +89,7 @@
   function alertUrgent(box, batch) {
     var urgent = urgentOnes(batch);
     if (!box || !urgent.length) { return; }
+    soundAndNotify(box, urgent);
     var id = urgent[urgent.length - 1].conversation_id;
     var text = document.createElement("p");
     var strong = document.createElement("strong");
@@ -112,19 +113,134 @@
     box.replaceChildren(text, dismiss);
   }
 
+  /* Sound and desktop alerts for new urgent conversations: opt-in, kept in
+   * this browser. The sound is made here (Web Audio), nothing is downloaded;
+   * the notification never carries what the person wrote. */
+  var ALERT_KEY = "fd-console-urgent-alerts";
+  var audio = null;
+
+  function alertsOn() {
+    try { return window.localStorage.getItem(ALERT_KEY) === "on"; } catch (e) { return false; }
+  }
+
+  function setAlerts(on) {
+    try { window.localStorage.setItem(ALERT_KEY, on ? "on" : "off"); } catch (e) { /* private mode */ }
+  }
+
+  function audioContext() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) { return null; }
+    if (!audio) { audio = new Context(); }
+    if (audio.state === "suspended" && audio.resume) { audio.resume(); }
+    return audio;
+  }
+
+  function beep() {
+    var ctx = audioContext();
+    if (!ctx) { return false; }
+    [0, 0.25].forEach(function (start) {
+      var osc = ctx.createOscillator();
+      var gain = ctx.createGain();
+      osc.type = "sine";
+      osc.frequency.value = 880;
+      gain.gain.value = 0.2;
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start(ctx.currentTime + start);
+      osc.stop(ctx.currentTime + start + 0.18);
+    });
+    return true;
+  }
+
+  function notifyDesktop(id, box) {
+    if (!("Notification" in window) || window.Notification.permission !== "granted") { return false; }
+    var note = new window.Notification("Urgent conversation in Front Door", {
+      body: "Someone may be at risk now. It is first in the queue.",
+      tag: "urgent-" + id
+    });
+    note.onclick = function () {
+      window.focus();
+      window.location.href = box.dataset.conversations + encodeURIComponent(id);
+    };
+    return true;
+  }
+
+  var alerted = {};
+
+  function soundAndNotify(box, urgent) {
+    if (!alertsOn()) { return; }
+    var fresh = urgent.filter(function (event) { return !alerted[event.conversation_id]; });
+    if (!fresh.length) { return; }
+    fresh.forEach(function (event) { alerted[event.conversation_id] = true; });
+    var id = fresh[fresh.length - 1].conversation_id;
+    var sounded = beep();
+    var shown = notifyDesktop(id, box);
+    var root = document.documentElement;
+    root.dataset.urgentAlerts = String(Number(root.dataset.urgentAlerts || "0") + 1);
+    root.dataset.urgentAlertSound = sounded ? "yes" : "no";
+    root.dataset.urgentAlertDesktop = shown ? "yes" : "no";
+  }
+
+  function setupAlertToggle() {
+    var toggle = document.querySelector('input[data-setting="urgent-alerts"]');
+    if (!toggle) { return; }
+    toggle.checked = alertsOn();
+    toggle.addEventListener("change", function () {
+      setAlerts(toggle.checked);
+      if (toggle.checked) {
+        audioContext(); /* a click lets the page make sound later */
+        if ("Notification" in window && window.Notification.permission === "default") {
+          window.Notification.requestPermission();
+        }
+        announce("Urgent conversations will make a sound and show a desktop alert.");
+      } else {
+        announce("Sound and desktop alerts are off.");
+      }
+    });
+  }
+
+  /* The organisation filter: about 250 names, narrowed as the adviser types. */
+  function setupOrganisationSearch() {
+    var input = document.getElementById("organisation-search");
+    var select = document.getElementById("organisation");
+    if (!input || !select) { return; }
+    input.addEventListener("input", function () {
+      var words = input.value.trim().toLowerCase();
+      var shown = 0;
+      var first = null;
+      Array.prototype.forEach.call(select.options, function (option) {
+        var match = !option.value || !words || option.textContent.toLowerCase().indexOf(words) !== -1;
+        option.hidden = !match;
+        option.disabled = !match;
+        if (match && option.value) { shown += 1; if (!first) { first = option; } }
+      });
+      if (words && first && (select.selectedOptions.length === 0 || select.selectedOptions[0].hidden)) {
+        first.selected = true;
+      }
+      announce(shown === 1 ? "1 organisation matches." : shown + " organisations match.");
+    });
+  }
+
   function setupQueue(live, box) {
-    listen(live.dataset.events, function (batch) {
-      alertUrgent(box, batch);
-      getHtml(live.dataset.refresh).then(function (html) {
+    function refresh() {
+      return getHtml(live.dataset.refresh).then(function (html) {
         var key = focusKey(live);
         live.replaceChildren.apply(live, Array.prototype.slice.call(parse(html).body.childNodes));
         restoreFocus(live, key);
         var list = live.querySelector("ol[data-count]");
+        return list;
+      });
+    }
+    listen(live.dataset.events, function (batch) {
+      alertUrgent(box, batch);
+      refresh().then(function (list) {
         var urgent = list ? Number(list.dataset.urgent || "0") : 0;
         announce("Queue updated: " + (list ? list.dataset.count : "0") + " waiting" +
           (urgent ? ", " + urgent + " urgent, shown first." : "."));
       }).catch(showProblem);
     }, function () { if (box) { box.dataset.live = "open"; } });
+    /* waiting times move on by themselves: their bands are re-read each minute */
+    window.setInterval(function () { refresh().catch(function () { /* next minute */ }); }, 60000);
   }
 
   function setupConversation(transcript) {
@@ -218,5 +334,7 @@
     var transcript = document.getElementById("transcript");
     if (transcript) { setupConversation(transcript); }
     setupCanned();
+    setupAlertToggle();
+    setupOrganisationSearch();
   });
 })();

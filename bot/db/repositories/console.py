@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.conversations.service import Conflict
 from bot.db.models import (
     Adviser,
     Conversation,
+    ConversationRead,
     ConversationStatus,
     Handoff,
     LocalAuthority,
@@ -22,6 +24,7 @@ from bot.db.models import (
     Outbox,
     Resource,
 )
+from bot.db.repositories.briefs import Brief, briefs, local_organisations, pressed_title
 from bot.directory.service import resources_for
 from bot.domain.safety import URGENT_REASON
 
@@ -87,6 +90,28 @@ class QueueItem:
     handoff: HandoffSummary | None
     urgent: bool = False
     urgent_since: datetime | None = None
+    brief: Brief = field(default_factory=Brief)
+    # the local organisations covering the district (when none was chosen)
+    lio_names: list[str] = field(default_factory=list)
+    unread: int = 0  # the person's messages the adviser has not opened yet
+    contact_email: str | None = None
+    channel_user_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def at_risk(self) -> bool:
+        """Urgent now, or handed over because someone may be at risk."""
+        return self.urgent or (
+            self.handoff is not None and self.handoff.reason in ("risk", URGENT_REASON)
+        )
+
+    @property
+    def lio(self) -> str:
+        """The LIO as the adviser reads it: chosen, else covering the district."""
+        if self.organisation_name:
+            return self.organisation_name
+        return "; ".join(self.lio_names)
 
 
 @dataclass(frozen=True)
@@ -119,8 +144,38 @@ def _summary(handoff: Handoff) -> HandoffSummary:
     )
 
 
-def _items(session: Session, conversations: list[Conversation]) -> list[QueueItem]:
-    """Join conversations with their latest handoff, district, LIO and assignee."""
+def unread_counts(
+    session: Session, *, adviser_id: int, conversation_ids: list[str]
+) -> dict[str, int]:
+    """Return how many of the person's messages ``adviser_id`` has not opened."""
+    if not conversation_ids:
+        return {}
+    read = and_(
+        ConversationRead.conversation_id == Message.conversation_id,
+        ConversationRead.adviser_id == adviser_id,
+    )
+    rows = session.execute(
+        select(Message.conversation_id, func.count(Message.id))
+        .outerjoin(ConversationRead, read)
+        .where(
+            Message.conversation_id.in_(conversation_ids),
+            Message.message_type == MessageType.INCOMING,
+            Message.id > func.coalesce(ConversationRead.last_message_id, 0),
+        )
+        .group_by(Message.conversation_id)
+    ).tuples()
+    return {cid: int(n) for cid, n in rows}
+
+
+def _items(
+    session: Session,
+    conversations: list[Conversation],
+    *,
+    adviser_id: int | None = None,
+    with_briefs: bool = True,
+) -> list[QueueItem]:
+    """Join conversations with their latest handoff, district, LIO, assignee,
+    brief and unread count (for ``adviser_id``)."""
     if not conversations:
         return []
     ids = [c.id for c in conversations]
@@ -154,6 +209,18 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
         .tuples()
         .all()
     )
+    covering = local_organisations(
+        session,
+        lad_codes={
+            c.lad_code for c in conversations if c.lad_code and not c.organisation_id
+        },
+    )
+    found_briefs = briefs(session, conversation_ids=ids) if with_briefs else {}
+    unread = (
+        unread_counts(session, adviser_id=adviser_id, conversation_ids=ids)
+        if adviser_id is not None
+        else {}
+    )
     items = []
     for c in conversations:
         lad = lads.get(c.lad_code or "")
@@ -179,6 +246,13 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
                 handoff=_summary(handoff) if handoff else None,
                 urgent=c.urgent,
                 urgent_since=c.urgent_since,
+                brief=found_briefs.get(c.id, Brief()),
+                lio_names=[n for _, n in covering.get(c.lad_code or "", [])],
+                unread=unread.get(c.id, 0),
+                contact_email=c.contact_email,
+                channel_user_id=c.channel_user_id,
+                created_at=c.created_at,
+                updated_at=c.updated_at,
             )
         )
     return items
@@ -191,30 +265,49 @@ URGENT_FIRST = (
 )
 
 
+# Handed over because someone may be at risk (not urgent now): next after urgent.
+AT_RISK = exists().where(
+    Handoff.conversation_id == Conversation.id,
+    Handoff.reason == "risk",
+    Handoff.resolved_at.is_(None),
+)
+
+
+def for_organisation(organisation_id: str) -> Any:
+    """Return the condition "in this organisation's queue".
+
+    The organisation the conversation was given to (by a transfer), else every
+    conversation from a district the organisation covers.
+    """
+    covered = select(OrganisationArea.lad_code).where(
+        OrganisationArea.organisation_id == organisation_id
+    )
+    return or_(
+        Conversation.organisation_id == organisation_id,
+        and_(
+            Conversation.organisation_id.is_(None),
+            Conversation.lad_code.in_(covered),
+        ),
+    )
+
+
 def list_queue(
     session: Session,
     *,
     organisation_id: str | None = None,
     area: str | None = None,
     limit: int = 200,
+    adviser_id: int | None = None,
 ) -> list[QueueItem]:
-    """Return queued conversations, urgent first, then oldest first, optionally
-    for one LIO or area.
+    """Return queued conversations: urgent first, then those where someone may be
+    at risk, then the longest waiting; optionally for one LIO or area.
 
-    ``organisation_id`` matches the LIO the bot found or any district it covers;
-    ``area`` is a district (LAD) code or a county code.
+    ``organisation_id`` matches the organisation a conversation was transferred
+    to, else any district it covers; ``area`` is a district (LAD) or county code.
     """
     query = select(Conversation).where(Conversation.status == Status.QUEUED)
     if organisation_id:
-        covered = select(OrganisationArea.lad_code).where(
-            OrganisationArea.organisation_id == organisation_id
-        )
-        query = query.where(
-            or_(
-                Conversation.organisation_id == organisation_id,
-                Conversation.lad_code.in_(covered),
-            )
-        )
+        query = query.where(for_organisation(organisation_id))
     if area:
         in_county = select(LocalAuthority.code).where(
             LocalAuthority.county_code == area
@@ -224,11 +317,12 @@ def list_queue(
         )
     query = query.order_by(
         *URGENT_FIRST,
+        case((AT_RISK, 0), else_=1),
         Conversation.waiting_since.asc().nulls_last(),
         Conversation.created_at,
         Conversation.id,
     ).limit(limit)
-    return _items(session, list(session.scalars(query)))
+    return _items(session, list(session.scalars(query)), adviser_id=adviser_id)
 
 
 def list_assigned(session: Session, *, adviser_id: int) -> list[QueueItem]:
@@ -245,7 +339,7 @@ def list_assigned(session: Session, *, adviser_id: int) -> list[QueueItem]:
             Conversation.id,
         )
     )
-    return _items(session, list(session.scalars(query)))
+    return _items(session, list(session.scalars(query)), adviser_id=adviser_id)
 
 
 def filter_choices(session: Session) -> FilterChoices:
@@ -302,6 +396,9 @@ class TranscriptLine:
     # an outgoing message's way to the person: pending, delivered or failed
     delivery: str | None = None
     delivery_error: str | None = None
+    # a button the person pressed (its title), shown instead of its payload
+    pressed: str | None = None
+    channel: str = ""  # "email" for a reply sent by email
 
 
 @dataclass(frozen=True)
@@ -313,12 +410,14 @@ class CannedReply:
     text: str
 
 
-def conversation_item(session: Session, *, conversation_id: str) -> QueueItem | None:
+def conversation_item(
+    session: Session, *, conversation_id: str, adviser_id: int | None = None
+) -> QueueItem | None:
     """Return one conversation with its summary, whatever its status."""
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return None
-    return _items(session, [conversation])[0]
+    return _items(session, [conversation], adviser_id=adviser_id)[0]
 
 
 def list_transcript(
@@ -350,8 +449,14 @@ def list_transcript(
             )
         ).tuples()
     }
+    offered = _buttons_before(session, conversation_id, rows[0].id) if rows else None
     lines = []
     for m in rows:
+        pressed = None
+        if m.message_type is MessageType.OUTGOING:
+            offered = m.buttons
+        elif m.message_type is MessageType.INCOMING:
+            pressed = pressed_title(m.content.strip(), offered)
         if m.sender == "adviser":
             label = names.get(m.adviser_id or 0, "Adviser")
         else:
@@ -371,9 +476,27 @@ def list_transcript(
                 urgent=m.urgent,
                 delivery=deliveries.get(m.id, (None, None))[0],
                 delivery_error=deliveries.get(m.id, (None, None))[1],
+                pressed=pressed,
+                channel=m.channel,
             )
         )
     return lines
+
+
+def _buttons_before(
+    session: Session, conversation_id: str, message_id: int
+) -> list[dict[str, str]] | None:
+    """Return the buttons of the last outgoing message before ``message_id``."""
+    return session.scalar(
+        select(Message.buttons)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.message_type == MessageType.OUTGOING,
+            Message.id < message_id,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
 
 
 def canned_replies(session: Session, *, conversation_id: str) -> list[CannedReply]:
