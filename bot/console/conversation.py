@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000  # under Telegram's 4096-character limit
 MAX_ID = 2**31 - 1  # message ids are 32-bit integers
+MAX_EMAIL = 10000  # an email is not held to Telegram's limit
+EMAIL_CHANNEL = "email"
 
 
 def _conversation_context(
@@ -41,6 +43,8 @@ def _conversation_context(
     adviser_id: int,
     after_id: int = 0,
     full: bool = False,
+    panel: bool = False,
+    organisation_id: str | None = None,
 ) -> dict[str, Any] | None:
     item = repo.conversation_item(
         db, conversation_id=conversation_id, adviser_id=adviser_id
@@ -55,7 +59,17 @@ def _conversation_context(
             "districts": desk.districts(db),
             "subtopics": desk.SUBTOPICS,
             "earlier": earlier_conversations(db, conversation_id=conversation_id),
+            "neighbours": repo.neighbours(
+                db, conversation_id=conversation_id, adviser_id=adviser_id
+            ),
         }
+    if full or panel:
+        # the status panel and the composer (also re-rendered live)
+        extra["saved"] = desk.saved_replies(
+            db, adviser_id=adviser_id, organisation_id=organisation_id
+        )
+        extra["colleagues"] = [c for c in desk.colleagues(db) if c.id != adviser_id]
+        extra["organisations"] = repo.filter_choices(db, areas=False).organisations
     if after_id < MAX_ID:
         # the adviser is reading the transcript: the queue's badge goes
         desk.mark_read(db, adviser_id=adviser_id, conversation_id=conversation_id)
@@ -66,6 +80,9 @@ def _conversation_context(
     )
     mine = item.status is Status.ASSIGNED and item.assignee_id == adviser_id
     holds = item.status is Status.QUEUED or mine
+    extra["can_take_over"] = item.status is Status.ASSIGNED and not mine
+    extra["can_assign"] = item.status in (Status.QUEUED, Status.ASSIGNED)
+    extra["can_transfer"] = holds
     return {
         "item": item,
         "lines": lines,
@@ -80,12 +97,13 @@ def _conversation_context(
         "can_resolve": holds,
         "can_hand_back": holds,
         "can_reply": mine,
+        "can_email": mine and bool(item.contact_email),
         **extra,
     }
 
 
 async def _load_conversation(
-    request: Request, after_id: int = 0, *, full: bool = False
+    request: Request, after_id: int = 0, *, full: bool = False, panel: bool = False
 ) -> dict[str, Any] | None:
     conversation_id = request.path_params["conversation_id"]
     adviser = adviser_of(request)
@@ -96,6 +114,8 @@ async def _load_conversation(
             adviser_id=adviser.id,
             after_id=after_id,
             full=full,
+            panel=panel,
+            organisation_id=adviser.organisation_id,
         )
     )
 
@@ -133,7 +153,7 @@ async def conversation_messages(request: Request) -> Response:
 @guard()
 async def conversation_panel(request: Request) -> Response:
     """Return the status panel and reply box, for the live refresh."""
-    context = await _load_conversation(request, after_id=MAX_ID)
+    context = await _load_conversation(request, after_id=MAX_ID, panel=True)
     if context is None:
         return PlainTextResponse("Not found", status_code=404)
     return render(request, "_panels.html", context)
@@ -299,9 +319,17 @@ async def reply(request: Request) -> Response:
     adviser = adviser_of(request)
     text = await form_text(request, "text")
     canned_key = await form_text(request, "canned")
+    saved_id = await form_text(request, "saved")
 
     def check(db: Session) -> str | None:
         repo.check_can_reply(db, conversation_id=conversation_id, adviser_id=adviser.id)
+        if saved_id:
+            for saved in desk.saved_replies(
+                db, adviser_id=adviser.id, organisation_id=adviser.organisation_id
+            ):
+                if str(saved.id) == saved_id:
+                    return saved.text
+            return None
         if canned_key:
             found = repo.canned_reply(
                 db, conversation_id=conversation_id, key=canned_key
@@ -435,3 +463,43 @@ async def correct_triage(request: Request) -> Response:
     )
     log.info("console: triage corrected", extra={"conversation_id": conversation_id})
     return see_other(conversation_url(request, conversation_id, "corrected"))
+
+
+@guard()
+async def email_reply(request: Request) -> Response:
+    """Answer by email the person who left an address (kept in the transcript)."""
+    conversation_id = request.path_params["conversation_id"]
+    adviser = adviser_of(request)
+    text = await form_text(request, "text")
+    if not text or len(text) > MAX_EMAIL:
+        return error_page(
+            request,
+            400,
+            "Write an email",
+            f"An email needs between 1 and {MAX_EMAIL} characters.",
+            back=conversation_url(request, conversation_id),
+        )
+
+    def store(db: Session) -> None:
+        conversation = repo.check_can_reply(
+            db, conversation_id=conversation_id, adviser_id=adviser.id
+        )
+        if not conversation.contact_email:
+            raise repo.ConsoleConflict("the person left no email address")
+        service.send(
+            db,
+            conversation=conversation,
+            sender="adviser",
+            text=text,
+            adviser_id=adviser.id,
+            channel=EMAIL_CHANNEL,
+        )
+
+    try:
+        await run_db(store)
+    except LookupError:
+        return _not_found(request)
+    except repo.ConsoleConflict as exc:
+        return _conflict(request, conversation_id, f"Not possible: {exc}.")
+    log.info("console: email reply stored", extra={"conversation_id": conversation_id})
+    return see_other(conversation_url(request, conversation_id, "emailed"))

@@ -44,18 +44,27 @@ from bot.console.conversation import (
     conversation_page,
     conversation_panel,
     correct_triage,
+    email_reply,
     hand_back,
     release,
     reply,
     resolve,
     retry_delivery,
 )
+from bot.console.desk import assign, set_availability, take_over, transfer
 from bot.console.events import event_stream
 from bot.console.headers import ConsoleHeaders
+from bot.console.saved import (
+    add_saved_reply,
+    delete_saved_reply,
+    saved_replies_page,
+)
+from bot.console.search import search_page
 from bot.console.views import STATIC_DIR, error_page, render, see_other
 from bot.db.base import utcnow
 from bot.db.repositories import advisers
 from bot.db.repositories import console as repo
+from bot.db.repositories import console_desk as desk
 from bot.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -175,6 +184,7 @@ def _queue_context(request: Request, *, choices: bool) -> Any:
         }
         if choices:
             data["choices"] = repo.filter_choices(db)
+            data["colleagues"] = [c for c in desk.colleagues(db) if c.id != adviser.id]
         return data
 
     return load
@@ -246,6 +256,20 @@ def console_routes() -> list[BaseRoute]:
         ),
         (f"{conversation}/notes", add_note, "POST", "console_note"),
         (f"{conversation}/triage", correct_triage, "POST", "console_correct_triage"),
+        (f"{conversation}/email", email_reply, "POST", "console_email_reply"),
+        (f"{conversation}/assign", assign, "POST", "console_assign"),
+        (f"{conversation}/take-over", take_over, "POST", "console_take_over"),
+        (f"{conversation}/transfer", transfer, "POST", "console_transfer"),
+        ("/availability", set_availability, "POST", "console_availability"),
+        ("/search", search_page, "GET", "console_search"),
+        ("/saved-replies", saved_replies_page, "GET", "console_saved_replies"),
+        ("/saved-replies", add_saved_reply, "POST", "console_add_saved_reply"),
+        (
+            "/saved-replies/{reply_id:str}/delete",
+            delete_saved_reply,
+            "POST",
+            "console_delete_saved_reply",
+        ),
     ]
     # The body limit sits inside the headers wrapper, so a 413 carries them too.
     limited = [*headers, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)]

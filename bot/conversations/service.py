@@ -33,6 +33,7 @@ from bot.db.models import (
     MessageType,
     Outbox,
     OutboxState,
+    Transfer,
 )
 from bot.db.repositories import conversations as repo
 from bot.db.repositories.handoffs import summarise, update_triage
@@ -219,6 +220,156 @@ def claim(session: Session, *, conversation_id: str, adviser: Adviser) -> Moved:
     )
 
 
+def assign(
+    session: Session, *, conversation_id: str, adviser: Adviser, assignee: Adviser
+) -> Moved:
+    """Give a queued or assigned conversation to ``assignee`` (``adviser`` acts).
+
+    Assigning to oneself a conversation a colleague holds is taking it over. One
+    conditional UPDATE on the status and the holder read, so two advisers
+    assigning at once never both win (Conflict for the second).
+    """
+    conversation = _current(session, conversation_id)
+    current, holder = conversation.status, conversation.assignee_id
+    target = next_status(current, Transition.ASSIGN)
+    if holder == assignee.id and current is Status.ASSIGNED:
+        raise Conflict(f"{assignee.display_name} already has this conversation")
+    held = (
+        Conversation.assignee_id.is_(None)
+        if holder is None
+        else Conversation.assignee_id == holder
+    )
+    now = utcnow()
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.status == current, held)
+        .values(status=target, assignee_id=assignee.id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("the conversation changed meanwhile")
+    session.refresh(conversation)
+    return _moved(
+        session,
+        conversation,
+        Transition.ASSIGN,
+        current,
+        target,
+        adviser=adviser,
+        to=assignee.display_name,
+    )
+
+
+def transfer(
+    session: Session,
+    *,
+    conversation_id: str,
+    adviser: Adviser,
+    from_organisation_id: str | None,
+    to_organisation_id: str,
+    to_name: str,
+    note: str,
+) -> Moved:
+    """Put the conversation in another organisation's queue, with a note.
+
+    Allowed from the queue, or by the adviser holding it. It keeps its waiting
+    time; the transfer is recorded (``transfers``) and the note kept as an
+    internal note.
+    """
+    conversation = _current(session, conversation_id)
+    current, holder = conversation.status, conversation.assignee_id
+    target = next_status(current, Transition.TRANSFER)
+    if current is Status.ASSIGNED and holder != adviser.id:
+        raise Conflict("another adviser has this conversation")
+    if conversation.organisation_id == to_organisation_id:
+        raise Conflict("the conversation is already with that organisation")
+    held = (
+        Conversation.assignee_id.is_(None)
+        if holder is None
+        else Conversation.assignee_id == holder
+    )
+    now = utcnow()
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.status == current, held)
+        .values(
+            status=target,
+            assignee_id=None,
+            organisation_id=to_organisation_id,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("the conversation changed meanwhile")
+    session.refresh(conversation)
+    session.add(
+        Transfer(
+            conversation_id=conversation_id,
+            from_organisation_id=from_organisation_id,
+            to_organisation_id=to_organisation_id,
+            note=note,
+            adviser_id=adviser.id,
+            created_at=now,
+        )
+    )
+    moved = _moved(
+        session,
+        conversation,
+        Transition.TRANSFER,
+        current,
+        target,
+        adviser=adviser,
+        to=to_name,
+    )
+    if note:
+        message = repo.add_message(
+            session,
+            conversation_id=conversation_id,
+            channel=conversation.channel,
+            message_type=MessageType.NOTE,
+            sender="adviser",
+            text=f"Transfer note for {to_name}: {note}",
+            adviser_id=adviser.id,
+        )
+        announce(
+            session,
+            conversation_topic(conversation_id),
+            message_event(conversation_id, message_view(message)),
+        )
+    return moved
+
+
+def _moved(
+    session: Session,
+    conversation: Conversation,
+    move: Transition,
+    before: Status,
+    status: Status,
+    *,
+    adviser: Adviser,
+    to: str,
+) -> Moved:
+    """Write the activity line and announce a move made by assign / transfer."""
+    activity = _activity(
+        session,
+        conversation,
+        activity_text(move, adviser=adviser.display_name, to=to),
+        adviser_id=adviser.id,
+    )
+    event = status_event(conversation.id, status.value)
+    announce(session, conversation_topic(conversation.id), event)
+    announce(session, QUEUE_TOPIC, event)
+    logger.info(
+        "conversation %s: %s -> %s",
+        move.value,
+        before.value,
+        status.value,
+        extra={"conversation_id": conversation.id},
+    )
+    return Moved(conversation.id, before, status, activity)
+
+
 def reopen(session: Session, *, conversation_id: str) -> Moved | None:
     """Give a resolved conversation back to the bot when the person writes again."""
     try:
@@ -379,12 +530,17 @@ def send(
     adviser_id: int | None = None,
     source_id: str | None = None,
     urgent: bool = False,
+    channel: str | None = None,
 ) -> Message:
-    """Store an outgoing message with its outbox row; it goes out on commit."""
+    """Store an outgoing message with its outbox row; it goes out on commit.
+
+    ``channel`` sends it another way than the conversation's own (``"email"``:
+    an adviser's reply to the address the person left).
+    """
     message = repo.add_message(
         session,
         conversation_id=conversation.id,
-        channel=conversation.channel,
+        channel=channel or conversation.channel,
         message_type=MessageType.OUTGOING,
         sender=sender,
         text=text,
@@ -432,12 +588,12 @@ def send_once(
 
 def _queue(session: Session, conversation: Conversation, message: Message) -> None:
     now = utcnow()
-    pulled = conversation.channel in PULLED_CHANNELS
+    pulled = message.channel in PULLED_CHANNELS
     session.add(
         Outbox(
             message_id=message.id,
             conversation_id=conversation.id,
-            channel=conversation.channel,
+            channel=message.channel,
             state=OutboxState.DELIVERED if pulled else OutboxState.PENDING,
             attempts=0,
             next_attempt_at=now,

@@ -30,6 +30,8 @@ class Transition(enum.StrEnum):
     RESOLVE = "resolve"  # the adviser closes it with an outcome
     HAND_BACK = "hand_back"  # the adviser gives it back to the bot
     REOPEN = "reopen"  # the person writes again after it was resolved
+    ASSIGN = "assign"  # given to an adviser by a colleague, or taken over
+    TRANSFER = "transfer"  # to another organisation's queue, with a note
 
 
 # (from, transition) -> to
@@ -43,6 +45,10 @@ MOVES: dict[tuple[Status, Transition], Status] = {
     (Status.ASSIGNED, Transition.HAND_BACK): Status.BOT,
     (Status.RESOLVED, Transition.REOPEN): Status.BOT,
     (Status.RESOLVED, Transition.HAND_OVER): Status.QUEUED,
+    (Status.QUEUED, Transition.ASSIGN): Status.ASSIGNED,
+    (Status.ASSIGNED, Transition.ASSIGN): Status.ASSIGNED,
+    (Status.QUEUED, Transition.TRANSFER): Status.QUEUED,
+    (Status.ASSIGNED, Transition.TRANSFER): Status.QUEUED,
 }
 
 ACTIVITY_TEXT: dict[Transition, str] = {
@@ -52,7 +58,11 @@ ACTIVITY_TEXT: dict[Transition, str] = {
     Transition.RESOLVE: "Adviser {adviser} resolved the conversation ({outcome})",
     Transition.HAND_BACK: "Adviser {adviser} handed the conversation back to the bot",
     Transition.REOPEN: "The person wrote again; the conversation is back with the bot",
+    Transition.ASSIGN: "Adviser {adviser} assigned the conversation to {to}",
+    Transition.TRANSFER: "Adviser {adviser} transferred the conversation to {to}",
 }
+# Assigned to oneself from a colleague (or from the queue by the same route).
+TAKE_OVER_TEXT = "Adviser {adviser} took the conversation over"
 
 OUTCOMES = ("answered", "referred_to_lio", "no_reply", "duplicate", "other")
 
@@ -96,7 +106,13 @@ def bot_should_answer(status: Status) -> bool:
 
 
 def activity_text(
-    transition: Transition, *, adviser: str = "", outcome: str = ""
+    transition: Transition, *, adviser: str = "", outcome: str = "", to: str = ""
 ) -> str:
-    """Return the transcript line recorded for ``transition``."""
-    return ACTIVITY_TEXT[transition].format(adviser=adviser, outcome=outcome)
+    """Return the transcript line recorded for ``transition``.
+
+    ``to`` is the adviser a conversation is assigned to, or the organisation it
+    is transferred to.
+    """
+    if transition is Transition.ASSIGN and to == adviser:
+        return TAKE_OVER_TEXT.format(adviser=adviser)
+    return ACTIVITY_TEXT[transition].format(adviser=adviser, outcome=outcome, to=to)

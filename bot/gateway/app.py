@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.gateway import delivery, health, rasa_client
+from bot.gateway.channels.email import EmailChannel
 from bot.gateway.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.gateway.channels.web import STATIC_DIR, WebChannel, widget_routes
 from bot.gateway.logs import configure_logging
@@ -112,6 +113,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     rasa = RasaClient(settings)
     pipeline = Pipeline(settings, rasa)
     pipeline.register(WebChannel())
+    if settings.smtp_host and settings.smtp_from:
+        pipeline.register(EmailChannel(settings, pipeline))  # advisers' email replies
     telegram = TelegramChannel(pipeline) if settings.telegram_bot_token else None
     if telegram is not None:
         pipeline.register(telegram)

@@ -70,6 +70,7 @@ class Due:
     next_attempt_at: datetime
     view: dict[str, Any]
     conversation: Any  # ConversationRef
+    channel: str = ""  # the row's own channel ("email"), else the conversation's
 
 
 def due_conversations(session: Session, *, now: datetime, limit: int) -> list[str]:
@@ -112,6 +113,7 @@ def next_due(session: Session, *, conversation_id: str) -> Due | None:
         row.next_attempt_at,
         message_view(message),
         ref(conversation),
+        row.channel,
     )
 
 
@@ -296,7 +298,8 @@ class DeliveryWorker:
     async def _send(self, row: Due) -> bool:
         """Send one row; return whether the conversation may go on."""
         conv = row.conversation
-        channel = self.pipeline.channels.get(conv.channel)
+        via = row.channel or conv.channel
+        channel = self.pipeline.channels.get(via)
         if channel is not None and not getattr(channel, "ready", True):
             # Still starting (Telegram starts in the background): not an
             # attempt, so a slow start never uses up the retries.
@@ -308,7 +311,7 @@ class DeliveryWorker:
         attempts = row.attempts + 1
         try:
             if channel is None:
-                raise DeliveryError(f"no {conv.channel} channel", permanent=True)
+                raise DeliveryError(f"no {via} channel", permanent=True)
             await channel.send(conv, row.view)
         except DeliveryError as exc:
             give_up = exc.permanent or attempts >= self.policy.fail_after

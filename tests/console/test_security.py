@@ -43,7 +43,7 @@ POST_CASES = [c for c in CASES if c[1] == "POST"]
 
 def _path(template: str, conversation_id: str) -> str:
     path = template.replace("{conversation_id:str}", conversation_id)
-    path = path.replace("{message_id:str}", "1")
+    path = path.replace("{message_id:str}", "1").replace("{reply_id:str}", "1")
     return "/console" + path.replace("{path:path}", "no/such/page")
 
 

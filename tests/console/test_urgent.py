@@ -56,7 +56,7 @@ async def test_urgent_conversations_come_first_with_a_marker_in_words(
     html = (await adviser.client.get("/console/")).text
     assert _order(html) == [urgent_first, urgent_later, oldest, older]
     assert (
-        'Waiting, urgent first, then oldest first <span class="count">'
+        'Waiting, urgent first, then the longest waiting <span class="count">'
         "(4, 2 urgent)</span>" in html
     )
     card = _card(html, urgent_first)

@@ -33,6 +33,10 @@ EXPECTED = {
     (Status.ASSIGNED, Transition.HAND_BACK): Status.BOT,
     (Status.RESOLVED, Transition.REOPEN): Status.BOT,
     (Status.RESOLVED, Transition.HAND_OVER): Status.QUEUED,
+    (Status.QUEUED, Transition.ASSIGN): Status.ASSIGNED,
+    (Status.ASSIGNED, Transition.ASSIGN): Status.ASSIGNED,
+    (Status.QUEUED, Transition.TRANSFER): Status.QUEUED,
+    (Status.ASSIGNED, Transition.TRANSFER): Status.QUEUED,
 }
 
 
@@ -54,7 +58,7 @@ def test_every_other_move_is_refused(start: Status, move: Transition) -> None:
 
 def test_the_table_is_exactly_the_expected_one() -> None:
     assert MOVES == EXPECTED
-    assert len(ILLEGAL) == len(Status) * len(Transition) - len(EXPECTED) == 15
+    assert len(ILLEGAL) == len(Status) * len(Transition) - len(EXPECTED) == 19
 
 
 def test_allowed_lists_the_moves_out_of_each_status() -> None:
@@ -63,6 +67,8 @@ def test_allowed_lists_the_moves_out_of_each_status() -> None:
         Transition.RELEASE,
         Transition.RESOLVE,
         Transition.HAND_BACK,
+        Transition.ASSIGN,
+        Transition.TRANSFER,
     }
     assert Transition.CLAIM not in allowed(Status.ASSIGNED)  # no double claim
 
@@ -81,6 +87,15 @@ def test_activity_lines_name_the_adviser_and_outcome() -> None:
     )
     assert activity_text(Transition.RESOLVE, adviser="Jo", outcome="no reply") == (
         "Adviser Jo resolved the conversation (no reply)"
+    )
+    assert activity_text(Transition.ASSIGN, adviser="Jo", to="Sam") == (
+        "Adviser Jo assigned the conversation to Sam"
+    )
+    assert activity_text(Transition.ASSIGN, adviser="Jo", to="Jo") == (
+        "Adviser Jo took the conversation over"
+    )
+    assert activity_text(Transition.TRANSFER, adviser="Jo", to="Kent CVS") == (
+        "Adviser Jo transferred the conversation to Kent CVS"
     )
     assert all(t in handoff.ACTIVITY_TEXT for t in Transition)
 

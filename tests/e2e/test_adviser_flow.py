@@ -204,23 +204,20 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     expect(card).to_be_visible()
     expect(card.locator(".meta")).to_contain_text("Waiting")
     expect(card.locator(".meta")).to_contain_text("Web")
-    summary = card.locator(".summary")
-    expect(summary).to_contain_text("Reason: asked for a person.")
-    expect(summary).to_contain_text("Topic: Funding")
-    expect(summary).to_contain_text(
-        f"Place: {triaged.place_name} ({triaged.lad_code})."
-    )
-    expect(summary).to_contain_text("Organisations suggested: ")
-    expect(summary).to_contain_text(facts["organisation"])
+    # the person's own question quoted; why, topic, place, LIO, what the bot gave
+    expect(card.locator(".person-words").first).to_contain_text(QUESTION)
+    brief = card.locator(".brief")
+    expect(brief).to_contain_text("Asked for a person")
+    expect(brief).to_contain_text("Funding")
+    expect(brief).to_contain_text(f"{triaged.place_name} ({facts['lad_name']}")
     expect(card.locator(".facts")).to_contain_text(facts["organisation"])
-    last = card.locator(".last-messages li")
-    expect(last.last).to_have_text("Person: I'd like to talk to a person")
-    expect(last.first).to_contain_text(facts["organisation"])
+    expect(brief.locator(".given-orgs")).to_contain_text(facts["organisation"])
     shot(console, "console-queue", full_page=True)
 
     # Pick up: the person is told, live, that an adviser is looking.
     console.locator(f'li.card[data-conversation="{cid}"] .card-title a').click()
-    expect(console.locator(".summary")).to_contain_text("Reason: asked for a person.")
+    expect(console.locator(".brief")).to_contain_text("Asked for a person")
+    expect(console.locator(".person-words").first).to_contain_text(QUESTION)
     console.get_by_role("button", name="Pick up", exact=True).click()
     console.wait_for_url(f"**/conversations/{cid}?notice=claimed")
     expect(console.locator("#status-panel .status")).to_have_text("Picked up by you")
@@ -370,10 +367,9 @@ def test_telegram_handover_adviser_reply_and_resolve(
     sign_in(console, stack, adviser.username)
     card = console.locator(f'li.card[data-conversation="{cid}"]')
     expect(card.locator(".meta")).to_contain_text("Telegram")
-    expect(card.locator(".summary")).to_contain_text(
-        "Reason: accepted the offer of an adviser."
-    )
-    expect(card.locator(".summary")).to_contain_text("Place: Truro")
+    expect(card.locator(".brief")).to_contain_text("Accepted the offer of an adviser")
+    expect(card.locator(".brief")).to_contain_text("Truro")
+    expect(card.locator(".brief")).not_to_contain_text("/request_human")
     expect(card.locator(".facts")).to_contain_text("Cornwall Voluntary Sector Forum")
     claim_from_queue(console, cid)
     before = texts_here()

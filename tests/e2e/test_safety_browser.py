@@ -107,7 +107,7 @@ def test_urgent_conversation_is_first_with_its_marker_and_advisers_are_alerted(
     expect(first.locator(".urgent-flag")).to_contain_text(
         "Urgent, check first: someone may be at risk now"
     )
-    expect(first.locator(".last-messages")).to_contain_text(FLOOR)
+    expect(first.locator(".person-words").first).to_contain_text(FLOOR)
     urgent_cards = page.locator("#queue-live li.card[data-urgent='yes']")
     expect(urgent_cards).to_have_count(1)  # other tests close what they open
     expect(page.locator("#waiting-heading")).to_contain_text("1 urgent")

@@ -292,7 +292,7 @@
         if (composer && freshComposer) {
           var drafts = composer.querySelectorAll("textarea");
           var typing = Array.prototype.some.call(drafts, function (t) { return t.value.trim() !== ""; });
-          if (!typing) { composer.replaceWith(freshComposer); setupCanned(); }
+          if (!typing) { composer.replaceWith(freshComposer); setupCanned(); setupSavedReplies(); }
         }
       });
     }
@@ -322,6 +322,176 @@
     });
   }
 
+  /* Saved replies: "/" at the start of a reply box lists them; Enter or Tab
+   * puts the chosen one in, Escape closes the list. */
+  function setupSavedReplies() {
+    var boxes = document.querySelectorAll("textarea[data-saved-replies]");
+    boxes.forEach(function (box) {
+      var source = document.getElementById(box.dataset.savedReplies);
+      if (!source) { return; }
+      var replies = Array.prototype.map.call(source.querySelectorAll("li[data-shortcut]"), function (li) {
+        return { shortcut: li.dataset.shortcut, title: li.dataset.title, text: li.dataset.text };
+      });
+      var list = document.createElement("ul");
+      list.id = "saved-suggestions-" + box.id;
+      list.className = "saved-suggestions";
+      list.setAttribute("role", "listbox");
+      list.setAttribute("aria-label", "Saved replies");
+      list.hidden = true;
+      box.insertAdjacentElement("afterend", list);
+      var matches = [];
+      var active = 0;
+
+      function close() {
+        list.hidden = true;
+        list.replaceChildren();
+        box.removeAttribute("aria-activedescendant");
+        box.setAttribute("aria-expanded", "false");
+      }
+
+      function choose(index) {
+        var reply = matches[index];
+        if (!reply) { return; }
+        box.value = reply.text;
+        close();
+        box.focus();
+        box.setSelectionRange(box.value.length, box.value.length);
+        announce("Saved reply " + reply.title + " put in the reply box.");
+      }
+
+      function show() {
+        list.replaceChildren();
+        matches.forEach(function (reply, index) {
+          var item = document.createElement("li");
+          item.id = list.id + "-" + index;
+          item.setAttribute("role", "option");
+          item.setAttribute("aria-selected", index === active ? "true" : "false");
+          item.className = index === active ? "is-active" : "";
+          var code = document.createElement("code");
+          code.textContent = "/" + reply.shortcut;
+          item.appendChild(code);
+          item.appendChild(document.createTextNode(" " + reply.title));
+          item.addEventListener("mousedown", function (event) {
+            event.preventDefault();
+            choose(index);
+          });
+          list.appendChild(item);
+        });
+        list.hidden = matches.length === 0;
+        box.setAttribute("aria-expanded", matches.length ? "true" : "false");
+        if (matches.length) {
+          box.setAttribute("aria-activedescendant", list.id + "-" + active);
+        }
+      }
+
+      box.addEventListener("input", function () {
+        var value = box.value;
+        if (value.charAt(0) !== "/" || /\s/.test(value)) { close(); return; }
+        var typed = value.slice(1).toLowerCase();
+        matches = replies.filter(function (reply) {
+          return reply.shortcut.indexOf(typed) === 0 || reply.title.toLowerCase().indexOf(typed) !== -1;
+        });
+        active = 0;
+        show();
+        if (matches.length) {
+          announce(matches.length === 1 ? "1 saved reply matches." : matches.length + " saved replies match.");
+        }
+      });
+      box.addEventListener("keydown", function (event) {
+        if (list.hidden) { return; }
+        if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+          event.preventDefault();
+          var step = event.key === "ArrowDown" ? 1 : -1;
+          active = (active + step + matches.length) % matches.length;
+          show();
+        } else if (event.key === "Enter" || event.key === "Tab") {
+          if (event.ctrlKey || event.metaKey) { return; }
+          event.preventDefault();
+          choose(active);
+        } else if (event.key === "Escape") {
+          event.preventDefault();
+          close();
+        }
+      });
+      box.addEventListener("blur", function () { window.setTimeout(close, 150); });
+    });
+  }
+
+  /* Keyboard shortcuts (listed on "?"): j/k move through the cards, e goes to
+   * Resolve, r to the reply box, Ctrl+Enter sends. Letters are ignored while
+   * typing in a field. */
+  function setupShortcuts() {
+    var help = document.getElementById("shortcuts");
+    if (!help) { return; }
+    var opener = null;
+
+    function toggleHelp(show) {
+      if (show) {
+        opener = document.activeElement;
+        help.hidden = false;
+        help.focus();
+      } else {
+        help.hidden = true;
+        if (opener && opener.focus) { opener.focus(); }
+      }
+    }
+    document.getElementById("shortcuts-close").addEventListener("click", function () { toggleHelp(false); });
+
+    function typing(el) {
+      if (!el) { return false; }
+      var tag = el.tagName;
+      return tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable ||
+        (tag === "INPUT" && ["checkbox", "radio", "button", "submit"].indexOf(el.type) === -1);
+    }
+
+    function moveCard(step) {
+      var links = Array.prototype.slice.call(document.querySelectorAll(".card .card-link"));
+      if (!links.length) {
+        var next = document.querySelector(step > 0 ? "a[data-next-conversation]" : "a[data-previous-conversation]");
+        if (next) { window.location.href = next.href; }
+        return;
+      }
+      var current = links.indexOf(document.activeElement);
+      var index = current === -1 ? (step > 0 ? 0 : links.length - 1) :
+        Math.min(links.length - 1, Math.max(0, current + step));
+      document.querySelectorAll(".card.is-current").forEach(function (card) { card.classList.remove("is-current"); });
+      var link = links[index];
+      link.closest(".card").classList.add("is-current");
+      link.focus();
+      link.scrollIntoView({ block: "nearest" });
+    }
+
+    document.addEventListener("keydown", function (event) {
+      var el = document.activeElement;
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && el && el.tagName === "TEXTAREA") {
+        var form = el.closest("form");
+        if (form && el.value.trim() !== "") {
+          event.preventDefault();
+          if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+        }
+        return;
+      }
+      if (event.key === "Escape" && !help.hidden) { toggleHelp(false); return; }
+      if (event.ctrlKey || event.metaKey || event.altKey || typing(el)) { return; }
+      if (event.key === "?") { event.preventDefault(); toggleHelp(help.hidden); return; }
+      if (!help.hidden) { return; }
+      if (event.key === "j" || event.key === "k") {
+        event.preventDefault();
+        moveCard(event.key === "j" ? 1 : -1);
+      } else if (event.key === "e") {
+        var resolve = document.querySelector('#status-panel form[action$="/resolve"] button');
+        if (resolve) {
+          event.preventDefault();
+          resolve.focus();
+          announce("Resolve: choose the outcome above, then press Enter.");
+        }
+      } else if (event.key === "r") {
+        var reply = document.getElementById("reply-text");
+        if (reply) { event.preventDefault(); reply.focus(); }
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var live = document.getElementById("queue-live");
     var box = document.getElementById("urgent-alert");
@@ -336,5 +506,7 @@
     setupCanned();
     setupAlertToggle();
     setupOrganisationSearch();
+    setupSavedReplies();
+    setupShortcuts();
   });
 })();

@@ -342,7 +342,7 @@ def list_assigned(session: Session, *, adviser_id: int) -> list[QueueItem]:
     return _items(session, list(session.scalars(query)), adviser_id=adviser_id)
 
 
-def filter_choices(session: Session) -> FilterChoices:
+def filter_choices(session: Session, *, areas: bool = True) -> FilterChoices:
     """Return the LIOs, counties and districts the queue can be filtered by."""
     organisations = [
         (i, n)
@@ -352,6 +352,8 @@ def filter_choices(session: Session) -> FilterChoices:
             .order_by(Organisation.name)
         ).tuples()
     ]
+    if not areas:
+        return FilterChoices(organisations)
     counties = [
         (c, n)
         for c, n in session.execute(
@@ -594,3 +596,33 @@ def check_can_reply(
     if conversation.assignee_id != adviser_id:
         raise ConsoleConflict("another adviser has this conversation")
     return conversation
+
+
+def neighbours(
+    session: Session, *, conversation_id: str, adviser_id: int
+) -> tuple[str | None, str | None]:
+    """Return the conversations before and after this one in the adviser's lists
+    (their own, then the queue, in the queue's order), for j / k."""
+    mine = select(Conversation.id).where(
+        Conversation.status == Status.ASSIGNED, Conversation.assignee_id == adviser_id
+    )
+    waiting = select(Conversation.id).where(Conversation.status == Status.QUEUED)
+    ids: list[str] = []
+    for query in (mine, waiting):
+        ids.extend(
+            session.scalars(
+                query.order_by(
+                    *URGENT_FIRST,
+                    case((AT_RISK, 0), else_=1),
+                    Conversation.waiting_since.asc().nulls_last(),
+                    Conversation.created_at,
+                    Conversation.id,
+                ).limit(500)
+            )
+        )
+    if conversation_id not in ids:
+        return None, ids[0] if ids else None
+    at = ids.index(conversation_id)
+    return (ids[at - 1] if at > 0 else None), (
+        ids[at + 1] if at + 1 < len(ids) else None
+    )
