@@ -266,7 +266,7 @@ def build_stack(
         gateway_port=gateway_port or free_port(),
         rasa_token=rasa_token,
     )
-    env = _env(stack, extra_env)
+    env = _env(stack, {"LOG_DIR": str(log_dir.resolve()), **(extra_env or {})})
     if with_actions:
         stack.services.append(
             Service(
