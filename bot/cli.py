@@ -120,13 +120,16 @@ def directory_import(
 def directory_coverage() -> None:
     """Print per nation how many LADs have a local LIO or only a fallback."""
     from bot.db.session import session_scope
-    from bot.directory.service import coverage
+    from bot.directory.service import areas_without_local, coverage
 
     table = Table(
         "nation", "LADs", "local LIO", "regional only", "national fallback only"
     )
     with session_scope() as session:
         rows = coverage(session)
+        gaps = [
+            (la.nation.value, la.name, la.code) for la in areas_without_local(session)
+        ]
     for r in rows:
         table.add_row(
             r.nation.value,
@@ -136,6 +139,9 @@ def directory_coverage() -> None:
             str(r.fallback_only),
         )
     console.print(table)
+    console.print(f"{len(gaps)} council areas with no local organisation on record:")
+    for nation, name, code in gaps:
+        console.print(f"  {nation}: {name} ({code})")
 
 
 @app.command("setup")
