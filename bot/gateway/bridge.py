@@ -18,6 +18,7 @@ nothing is lost, at worst it arrives a moment late.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -63,12 +64,12 @@ class RedisBridge:
         prefix: str,
         hydrate: Hydrate,
         *,
-        backoff: Backoff = Backoff(first_s=0.2, max_s=5.0),
+        backoff: Backoff | None = None,
     ) -> None:
         self.url, self.channel = url, channel_name(prefix)
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._hydrate = hydrate
-        self._backoff = backoff
+        self._backoff = backoff or Backoff(first_s=0.2, max_s=5.0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outgoing: asyncio.Queue[str] = asyncio.Queue(OUTGOING_BUFFER)
         self._tasks: list[asyncio.Task[None]] = []
@@ -149,7 +150,7 @@ class RedisBridge:
                     await pubsub.aclose()
                     await client.aclose()
                 except Exception:  # the connection is already gone
-                    pass
+                    logger.debug("redis: closing a lost connection failed")
 
     async def _deliver(self, data: bytes | str) -> None:
         try:
@@ -185,8 +186,6 @@ class RedisBridge:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            except (asyncio.CancelledError, Exception):
-                pass
         self._tasks = []

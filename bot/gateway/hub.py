@@ -152,7 +152,7 @@ class Hub:
     def broadcast(self, event: dict[str, Any]) -> int:
         """Send ``event`` to every subscriber of every topic in this process."""
         with self._lock:
-            subs = [sub for topic_subs in self._subscribers.values() for sub in topic_subs]
+            subs = [sub for subs in self._subscribers.values() for sub in subs]
         for sub in subs:
             sub.offer(event)
         return len(subs)

@@ -75,7 +75,8 @@ class AdvisoryLocks:
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         while self._idle:
             conn = self._idle.pop()
-            if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+            idle = conn.info.transaction_status == TransactionStatus.IDLE
+            if not conn.closed and idle:
                 return conn
             await conn.close()
         return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)

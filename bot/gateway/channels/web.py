@@ -302,7 +302,8 @@ class WidgetApi:
                         yield ": keep-alive\n\n"
                         continue
                     kind = event.get("type")
-                    if kind == "resync" or (kind == "message" and hub.get_hub().bridged):
+                    bridged = hub.get_hub().bridged
+                    if kind == "resync" or (kind == "message" and bridged):
                         # Across processes a notice may be missed or overtake
                         # another: the database says what comes after ``sent``.
                         for view in await since(sent):
