@@ -228,6 +228,9 @@ def run(
     from bot.runner import MODEL, Supervisor, build_stack, start
 
     settings = get_settings()
+    if problem := settings.profile_problem():
+        err.print(f"error: refusing to start: {problem}")
+        raise typer.Exit(2)
     log_dir.mkdir(parents=True, exist_ok=True)
     _log_supervision(log_dir / "supervisor.log")
     rasa_port = int(settings.rasa_url.rsplit(":", 1)[1].split("/")[0])
@@ -240,6 +243,10 @@ def run(
         action_port=action_port,
         gateway_port=settings.gateway_port,
         model=model or MODEL,
+        gateway_workers=settings.gateway_workers,
+        rasa_workers=settings.rasa_workers,
+        redis_url=settings.redis_url,
+        redis_key_prefix=settings.redis_key_prefix,
     )
     console.print(
         f"starting Rasa, the action server and the gateway (logs in {log_dir})..."
