@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.console import live
-from bot.console.auth import adviser_of, base_path, guard, run_db
+from bot.console.auth import adviser_of, base_path, guard, run_db, scope_of
 from bot.console.events import event_stream
 from bot.console.views import (
     conversation_url,
@@ -22,11 +22,13 @@ from bot.console.views import (
 )
 from bot.conversations import service
 from bot.db.models import ConversationStatus as Status
+from bot.db.repositories import access
 from bot.db.repositories import console as repo
 from bot.db.repositories import console_desk as desk
 from bot.db.repositories.console_search import earlier_conversations
 from bot.domain.handoff import OUTCOMES, IllegalTransition, Transition
 from bot.gateway.events import message_event, message_view, status_event
+from bot.privacy import audit
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ def _conversation_context(
     full: bool = False,
     panel: bool = False,
     organisation_id: str | None = None,
+    scope: access.Scope | None = None,
 ) -> dict[str, Any] | None:
     item = repo.conversation_item(
         db, conversation_id=conversation_id, adviser_id=adviser_id
@@ -58,9 +61,11 @@ def _conversation_context(
             "corrections": desk.corrections(db, conversation_id=conversation_id),
             "districts": desk.districts(db),
             "subtopics": desk.SUBTOPICS,
-            "earlier": earlier_conversations(db, conversation_id=conversation_id),
+            "earlier": earlier_conversations(
+                db, conversation_id=conversation_id, scope=scope
+            ),
             "neighbours": repo.neighbours(
-                db, conversation_id=conversation_id, adviser_id=adviser_id
+                db, conversation_id=conversation_id, adviser_id=adviser_id, scope=scope
             ),
         }
     if full or panel:
@@ -68,7 +73,9 @@ def _conversation_context(
         extra["saved"] = desk.saved_replies(
             db, adviser_id=adviser_id, organisation_id=organisation_id
         )
-        extra["colleagues"] = [c for c in desk.colleagues(db) if c.id != adviser_id]
+        extra["colleagues"] = [
+            c for c in desk.colleagues(db, scope=scope) if c.id != adviser_id
+        ]
         extra["organisations"] = repo.filter_choices(db, areas=False).organisations
     if after_id < MAX_ID:
         # the adviser is reading the transcript: the queue's badge goes
@@ -107,6 +114,7 @@ async def _load_conversation(
 ) -> dict[str, Any] | None:
     conversation_id = request.path_params["conversation_id"]
     adviser = adviser_of(request)
+    scope = scope_of(request)
     return await run_db(
         lambda db: _conversation_context(
             db,
@@ -116,6 +124,7 @@ async def _load_conversation(
             full=full,
             panel=panel,
             organisation_id=adviser.organisation_id,
+            scope=scope,
         )
     )
 
@@ -136,7 +145,23 @@ async def conversation_page(request: Request) -> Response:
     context = await _load_conversation(request, full=True)
     if context is None:
         return _not_found(request)
+    await _audit_opening(request)
     return render(request, "conversation.html", {**context, "page": "conversation"})
+
+
+async def _audit_opening(request: Request) -> None:
+    """Write the opening of a transcript to the audit log (who, when, which)."""
+    adviser = adviser_of(request)
+    conversation_id = request.path_params["conversation_id"]
+    await run_db(
+        lambda db: audit.record(
+            db,
+            action=audit.TRANSCRIPT_OPENED,
+            actor=adviser.username,
+            adviser_id=adviser.id,
+            conversation_id=conversation_id,
+        )
+    )
 
 
 @guard()

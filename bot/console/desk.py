@@ -15,6 +15,7 @@ from bot.console.conversation import _conflict, _not_found
 from bot.console.views import conversation_url, error_page, form_text, see_other
 from bot.conversations import service
 from bot.db.models import Adviser, Availability, Conversation, Organisation
+from bot.db.repositories import access
 from bot.db.repositories import console_desk as desk
 from bot.db.repositories.briefs import local_organisations
 from bot.domain.handoff import IllegalTransition
@@ -39,6 +40,9 @@ async def _assign_to(request: Request, assignee_id: int | None) -> Response:
     def attempt(db: Session) -> str:
         target = db.get(Adviser, assignee_id or adviser.id)
         if target is None or not target.active:
+            return "no_adviser"
+        # only to a colleague who may see the conversation (their scope)
+        if not access.can_see(db, access.scope_for(db, target), conversation_id):
             return "no_adviser"
         try:
             service.assign(

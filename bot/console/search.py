@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.console.auth import adviser_of, guard, run_db
+from bot.console.auth import adviser_of, guard, run_db, scope_of
 from bot.console.views import render
 from bot.db.models import ConversationStatus
 from bot.db.repositories import console as repo
@@ -75,13 +75,14 @@ async def search_page(request: Request) -> Response:
     page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 1
     page = min(max(page, 1), 1000)
     adviser = adviser_of(request)
+    scope = scope_of(request)
 
     def load(db: Session) -> dict[str, Any]:
         return {
             "results": None
             if query.empty
-            else search(db, query=query, page=page, adviser_id=adviser.id),
-            "organisations": repo.filter_choices(db, areas=False).organisations,
+            else search(db, query=query, page=page, adviser_id=adviser.id, scope=scope),
+            "organisations": repo.filter_choices(db, scope, areas=False).organisations,
         }
 
     context = await run_db(load)

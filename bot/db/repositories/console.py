@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.conversations.service import Conflict
@@ -24,6 +24,7 @@ from bot.db.models import (
     Outbox,
     Resource,
 )
+from bot.db.repositories import access
 from bot.db.repositories.briefs import Brief, briefs, local_organisations, pressed_title
 from bot.directory.service import resources_for
 from bot.domain.safety import URGENT_REASON
@@ -297,15 +298,19 @@ def list_queue(
     organisation_id: str | None = None,
     area: str | None = None,
     limit: int = 200,
+    scope: access.Scope | None = None,
     adviser_id: int | None = None,
 ) -> list[QueueItem]:
     """Return queued conversations: urgent first, then those where someone may be
     at risk, then the longest waiting; optionally for one LIO or area.
 
     ``organisation_id`` matches the organisation a conversation was transferred
-    to, else any district it covers; ``area`` is a district (LAD) or county code.
+    to, else any district it covers; ``area`` is a district (LAD) or county code;
+    ``scope`` (the console always passes it) keeps only what the adviser may see.
     """
     query = select(Conversation).where(Conversation.status == Status.QUEUED)
+    if scope is not None:
+        query = query.where(access.visible(scope))
     if organisation_id:
         query = query.where(for_organisation(organisation_id))
     if area:
@@ -325,13 +330,16 @@ def list_queue(
     return _items(session, list(session.scalars(query)), adviser_id=adviser_id)
 
 
-def list_assigned(session: Session, *, adviser_id: int) -> list[QueueItem]:
+def list_assigned(
+    session: Session, *, adviser_id: int, scope: access.Scope | None = None
+) -> list[QueueItem]:
     """Return the conversations ``adviser_id`` holds, urgent first, then oldest."""
     query = (
         select(Conversation)
         .where(
             Conversation.status == Status.ASSIGNED,
             Conversation.assignee_id == adviser_id,
+            access.visible(scope) if scope is not None else true(),
         )
         .order_by(
             *URGENT_FIRST,
@@ -342,13 +350,25 @@ def list_assigned(session: Session, *, adviser_id: int) -> list[QueueItem]:
     return _items(session, list(session.scalars(query)), adviser_id=adviser_id)
 
 
-def filter_choices(session: Session, *, areas: bool = True) -> FilterChoices:
-    """Return the LIOs, counties and districts the queue can be filtered by."""
+def filter_choices(
+    session: Session, scope: access.Scope | None = None, *, areas: bool = True
+) -> FilterChoices:
+    """Return the LIOs, counties and districts the queue can be filtered by
+    (the LIOs of the adviser's organisations unless they see every area)."""
+    mine = (
+        Organisation.id.in_(sorted(scope.organisation_ids))
+        if scope is not None and not scope.everything
+        else true()
+    )
     organisations = [
         (i, n)
         for i, n in session.execute(
             select(Organisation.id, Organisation.name)
-            .where(Organisation.active.is_(True), Organisation.is_national.is_(False))
+            .where(
+                Organisation.active.is_(True),
+                Organisation.is_national.is_(False),
+                mine,
+            )
             .order_by(Organisation.name)
         ).tuples()
     ]
@@ -599,7 +619,11 @@ def check_can_reply(
 
 
 def neighbours(
-    session: Session, *, conversation_id: str, adviser_id: int
+    session: Session,
+    *,
+    conversation_id: str,
+    adviser_id: int,
+    scope: access.Scope | None = None,
 ) -> tuple[str | None, str | None]:
     """Return the conversations before and after this one in the adviser's lists
     (their own, then the queue, in the queue's order), for j / k."""
@@ -607,6 +631,8 @@ def neighbours(
         Conversation.status == Status.ASSIGNED, Conversation.assignee_id == adviser_id
     )
     waiting = select(Conversation.id).where(Conversation.status == Status.QUEUED)
+    if scope is not None:
+        waiting = waiting.where(access.visible(scope))
     ids: list[str] = []
     for query in (mine, waiting):
         ids.extend(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.db.base import utcnow
 from bot.db.models import (
     Adviser,
+    AdviserMembership,
     Availability,
     Conversation,
     ConversationRead,
@@ -22,6 +23,7 @@ from bot.db.models import (
     SavedReply,
     TriageCorrection,
 )
+from bot.db.repositories import access
 
 TOPICS = ("funding", "governance", "volunteering", "other")
 # The subtopics the NLU knows (its retrieval intents, data/nlu), by topic.
@@ -207,9 +209,10 @@ class Colleague:
 
 
 def colleagues(
-    session: Session, *, organisation_id: str | None = None
+    session: Session, *, scope: access.Scope | None = None
 ) -> list[Colleague]:
-    """Return active advisers (of one organisation, if given), available first."""
+    """Return active advisers, available first: those sharing an organisation
+    with ``scope`` (everyone for a national role or no scope)."""
     open_count = (
         select(Conversation.assignee_id, func.count(Conversation.id).label("n"))
         .where(Conversation.status == "assigned")
@@ -228,8 +231,11 @@ def colleagues(
         .where(Adviser.active.is_(True))
         .order_by(Adviser.availability, Adviser.display_name)
     )
-    if organisation_id:
-        query = query.where(Adviser.organisation_id == organisation_id)
+    if scope is not None and not scope.everything:
+        shares = select(AdviserMembership.adviser_id).where(
+            AdviserMembership.organisation_id.in_(sorted(scope.organisation_ids))
+        )
+        query = query.where(Adviser.id.in_(shares))
     return [Colleague(*row) for row in session.execute(query).tuples()]
 
 

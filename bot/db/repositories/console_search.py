@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -16,6 +16,7 @@ from bot.db.models import (
     Message,
     MessageType,
 )
+from bot.db.repositories import access
 from bot.db.repositories.console import QueueItem, _items, for_organisation
 
 PAGE_SIZE = 50
@@ -65,6 +66,7 @@ def search(
     query: SearchQuery,
     page: int = 1,
     adviser_id: int | None = None,
+    scope: access.Scope | None = None,
 ) -> SearchPage:
     """Return the conversations matching ``query``, most recently active first.
 
@@ -73,6 +75,8 @@ def search(
     """
     page = max(1, page)
     stmt = select(Conversation)
+    if scope is not None:
+        stmt = stmt.where(access.visible(scope))
     if query.text:
         pattern = _like(query.text[:MAX_QUERY])
         in_messages = (
@@ -147,7 +151,11 @@ LINK_WORDS = {"web": "browser", "telegram": "Telegram account"}
 
 
 def earlier_conversations(
-    session: Session, *, conversation_id: str, limit: int = 20
+    session: Session,
+    *,
+    conversation_id: str,
+    limit: int = 20,
+    scope: access.Scope | None = None,
 ) -> list[Earlier]:
     """Return the same person's other conversations, newest first.
 
@@ -170,9 +178,10 @@ def earlier_conversations(
         same.append(func.lower(Conversation.contact_email) == email.lower())
     if not same:
         return []
+    visible = access.visible(scope) if scope is not None else true()
     rows = session.scalars(
         select(Conversation)
-        .where(Conversation.id != conversation_id, or_(*same))
+        .where(Conversation.id != conversation_id, or_(*same), visible)
         .order_by(Conversation.created_at.desc())
         .limit(limit)
     )
