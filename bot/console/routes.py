@@ -72,6 +72,8 @@ from bot.settings import get_settings
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+# Cards shown in the queue, urgent first; the rest are counted, and searchable.
+QUEUE_SHOWN = 100
 _CODE = re.compile(r"^[A-Za-z0-9]{1,16}$")
 
 
@@ -181,6 +183,10 @@ def _queue_context(request: Request, *, choices: bool) -> Any:
                 area=area,
                 scope=scope,
                 adviser_id=adviser.id,
+                limit=QUEUE_SHOWN,
+            ),
+            "waiting_total": repo.count_queue(
+                db, organisation_id=organisation, area=area, scope=scope
             ),
             "mine": repo.list_assigned(db, adviser_id=adviser.id, scope=scope),
             "organisation": organisation or "",

@@ -76,7 +76,7 @@ def pressed_title(text: str, offered: list[dict[str, str]] | None) -> str | None
     return None
 
 
-def quote(message: Message) -> Quote:
+def quote(message: Said | Message) -> Quote:
     """Return ``message`` quoted, cut at QUOTE_CHARS on a word boundary."""
     text = message.content.strip()
     if len(text) <= QUOTE_CHARS:
@@ -103,10 +103,22 @@ def links_in(text: str) -> list[str]:
     return found
 
 
-def build(messages: list[Message]) -> Brief:
+@dataclass(frozen=True)
+class Said:
+    """What the brief reads of a message (a row, not an ORM object: cheap)."""
+
+    id: int
+    message_type: MessageType
+    sender: str
+    content: str
+    buttons: list[dict[str, str]] | None
+    intent: str | None
+
+
+def build(messages: list[Said] | list[Message]) -> Brief:
     """Return the brief of one conversation from its messages, oldest first."""
     offered: list[dict[str, str]] | None = None
-    typed: list[tuple[Message, bool]] = []
+    typed: list[tuple[Said | Message, bool]] = []
     pressed: list[str] = []
     links: list[str] = []
     for m in messages:
@@ -139,16 +151,25 @@ def briefs(session: Session, *, conversation_ids: list[str]) -> dict[str, Brief]
     """Return the brief of each conversation (one query for all of them)."""
     if not conversation_ids:
         return {}
-    by_conversation: dict[str, list[Message]] = defaultdict(list)
-    for m in session.scalars(
-        select(Message)
+    by_conversation: dict[str, list[Said]] = defaultdict(list)
+    rows = session.execute(
+        select(
+            Message.conversation_id,
+            Message.id,
+            Message.message_type,
+            Message.sender,
+            Message.content,
+            Message.buttons,
+            Message.intent,
+        )
         .where(
             Message.conversation_id.in_(conversation_ids),
             Message.message_type.in_([MessageType.INCOMING, MessageType.OUTGOING]),
         )
         .order_by(Message.id)
-    ):
-        by_conversation[m.conversation_id].append(m)
+    ).tuples()
+    for cid, mid, kind, sender, content, buttons, intent in rows:
+        by_conversation[cid].append(Said(mid, kind, sender, content, buttons, intent))
     return {cid: build(by_conversation.get(cid, [])) for cid in conversation_ids}
 
 

@@ -292,6 +292,27 @@ def for_organisation(organisation_id: str) -> Any:
     )
 
 
+def _queue_filter(
+    *,
+    organisation_id: str | None,
+    area: str | None,
+    scope: access.Scope | None,
+) -> list[Any]:
+    conditions: list[Any] = [Conversation.status == Status.QUEUED]
+    if scope is not None:
+        conditions.append(access.visible(scope))
+    if organisation_id:
+        conditions.append(for_organisation(organisation_id))
+    if area:
+        in_county = select(LocalAuthority.code).where(
+            LocalAuthority.county_code == area
+        )
+        conditions.append(
+            or_(Conversation.lad_code == area, Conversation.lad_code.in_(in_county))
+        )
+    return conditions
+
+
 def list_queue(
     session: Session,
     *,
@@ -308,26 +329,37 @@ def list_queue(
     to, else any district it covers; ``area`` is a district (LAD) or county code;
     ``scope`` (the console always passes it) keeps only what the adviser may see.
     """
-    query = select(Conversation).where(Conversation.status == Status.QUEUED)
-    if scope is not None:
-        query = query.where(access.visible(scope))
-    if organisation_id:
-        query = query.where(for_organisation(organisation_id))
-    if area:
-        in_county = select(LocalAuthority.code).where(
-            LocalAuthority.county_code == area
+    query = (
+        select(Conversation)
+        .where(*_queue_filter(organisation_id=organisation_id, area=area, scope=scope))
+        .order_by(
+            *URGENT_FIRST,
+            case((AT_RISK, 0), else_=1),
+            Conversation.waiting_since.asc().nulls_last(),
+            Conversation.created_at,
+            Conversation.id,
         )
-        query = query.where(
-            or_(Conversation.lad_code == area, Conversation.lad_code.in_(in_county))
-        )
-    query = query.order_by(
-        *URGENT_FIRST,
-        case((AT_RISK, 0), else_=1),
-        Conversation.waiting_since.asc().nulls_last(),
-        Conversation.created_at,
-        Conversation.id,
-    ).limit(limit)
+        .limit(limit)
+    )
     return _items(session, list(session.scalars(query)), adviser_id=adviser_id)
+
+
+def count_queue(
+    session: Session,
+    *,
+    organisation_id: str | None = None,
+    area: str | None = None,
+    scope: access.Scope | None = None,
+) -> int:
+    """Return how many conversations wait (the same filters as list_queue)."""
+    return int(
+        session.scalar(
+            select(func.count(Conversation.id)).where(
+                *_queue_filter(organisation_id=organisation_id, area=area, scope=scope)
+            )
+        )
+        or 0
+    )
 
 
 def list_assigned(
