@@ -83,7 +83,7 @@ async def test_brief_quotes_the_person_and_says_what_the_bot_gave(
     assert ">hi<" not in card  # a greeting is not the question
     assert "Asked for a person" in card
     assert "Funding: grants" in card
-    assert "Northdale (Northdale, Testshire)" in card
+    assert "<dt>Place</dt><dd>Northdale, Testshire</dd>" in card
     assert "<dt>LIO</dt><dd>Testshire CVS</dd>" in card
     assert "https://www.ncvo.org.uk/help-and-guidance/funding-income/" in card
     assert "Organisations: Testshire CVS" in card

@@ -214,7 +214,9 @@
         option.disabled = !match;
         if (match && option.value) { shown += 1; if (!first) { first = option; } }
       });
-      if (words && first && (select.selectedOptions.length === 0 || select.selectedOptions[0].hidden)) {
+      /* one match: chosen; the chosen one filtered out: the first match instead */
+      if (words && first && (shown === 1 || select.selectedOptions.length === 0 ||
+                             select.selectedOptions[0].hidden)) {
         first.selected = true;
       }
       announce(shown === 1 ? "1 organisation matches." : shown + " organisations match.");
@@ -346,7 +348,6 @@
         list.hidden = true;
         list.replaceChildren();
         box.removeAttribute("aria-activedescendant");
-        box.setAttribute("aria-expanded", "false");
       }
 
       function choose(index) {
@@ -378,7 +379,6 @@
           list.appendChild(item);
         });
         list.hidden = matches.length === 0;
-        box.setAttribute("aria-expanded", matches.length ? "true" : "false");
         if (matches.length) {
           box.setAttribute("aria-activedescendant", list.id + "-" + active);
         }
