@@ -251,7 +251,7 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     # Reload: the whole history comes back, the adviser's reply last.
     shown = person.locator(".fd-msg").all_inner_texts()
     person.reload()
-    person.locator(".fd-launcher").click()
+    expect(person.locator("#fd-panel")).to_be_visible()  # open before: open again
     expect(person.locator(".fd-msg")).to_have_count(
         len(shown), timeout=REPLY_TIMEOUT_MS
     )

@@ -416,7 +416,11 @@ async def test_a_long_enquiry_is_stored_whole_and_too_long_is_refused(
     enquiry = ("We are a village hall committee with a question. " * 120)[:5000]
     ok = await gw.http.post(
         url,
-        json={"token": conv["token"], "client_message_id": "long-0001", "text": enquiry},
+        json={
+            "token": conv["token"],
+            "client_message_id": "long-0001",
+            "text": enquiry,
+        },
     )
     assert ok.status_code == 200, ok.text
     too_long = await gw.http.post(
