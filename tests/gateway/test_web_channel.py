@@ -219,6 +219,7 @@ async def test_history_after_reload(gw: Harness) -> None:
         "text",
         "buttons",
         "created_at",
+        "urgent",  # the widget pins urgent advice; no adviser ids, no notes
     }
 
 
