@@ -120,13 +120,16 @@ def directory_import(
 def directory_coverage() -> None:
     """Print per nation how many LADs have a local LIO or only a fallback."""
     from bot.db.session import session_scope
-    from bot.directory.service import coverage
+    from bot.directory.service import areas_without_local, coverage
 
     table = Table(
         "nation", "LADs", "local LIO", "regional only", "national fallback only"
     )
     with session_scope() as session:
         rows = coverage(session)
+        gaps = [
+            (la.nation.value, la.name, la.code) for la in areas_without_local(session)
+        ]
     for r in rows:
         table.add_row(
             r.nation.value,
@@ -136,6 +139,9 @@ def directory_coverage() -> None:
             str(r.fallback_only),
         )
     console.print(table)
+    console.print(f"{len(gaps)} council areas with no local organisation on record:")
+    for nation, name, code in gaps:
+        console.print(f"  {nation}: {name} ({code})")
 
 
 @app.command("setup")
@@ -222,6 +228,9 @@ def run(
     from bot.runner import MODEL, Supervisor, build_stack, start
 
     settings = get_settings()
+    if problem := settings.profile_problem():
+        err.print(f"error: refusing to start: {problem}")
+        raise typer.Exit(2)
     log_dir.mkdir(parents=True, exist_ok=True)
     _log_supervision(log_dir / "supervisor.log")
     rasa_port = int(settings.rasa_url.rsplit(":", 1)[1].split("/")[0])
@@ -234,6 +243,10 @@ def run(
         action_port=action_port,
         gateway_port=settings.gateway_port,
         model=model or MODEL,
+        gateway_workers=settings.gateway_workers,
+        rasa_workers=settings.rasa_workers,
+        redis_url=settings.redis_url,
+        redis_key_prefix=settings.redis_key_prefix,
     )
     console.print(
         f"starting Rasa, the action server and the gateway (logs in {log_dir})..."
