@@ -26,6 +26,7 @@ from bot.gateway.leader import Leadership
 from bot.gateway.logs import configure_logging
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.rasa_client import RasaClient
+from bot.privacy.sweep import RetentionSweeper
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if telegram is not None
         else None
     )
+    retention = RetentionSweeper(settings.retention_sweep_every_s)
 
     bridge = (
         RedisBridge(
@@ -168,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         rasa_client.set_client(rasa)
         delivery.set_pipeline(pipeline)
         await delivery.start_worker(pipeline)  # the outbox and the sweeper
+        await retention.start()  # the daily privacy sweep (bot/privacy)
         if telegram_starter is not None:
             # Retried in the background: a Telegram outage never keeps the
             # widget and the console from starting.
@@ -181,6 +184,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await telegram.drain(settings.rasa_timeout_s + SHUTDOWN_DRAIN_MARGIN_S)
             if telegram_starter is not None:
                 await telegram_starter.stop()
+            await retention.stop()
             await rasa.aclose()
             delivery.set_pipeline(None)
             rasa_client.set_client(None)
