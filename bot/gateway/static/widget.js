@@ -482,13 +482,15 @@
   }
 
   var WHO = { person: "you", adviser: "adviser" };
+  // "Is this wrong?" on a directory entry stays with its own message.
+  var INLINE_RE = /^\/directory_report/;
 
   function senderOf(message) {
     var s = message.sender;
     return s === "person" || s === "adviser" || s === "system" ? s : "bot";
   }
 
-  function bubble(sender, text) {
+  function bubble(sender, text, inline) {
     var node = el("div", { className: "fd-msg fd-msg--" + sender });
     if (sender !== "system") {
       node.appendChild(el("span", {
@@ -498,6 +500,16 @@
     var body = el("p", { className: "fd-text" });
     appendText(body, text || "");
     node.appendChild(body);
+    (inline || []).forEach(function (button) {
+      var b = el("button", {
+        type: "button", className: "fd-inline-action", text: button.title
+      });
+      b.addEventListener("click", function () {
+        b.disabled = true;
+        send(button.title, button.payload);
+      });
+      node.appendChild(b);
+    });
     return node;
   }
 
@@ -507,9 +519,14 @@
     }
     var sender = senderOf(message);
     var stick = nearBottom || sender === "person";
+    var inline = [];
+    var quick = [];
+    (message.buttons || []).forEach(function (b) {
+      (INLINE_RE.test(b.payload || "") ? inline : quick).push(b);
+    });
     var node = pendingNode;
     if (!node) {
-      node = bubble(sender, message.text);
+      node = bubble(sender, message.text, inline);
       log.appendChild(node);
     }
     if (message.id) {
@@ -525,7 +542,7 @@
     // Quick replies belong to the latest message only (a sent message's own
     // node is already in place, and its answer may have arrived first).
     if (!pendingNode && sender !== "system") {
-      showReplies(sender === "person" ? [] : (message.buttons || []));
+      showReplies(sender === "person" ? [] : quick);
     }
     if (!state.restoring && stick) {
       scrollToEnd();
