@@ -330,3 +330,29 @@ async def test_saved_reply_validation(
     assert response.status_code == 400
     with session_scope(db_url) as s:
         assert s.scalars(select(SavedReply)).all() == []
+
+
+async def test_search_and_colleagues_keep_to_the_advisers_organisations(
+    pat: Adviser, app: Starlette, db_url: str
+) -> None:
+    """Search, earlier conversations and the colleague list go through the same
+    scoping as the queue (issue 13): an adviser of lio901 sees none of lio900's."""
+    ours = make_conversation(db_url, status=ConversationStatus.RESOLVED)  # Northdale
+    theirs = make_conversation(
+        db_url,
+        status=ConversationStatus.RESOLVED,
+        lad_code="W06000001",
+        place_name="Holyhead",
+        organisation_id="lio901",
+    )
+    make_adviser(db_url, "wyn", name="Wyn Other", organisation_id="lio901")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE
+    ) as c:
+        await sign_in(c, "wyn")
+        found = _order((await c.get("/console/search?q=minibus")).text)
+        assert found == [theirs]
+        queue = (await c.get("/console/")).text
+        assert "Pat Testshire" not in queue  # not a colleague of Wyn's
+    found = _order((await pat.client.get("/console/search?q=minibus")).text)
+    assert found == [ours]

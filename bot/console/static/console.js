@@ -304,9 +304,13 @@
       var urgent = urgentOnes(batch).concat(batch.filter(function (event) {
         return event.type === "delivery";
       })).filter(function (event) { return event.message_id; });
-      var after = urgent.length ? Math.max(0, Math.min.apply(null, urgent.map(function (event) {
-        return Number(event.message_id);
-      })) - 1) : undefined;
+      var ids = urgent.map(function (event) { return Number(event.message_id); });
+      if (!batch.length) {
+        /* a (re)connect: a reply still "Sending…" may have changed meanwhile */
+        var pending = transcript.querySelector('li[data-delivery="pending"]');
+        if (pending) { ids.push(Number(pending.dataset.id)); }
+      }
+      var after = ids.length ? Math.max(0, Math.min.apply(null, ids) - 1) : undefined;
       refreshMessages(after).then(refreshPanels).catch(showProblem);
     });
   }
@@ -341,6 +345,8 @@
       list.setAttribute("aria-label", "Saved replies");
       list.hidden = true;
       box.insertAdjacentElement("afterend", list);
+      box.setAttribute("aria-autocomplete", "list");
+      box.setAttribute("aria-controls", list.id);
       var matches = [];
       var active = 0;
 
