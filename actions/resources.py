@@ -41,6 +41,8 @@ def guidance_reply(
     When no page is filed under the question's subtopic, it says so before the
     topic's general pages rather than passing them off as the answer.
     """
+    if not items:
+        return text("directory.guidance_none", lang)
     if subtopic and subtopic != "general" and not specific:
         topic_name = text(f"directory.topics.{topic}", lang) if topic else ""
         head = text("directory.guidance_no_specific", lang, topic=topic_name)
@@ -87,12 +89,6 @@ class ActionSuggestResources(Action):
                 "guidance look-up failed conversation_id=%s", conversation_id(tracker)
             )
             dispatcher.utter_message(text=SORRY)
-            return []
-        if not items:
-            dispatcher.utter_message(
-                text="I don't have an official guidance page on record for that yet; "
-                "the organisation above or an adviser can help."
-            )
             return []
         reply = guidance_reply(
             items,
