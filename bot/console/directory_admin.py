@@ -26,6 +26,7 @@ from bot.db.models import (
     Nation,
     Organisation,
     OrganisationArea,
+    OrganisationEdit,
     OrganisationOverride,
 )
 from bot.db.repositories.access import Scope
@@ -295,20 +296,29 @@ async def edit_revert(request: Request) -> Response:
         edit_id = -1
     actor = adviser_of(request).username
 
-    def undo(db: Session) -> str | None:
-        from bot.db.models import OrganisationEdit
-
+    def undo(db: Session) -> tuple[str, bool] | None:
         edit = db.get(OrganisationEdit, edit_id)
-        if edit is None or not _may_edit(scope, edit.organisation_id):
+        if edit is None:
             return None
+        if not _may_edit(scope, edit.organisation_id):
+            return edit.organisation_id, False
         edits.revert_edit(db, edit_id=edit_id, actor=actor)
-        return edit.organisation_id
+        return edit.organisation_id, True
 
     try:
-        oid = await run_db(undo)
+        found = await run_db(undo)
     except edits.EditError as exc:
         return error_page(request, 409, "Cannot undo", str(exc))
-    if oid is None:
+    if found is None:
+        return error_page(
+            request,
+            404,
+            "Change not found",
+            "There is no recorded change with that number.",
+            back=base_path(request) + "/directory",
+        )
+    oid, done = found
+    if not done:
         return _denied(request)
     return see_other(_url(request, f"/organisations/{quote(oid, safe='')}", "undone"))
 
