@@ -211,6 +211,10 @@ class Adviser(Base):
     organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # issue 16: the languages the adviser answers in, e.g. "cy,en"
+    languages: Mapped[str] = mapped_column(
+        String(40), default="en", server_default="en"
+    )
 
 
 class Conversation(Base):
@@ -249,6 +253,14 @@ class Conversation(Base):
     # gives the person a real answer later).
     bot_paused: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
+    )
+    # issue 16: the conversation's language ("en" or "cy") and how it was set:
+    # "detected" from the person's messages or "chosen" (widget toggle, /iaith)
+    language: Mapped[str] = mapped_column(
+        String(2), default="en", server_default="en"
+    )
+    language_source: Mapped[str] = mapped_column(
+        String(10), default="detected", server_default="detected"
     )
 
     messages: Mapped[list[Message]] = relationship(
