@@ -30,7 +30,8 @@ def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     for key_node, _value in node.value:
         key = loader.construct_object(key_node)
         if key in seen:
-            raise ValueError(f"{key!r} given twice (line {key_node.start_mark.line + 1})")
+            line = key_node.start_mark.line + 1
+            raise ValueError(f"{key!r} given twice (line {line})")
         seen.add(key)
     return dict(loader.construct_pairs(node))
 
