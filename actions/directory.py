@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -9,7 +10,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import SORRY, channel_of, conversation_id, in_session, logger
+from actions.common import (
+    channel_of,
+    conversation_id,
+    in_session,
+    language_of,
+    logger,
+    say,
+)
 from bot.db.repositories.handoffs import update_triage
 from bot.directory.service import (
     AreaOrganisations,
@@ -17,61 +25,71 @@ from bot.directory.service import (
     national_bodies,
     organisations_for_lad,
 )
+from bot.i18n import catalogue, text
 
-# What each kind of organisation in the directory does, in general terms.
+
+# What each kind of organisation in the directory does, in general terms
+# (bot/i18n, actions.kinds.<kind>: "volunteer centre" -> volunteer_centre).
+def kind_offers(kind: str, language: str = "en") -> str:
+    """What an organisation of this kind does, in ``language``."""
+    key = "actions.kinds." + re.sub(r"[^a-z]+", "_", kind.lower()).strip("_")
+    return text(key, language) if key in catalogue(language) else kind
+
+
 KIND_OFFERS = {
-    "CVS": "the local council for voluntary service: support, advice and training "
-    "for charities and community groups",
-    "TSI": "the Third Sector Interface: support for charities, community groups "
-    "and volunteering in the area",
-    "CVC": "the County Voluntary Council: support for charities, community groups "
-    "and volunteering in the county",
-    "volunteer centre": "the volunteer centre: help with recruiting and involving "
-    "volunteers",
-    "rural community council": "the rural community council: support for village "
-    "halls and rural community groups",
-    "community foundation": "the community foundation: local grant-giving",
-    "infrastructure (other)": "a local support body for the voluntary and "
-    "community sector",
-    "regional body": "a regional network for voluntary and community organisations",
-    "national body": "the national body for the voluntary sector",
+    kind: kind_offers(kind)
+    for kind in (
+        "CVS",
+        "TSI",
+        "CVC",
+        "volunteer centre",
+        "rural community council",
+        "community foundation",
+        "infrastructure (other)",
+        "regional body",
+        "national body",
+    )
 }
 
 
-def describe(org: OrganisationInfo) -> str:
+def describe(org: OrganisationInfo, language: str = "en") -> str:
     """Return one line about an organisation, using only directory facts."""
-    line = f"• {org.name}: {KIND_OFFERS.get(org.kind, org.kind)}."
+    line = f"• {org.name}: {kind_offers(org.kind, language)}."
     contacts = [c for c in (org.website, org.email, org.phone) if c]
-    line += (" " + " · ".join(contacts)) if contacts else " (no website on record)"
+    line += (
+        (" " + " · ".join(contacts))
+        if contacts
+        else text("actions.no_contact", language)
+    )
     if org.confidence == "low":
-        line += (
-            " We're less sure this listing is current, so check before relying on it."
-        )
+        line += text("actions.low_confidence", language)
     return line
 
 
-def area_reply(area: AreaOrganisations, place_name: str) -> str:
+def area_reply(area: AreaOrganisations, place_name: str, language: str = "en") -> str:
     """Return the reply naming who covers the area, honest about fallbacks."""
     # "Truro (Cornwall)", but not "Truro, Cornwall (Cornwall)" or "Leeds (Leeds)"
     named = area.lad_name.casefold() in place_name.casefold()
     where = place_name if named else f"{place_name} ({area.lad_name})"
+
+    def say(key: str, **values: object) -> str:
+        return text(f"actions.{key}", language, **values)
+
     if not area.is_fallback:
-        noun = "organisation" if len(area.local) == 1 else "organisations"
-        lines = [f"The local support {noun} for {where}:"]
-        lines += [describe(o) for o in area.local[:4]]
+        intro = "lio_intro_one" if len(area.local) == 1 else "lio_intro_many"
+        lines = [say(intro, where=where)]
+        lines += [describe(o, language) for o in area.local[:4]]
         if not any(o.website or o.email or o.phone for o in area.local[:4]):
             # no way to reach them from what we hold: name the national body too
-            lines.append("The national body can also help:")
-            lines += [describe(o) for o in area.national]
+            lines.append(say("lio_national_too"))
+            lines += [describe(o, language) for o in area.national]
         return "\n".join(lines)
-    lines = [
-        f"We don't have a local support organisation on record for {area.lad_name}."
-    ]
+    lines = [say("lio_none_on_record", area=area.lad_name)]
     if area.regional:
-        lines.append("This regional network covers the area:")
-        lines += [describe(o) for o in area.regional]
-    lines.append("The national body can help:")
-    lines += [describe(o) for o in area.national]
+        lines.append(say("lio_regional"))
+        lines += [describe(o, language) for o in area.regional]
+    lines.append(say("lio_national"))
+    lines += [describe(o, language) for o in area.national]
     return "\n".join(lines)
 
 
@@ -84,6 +102,7 @@ def _lookup(
     channel: str,
     topic: str | None,
     subtopic: str | None,
+    language: str = "en",
 ) -> tuple[str, list[str]]:
     if lad_code:
         area = organisations_for_lad(session, lad_code=lad_code)
@@ -105,16 +124,13 @@ def _lookup(
                 lad_code=lad_code,
                 organisation_id=shown[0].id if shown else None,
             )
-            return area_reply(area, place_name), [o.id for o in shown]
+            return area_reply(area, place_name, language), [o.id for o in shown]
     bodies = national_bodies(session)
     update_triage(
         session, conversation_id=conv, channel=channel, topic=topic, subtopic=subtopic
     )
-    lines = [
-        "Without knowing where your group is, I can't name your local support "
-        "organisation, but the national bodies can help:"
-    ]
-    lines += [describe(o) for o in bodies]
+    lines = [text("actions.lio_no_place", language)]
+    lines += [describe(o, language) for o in bodies]
     return "\n".join(lines), [o.id for o in bodies]
 
 
@@ -139,12 +155,13 @@ class ActionFindLio(Action):
                 channel=channel_of(tracker),
                 topic=tracker.get_slot("topic"),
                 subtopic=tracker.get_slot("subtopic"),
+                language=language_of(tracker),
             )
         except Exception:
             logger.exception("organisation look-up failed conversation_id=%s", conv)
-            dispatcher.utter_message(text=SORRY)
+            dispatcher.utter_message(text=say(tracker, "actions.sorry"))
             return []
         if status == "not_found":
-            dispatcher.utter_message(text="I couldn't work out where your group is.")
+            dispatcher.utter_message(text=say(tracker, "actions.where_not_worked_out"))
         dispatcher.utter_message(text=text)
         return [SlotSet("organisation_ids", ids)]

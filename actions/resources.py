@@ -9,8 +9,9 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import SORRY, conversation_id, in_session, logger
+from actions.common import conversation_id, in_session, language_of, logger, say
 from bot.directory.service import resources_for
+from bot.i18n import text
 
 
 def _guidance(
@@ -23,15 +24,26 @@ def _guidance(
 
 
 def guidance_reply(
-    items: list[tuple[str, str, str, list[str]]], *, nation: str | None
+    items: list[tuple[str, str, str, list[str]]],
+    *,
+    nation: str | None,
+    language: str = "en",
 ) -> str:
-    """Return the guidance message; name the nations when the place is unknown."""
-    lines = ["Official guidance that may help:"]
+    """Return the guidance message; name the nations when the place is unknown.
+
+    The directory holds each page's English address only, so in any other
+    language each page is said plainly to be in English (never a made-up
+    translated address)."""
+    lines = [text("actions.guidance_intro", language)]
     for title, publisher, url, nations in items:
         applies = ""
         if nation is None and len(nations) < 4:
-            applies = f" (applies in {', '.join(nations)})"
-        lines.append(f"• {title}, {publisher}{applies}: {url}")
+            names = ", ".join(
+                text(f"actions.nations.{n}", language) for n in nations
+            )
+            applies = text("actions.guidance_applies", language, nations=names)
+        english_only = text("actions.guidance_english_only", language)
+        lines.append(f"• {title}, {publisher}{applies}: {url}{english_only}")
     return "\n".join(lines)
 
 
@@ -63,13 +75,12 @@ class ActionSuggestResources(Action):
             logger.exception(
                 "guidance look-up failed conversation_id=%s", conversation_id(tracker)
             )
-            dispatcher.utter_message(text=SORRY)
+            dispatcher.utter_message(text=say(tracker, "actions.sorry"))
             return []
         if not items:
-            dispatcher.utter_message(
-                text="I don't have an official guidance page on record for that yet; "
-                "the organisation above or an adviser can help."
-            )
+            dispatcher.utter_message(text=say(tracker, "actions.guidance_none"))
             return []
-        dispatcher.utter_message(text=guidance_reply(items, nation=nation))
+        dispatcher.utter_message(
+            text=guidance_reply(items, nation=nation, language=language_of(tracker))
+        )
         return []

@@ -315,6 +315,9 @@ def advisers_add(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from stdin, not a prompt."
     ),
+    languages: str = typer.Option(
+        "en", "--languages", help="Languages the adviser answers in: en, cy or cy,en."
+    ),
 ) -> None:
     """Create an adviser account; the password is asked for (never a default)."""
     from bot.console.auth import PASSWORD_MIN_LENGTH, PasswordTooShort, hash_password
@@ -327,6 +330,12 @@ def advisers_add(
         raise typer.Exit(2)
     if not name.strip():
         err.print("error: --name must not be empty.")
+        raise typer.Exit(2)
+    from bot.language import LANGUAGES
+
+    skills = [code.strip().lower() for code in languages.split(",") if code.strip()]
+    if not skills or any(code not in LANGUAGES for code in skills):
+        err.print("error: --languages takes en, cy or both (cy,en).")
         raise typer.Exit(2)
     url = get_settings().database_url
     with session_scope(url) as session:
@@ -357,6 +366,7 @@ def advisers_add(
             display_name=name.strip(),
             password_hash=password_hash,
             organisation_id=organisation or None,
+            languages=",".join(dict.fromkeys(skills)),
         )
     console.print(f"adviser {username!r} added; they can sign in at /console/login")
 
@@ -368,13 +378,14 @@ def advisers_list() -> None:
     from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
 
-    table = Table("username", "name", "organisation", "active")
+    table = Table("username", "name", "organisation", "languages", "active")
     with session_scope(get_settings().database_url) as session:
         for a in console_repo.list_advisers(session):
             table.add_row(
                 a.username,
                 a.display_name,
                 a.organisation_id or "-",
+                a.languages,
                 "yes" if a.active else "no",
             )
     console.print(table)

@@ -22,14 +22,16 @@ def create_adviser(
     display_name: str,
     password_hash: str,
     organisation_id: str | None = None,
+    languages: str = "en",
 ) -> Adviser:
-    """Add an adviser account (flushed, not committed)."""
+    """Add an adviser account (flushed, not committed); ``languages`` as "cy,en"."""
     adviser = Adviser(
         username=username,
         display_name=display_name,
         password_hash=password_hash,
         organisation_id=organisation_id,
         active=True,
+        languages=languages,
     )
     session.add(adviser)
     session.flush()
