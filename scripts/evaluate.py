@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_triage.set_floors(test)
         _log(f"floors written to {eval_triage.FLOORS.relative_to(ROOT)}")
     if args.gate:
-        problems = eval_triage.gate(test)
+        problems = eval_triage.gate(test) + eval_welsh.gate(welsh, detection)
         for p in problems:
             _log(f"below the floor: {p}")
         return 1 if problems else 0
