@@ -66,3 +66,25 @@ async def test_welsh_emergency_text_and_email_thanks(gw: Harness) -> None:
     assert [r["text"] for r in mail["replies"]] == [
         text("gateway.email_thanks", "cy", email="sam@afon.example")
     ]
+
+
+async def test_the_toggle_chooses_the_language_and_it_stays(gw: Harness) -> None:
+    conv = await gw.start(language="cy")
+    cid = conv["conversation_id"]
+    assert conv["language"] == "cy"
+    assert _language(gw, cid) == ("cy", "chosen")
+    # chosen: an English message does not switch it
+    await gw.send(conv, "Can we claim Gift Aid on raffle tickets?")
+    assert _language(gw, cid) == ("cy", "chosen")
+    assert gw.rasa.received[-1]["metadata"]["language"] == "cy"
+    url = f"/api/widget/conversations/{cid}/language"
+    toggled = await gw.http.post(url, json={"token": conv["token"], "language": "en"})
+    assert toggled.status_code == 200 and toggled.json() == {"language": "en"}
+    assert _language(gw, cid) == ("en", "chosen")
+    resumed = await gw.start(conversation_id=cid, token=conv["token"])
+    assert resumed["language"] == "en"
+    bad = await gw.http.post(url, json={"token": conv["token"], "language": "fr"})
+    assert bad.status_code == 400
+    forged = await gw.http.post(url, json={"token": "x" * 40, "language": "cy"})
+    assert forged.status_code == 403
+    assert _language(gw, cid) == ("en", "chosen")
