@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -19,6 +20,7 @@ from actions.common import (
     say,
 )
 from bot.db.repositories.handoffs import update_triage
+from bot.directory.reports import report_button
 from bot.directory.service import (
     AreaOrganisations,
     OrganisationInfo,
@@ -28,14 +30,26 @@ from bot.directory.service import (
 from bot.i18n import catalogue, text
 
 
-# What each kind of organisation in the directory does, in general terms
-# (bot/i18n, actions.kinds.<kind>: "volunteer centre" -> volunteer_centre).
-def kind_offers(kind: str, language: str = "en") -> str:
-    """What an organisation of this kind does, in ``language``."""
-    key = "actions.kinds." + re.sub(r"[^a-z]+", "_", kind.lower()).strip("_")
-    return text(key, language) if key in catalogue(language) else kind
+def _kind_key(kind: str) -> str:
+    """ "volunteer centre" -> "volunteer_centre", "infrastructure (other)" ->
+    "infrastructure_other": the kind's key in bot/i18n."""
+    return re.sub(r"[^a-z]+", "_", kind.lower()).strip("_")
 
 
+def kind_offers(kind: str, lang: str | None = "en") -> str:
+    """What an organisation of this kind does, in the conversation's language
+    (bot/i18n actions.kinds.<kind>); an unknown kind is named as it is."""
+    key = "actions.kinds." + _kind_key(kind)
+    return text(key, lang) if key in catalogue("en") else kind
+
+
+def kind_name(kind: str, lang: str | None = "en") -> str:
+    """What a kind is called in a sentence ("the council for voluntary service")."""
+    key = "actions.kind_names." + _kind_key(kind)
+    return text(key, lang) if key in catalogue("en") else kind
+
+
+# What each kind of organisation in the directory does, in general terms.
 KIND_OFFERS = {
     kind: kind_offers(kind)
     for kind in (
@@ -52,44 +66,88 @@ KIND_OFFERS = {
 }
 
 
-def describe(org: OrganisationInfo, language: str = "en") -> str:
+def month_year(day: date, lang: str | None = None) -> str:
+    """Return "November 2026" (in the conversation's language)."""
+    months = text("directory.months", lang).split(",")
+    return f"{months[day.month - 1]} {day.year}"
+
+
+
+
+def describe(org: OrganisationInfo, lang: str | None = None) -> str:
     """Return one line about an organisation, using only directory facts."""
-    line = f"• {org.name}: {kind_offers(org.kind, language)}."
+    line = f"• {org.name}: {kind_offers(org.kind, lang)}."
     contacts = [c for c in (org.website, org.email, org.phone) if c]
     line += (
-        (" " + " · ".join(contacts))
-        if contacts
-        else text("actions.no_contact", language)
+        (" " + " · ".join(contacts)) if contacts else text("actions.no_contact", lang)
     )
+    if org.last_verified is not None:
+        when = month_year(org.last_verified, lang)
+        checked = text("directory.last_checked", lang, month_year=when)
+        line += f" ({checked})"
     if org.confidence == "low":
-        line += text("actions.low_confidence", language)
+        line += " " + text("directory.low_confidence", lang)
     return line
 
 
-def area_reply(area: AreaOrganisations, place_name: str, language: str = "en") -> str:
+def closed_lines(area: AreaOrganisations, lang: str | None = None) -> list[str]:
+    """Return "X closed in 2016." for each closed local body of the area."""
+    lines = []
+    for org, _successor in area.closed:
+        kind = kind_name(org.kind, lang)
+        if org.closed_note:
+            lines.append(
+                text(
+                    "directory.closed",
+                    lang,
+                    name=org.name,
+                    kind=kind,
+                    when=org.closed_note,
+                )
+            )
+        else:
+            lines.append(
+                text("directory.closed_no_date", lang, name=org.name, kind=kind)
+            )
+    return lines
+
+
+def area_reply(
+    area: AreaOrganisations, place_name: str, lang: str | None = None
+) -> str:
     """Return the reply naming who covers the area, honest about fallbacks."""
     # "Truro (Cornwall)", but not "Truro, Cornwall (Cornwall)" or "Leeds (Leeds)"
     named = area.lad_name.casefold() in place_name.casefold()
     where = place_name if named else f"{place_name} ({area.lad_name})"
-
-    def say(key: str, **values: object) -> str:
-        return text(f"actions.{key}", language, **values)
-
+    closed = closed_lines(area, lang)
+    if closed:
+        # The area's own body closed: say so, then what the data has instead.
+        lines = [*closed, text("directory.instead", lang)]
+        shown = area.local[:4] if not area.is_fallback else area.regional
+        successors = [s for _, s in area.closed if s is not None]
+        for s in successors:
+            if s.id not in [o.id for o in shown]:
+                shown = [s, *shown]
+        lines += [describe(o, lang) for o in shown]
+        if area.is_fallback or not any(o.website or o.email or o.phone for o in shown):
+            lines.append(text("actions.lio_national_too", lang))
+            lines += [describe(o, lang) for o in area.national]
+        return "\n".join(lines)
     if not area.is_fallback:
         intro = "lio_intro_one" if len(area.local) == 1 else "lio_intro_many"
-        lines = [say(intro, where=where)]
-        lines += [describe(o, language) for o in area.local[:4]]
+        lines = [text(f"actions.{intro}", lang, where=where)]
+        lines += [describe(o, lang) for o in area.local[:4]]
         if not any(o.website or o.email or o.phone for o in area.local[:4]):
             # no way to reach them from what we hold: name the national body too
-            lines.append(say("lio_national_too"))
-            lines += [describe(o, language) for o in area.national]
+            lines.append(text("actions.lio_national_too", lang))
+            lines += [describe(o, lang) for o in area.national]
         return "\n".join(lines)
-    lines = [say("lio_none_on_record", area=area.lad_name)]
+    lines = [text("actions.lio_none_on_record", lang, area=area.lad_name)]
     if area.regional:
-        lines.append(say("lio_regional"))
-        lines += [describe(o, language) for o in area.regional]
-    lines.append(say("lio_national"))
-    lines += [describe(o, language) for o in area.national]
+        lines.append(text("actions.lio_regional", lang))
+        lines += [describe(o, lang) for o in area.regional]
+    lines.append(text("actions.lio_national", lang))
+    lines += [describe(o, lang) for o in area.national]
     return "\n".join(lines)
 
 
@@ -102,7 +160,7 @@ def _lookup(
     channel: str,
     topic: str | None,
     subtopic: str | None,
-    language: str = "en",
+    lang: str | None = None,
 ) -> tuple[str, list[str]]:
     if lad_code:
         area = organisations_for_lad(session, lad_code=lad_code)
@@ -114,6 +172,8 @@ def _lookup(
             )
             if not area.is_fallback and not any(o.website for o in shown):
                 shown = shown + area.national
+            successors = [s for _, s in area.closed if s is not None]
+            shown = [s for s in successors if s not in shown] + shown
             update_triage(
                 session,
                 conversation_id=conv,
@@ -121,16 +181,16 @@ def _lookup(
                 topic=topic,
                 subtopic=subtopic,
                 place_name=place_name,
-                lad_code=lad_code,
+                lad_code=area.lad_code,  # current even if the slot held an old code
                 organisation_id=shown[0].id if shown else None,
             )
-            return area_reply(area, place_name, language), [o.id for o in shown]
+            return area_reply(area, place_name, lang), [o.id for o in shown]
     bodies = national_bodies(session)
     update_triage(
         session, conversation_id=conv, channel=channel, topic=topic, subtopic=subtopic
     )
-    lines = [text("actions.lio_no_place", language)]
-    lines += [describe(o, language) for o in bodies]
+    lines = [text("actions.lio_no_place", lang)]
+    lines += [describe(o, lang) for o in bodies]
     return "\n".join(lines), [o.id for o in bodies]
 
 
@@ -147,7 +207,8 @@ class ActionFindLio(Action):
         lad_code = tracker.get_slot("lad_code") if status == "resolved" else None
         conv = conversation_id(tracker)
         try:
-            text, ids = await in_session(
+            lang = language_of(tracker)
+            reply, ids = await in_session(
                 _lookup,
                 lad_code=lad_code,
                 place_name=tracker.get_slot("place_name") or "",
@@ -155,7 +216,7 @@ class ActionFindLio(Action):
                 channel=channel_of(tracker),
                 topic=tracker.get_slot("topic"),
                 subtopic=tracker.get_slot("subtopic"),
-                language=language_of(tracker),
+                lang=lang,
             )
         except Exception:
             logger.exception("organisation look-up failed conversation_id=%s", conv)
@@ -163,5 +224,7 @@ class ActionFindLio(Action):
             return []
         if status == "not_found":
             dispatcher.utter_message(text=say(tracker, "actions.where_not_worked_out"))
-        dispatcher.utter_message(text=text)
+        # "Is this wrong?": one click queues the entries shown for the operators
+        buttons = [report_button(ids, lang)] if ids else []
+        dispatcher.utter_message(text=reply, buttons=buttons)
         return [SlotSet("organisation_ids", ids)]

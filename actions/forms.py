@@ -21,7 +21,6 @@ from actions.common import (
 from bot.i18n import text
 
 MAX_ATTEMPTS = 2
-MAX_CHOICES = 12
 SKIP = "skip"
 ASK = text("actions.ask_location", "en")
 SKIP_BUTTON = {"title": text("actions.skip_button", "en"), "payload": "/skip_location"}
@@ -43,10 +42,9 @@ class ActionAskLocation(Action):
     ) -> list[EventType]:
         candidates = tracker.get_slot("place_candidates") or []
         if candidates:
-            buttons = [
-                {"title": c["name"], "payload": c["name"]}
-                for c in candidates[:MAX_CHOICES]
-            ]
+            # Every candidate (Kent has 13 council areas): the widget folds a
+            # long list into a searchable one, Telegram shows a keyboard.
+            buttons = [{"title": c["name"], "payload": c["name"]} for c in candidates]
             dispatcher.utter_message(
                 text=say(tracker, "actions.which_place"),
                 buttons=[*buttons, skip_button(tracker)],

@@ -10,39 +10,53 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import conversation_id, in_session, language_of, logger, say
-from bot.directory.service import resources_for
+from bot.directory.service import guidance_for
 from bot.i18n import text
+
+Item = tuple[str, str, str, list[str]]
 
 
 def _guidance(
     session: Session, *, topic: str, subtopic: str | None, nation: str | None
-) -> list[tuple[str, str, str, list[str]]]:
-    rows = resources_for(
+) -> tuple[list[Item], bool]:
+    """Return the pages to show and whether they answer the subtopic itself."""
+    found = guidance_for(
         session, topic=topic, subtopic=subtopic, nation=nation, limit=3
     )
-    return [(r.title, r.publisher, r.url, list(r.nations)) for r in rows]
+    items = [(r.title, r.publisher, r.url, list(r.nations)) for r in found.pages]
+    return items, bool(found.specific)
 
 
 def guidance_reply(
-    items: list[tuple[str, str, str, list[str]]],
+    items: list[Item],
     *,
     nation: str | None,
-    language: str = "en",
+    topic: str = "",
+    subtopic: str | None = None,
+    specific: bool = True,
+    lang: str | None = None,
 ) -> str:
     """Return the guidance message; name the nations when the place is unknown.
 
-    The directory holds each page's English address only, so in any other
-    language each page is said plainly to be in English (never a made-up
-    translated address)."""
-    lines = [text("actions.guidance_intro", language)]
+    When no page is filed under the question's subtopic, it says so before the
+    topic's general pages rather than passing them off as the answer. The
+    directory holds each page's English address only, so in another language
+    each page is said plainly to be in English (never a made-up address).
+    """
+    if subtopic and subtopic != "general" and not specific:
+        topic_name = text(f"directory.topics.{topic}", lang) if topic else ""
+        head = text("directory.guidance_no_specific", lang, topic=topic_name)
+    elif subtopic and subtopic != "general":
+        head = text("directory.guidance_specific", lang)
+    else:
+        head = text("directory.guidance_general", lang)
+    lines = [head]
     for title, publisher, url, nations in items:
         applies = ""
         if nation is None and len(nations) < 4:
-            names = ", ".join(
-                text(f"actions.nations.{n}", language) for n in nations
-            )
-            applies = text("actions.guidance_applies", language, nations=names)
-        english_only = text("actions.guidance_english_only", language)
+            names = ", ".join(text(f"actions.nations.{n}", lang) for n in nations)
+            applies = text("actions.guidance_applies", lang, nations=names)
+        english_only = text("actions.guidance_english_only", lang)
         lines.append(f"• {title}, {publisher}{applies}: {url}{english_only}")
     return "\n".join(lines)
 
@@ -64,11 +78,12 @@ class ActionSuggestResources(Action):
             if tracker.get_slot("location_status") == "resolved"
             else None
         )
+        subtopic = tracker.get_slot("subtopic")
         try:
-            items = await in_session(
+            items, specific = await in_session(
                 _guidance,
                 topic=topic,
-                subtopic=tracker.get_slot("subtopic"),
+                subtopic=subtopic,
                 nation=nation,
             )
         except Exception:
@@ -80,7 +95,13 @@ class ActionSuggestResources(Action):
         if not items:
             dispatcher.utter_message(text=say(tracker, "actions.guidance_none"))
             return []
-        dispatcher.utter_message(
-            text=guidance_reply(items, nation=nation, language=language_of(tracker))
+        reply = guidance_reply(
+            items,
+            nation=nation,
+            topic=topic,
+            subtopic=subtopic,
+            specific=specific,
+            lang=language_of(tracker),
         )
+        dispatcher.utter_message(text=reply)
         return []

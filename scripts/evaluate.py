@@ -4,9 +4,11 @@ Classifies the dev and frozen test splits with the trained model exactly as the
 server does (bot.triage.classify, the Rasa-side worker) and reports issue 8's
 figures with intervals, the cross-validation and the bake-off
 (scripts/eval_triage.py); the Welsh test split and language detection
-(scripts/eval_welsh.py, issue 16); scores the location resolver on the labelled place
-mentions; checks the `make triage` contract on docs/triage-sample.jsonl and
-times a 2,000-line run. Writes docs/evaluation.md and its plots under docs/img/.
+(scripts/eval_welsh.py, issue 16); scores the location resolver on the labelled
+place mentions and on the frozen split of tests/directory/frozen/, with the
+guidance coverage table (scripts/eval_directory.py); checks the `make triage`
+contract on docs/triage-sample.jsonl and times a 2,000-line run. Writes
+docs/evaluation.md and its plots under docs/img/.
 ``--gate`` also compares the test figures with tests/nlu/floors.json and exits
 non-zero when one fell below its floor.
 """
@@ -17,7 +19,7 @@ import argparse
 import json
 import sys
 
-from scripts import eval_language, eval_triage, eval_welsh
+from scripts import eval_directory, eval_language, eval_triage, eval_welsh
 from scripts import eval_runs as runs
 from scripts.eval_report import write_report
 from scripts.report_common import DOCS, ROOT
@@ -59,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     _log("scoring the location resolver ...")
     places = runs.run_places()
 
+    _log("scoring the resolver on the frozen place split, guidance coverage ...")
+    directory_markdown = eval_directory.build()
+
     _log("checking the `make triage` contract on docs/triage-sample.jsonl ...")
     sample = runs.make_triage(
         runs.TRIAGE_SAMPLE.read_text(encoding="utf-8").splitlines()
@@ -83,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         speed=speed,
     )
     REPORT.write_text(
-        write_report(evaluation).rstrip("\n") + "\n\n" + welsh_markdown,
+        eval_directory.splice(write_report(evaluation), directory_markdown).rstrip(
+            "\n"
+        )
+        + "\n\n"
+        + welsh_markdown,
         encoding="utf-8",
     )
     f = test.figures
