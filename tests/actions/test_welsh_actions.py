@@ -65,7 +65,7 @@ async def test_guidance_in_welsh_says_the_pages_are_english(db: str) -> None:
     await ActionSuggestResources().run(d, welsh("x", slots=slots), DOMAIN)
     reply = texts(d)
     lines = reply.splitlines()
-    assert lines[0] == "Canllawiau swyddogol a allai helpu:"
+    assert lines[0].startswith("Canllawiau swyddogol")
     assert all("tudalen Saesneg" in line for line in lines[1:])
     urls = re.findall(r"https?://[^\s)]+", reply)
     with get_sessionmaker(db)() as s:

@@ -74,3 +74,19 @@ def test_text_fills_values_and_falls_back_to_english() -> None:
     assert i18n.text("gateway.email_thanks", "fr", email="x") == i18n.text(
         "gateway.email_thanks", "en", email="x"
     )
+
+
+WIDGET = PROJECT_ROOT / "bot" / "gateway" / "static" / "widget.js"
+
+
+def _widget_keys(name: str) -> list[str]:
+    source = WIDGET.read_text(encoding="utf-8")
+    start = source.index(f"var {name} = {{")
+    end = source.index("\n  };\n", start)
+    return re.findall(r"^    (\w+):", source[start:end], re.MULTILINE)
+
+
+def test_the_widget_has_every_text_in_welsh() -> None:
+    english, welsh = _widget_keys("STRINGS"), _widget_keys("STRINGS_CY")
+    assert len(english) > 30
+    assert english == welsh
