@@ -43,6 +43,8 @@ def guidance_reply(
     directory holds each page's English address only, so in another language
     each page is said plainly to be in English (never a made-up address).
     """
+    if not items:
+        return text("directory.guidance_none", lang)
     if subtopic and subtopic != "general" and not specific:
         topic_name = text(f"directory.topics.{topic}", lang) if topic else ""
         head = text("directory.guidance_no_specific", lang, topic=topic_name)
@@ -92,9 +94,12 @@ class ActionSuggestResources(Action):
             )
             dispatcher.utter_message(text=say(tracker, "actions.sorry"))
             return []
+<<<<<<< HEAD
         if not items:
             dispatcher.utter_message(text=say(tracker, "actions.guidance_none"))
             return []
+=======
+>>>>>>> main
         reply = guidance_reply(
             items,
             nation=nation,
