@@ -94,12 +94,6 @@ class ActionSuggestResources(Action):
             )
             dispatcher.utter_message(text=say(tracker, "actions.sorry"))
             return []
-<<<<<<< HEAD
-        if not items:
-            dispatcher.utter_message(text=say(tracker, "actions.guidance_none"))
-            return []
-=======
->>>>>>> main
         reply = guidance_reply(
             items,
             nation=nation,
