@@ -104,8 +104,11 @@ def directory_import(
         def advance(stage: str, n: int) -> None:
             progress.update(task, advance=n, description=stage)
 
+        report: list[Any] = []
         with session_scope() as session:
-            counts = import_directory(session, folder, force=force, progress=advance)
+            counts = import_directory(
+                session, folder, force=force, progress=advance, report=report
+            )
     if counts is None:
         console.print("directory already loaded and unchanged: nothing to do")
         return
@@ -113,13 +116,24 @@ def directory_import(
         "directory imported: "
         + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
     )
+    if report:
+        console.print(
+            f"{len(report)} operator edit(s) disagree with the new shipped data "
+            "(the edits are kept; check them in the console's directory pages):"
+        )
+        for d in report:
+            console.print(f"  {d.describe()}")
 
 
 @directory_app.command("coverage")
 @friendly_errors
 def directory_coverage() -> None:
     """Print per nation how many LADs have a local LIO or only a fallback."""
+    from sqlalchemy import select
+
+    from bot.db.models import Organisation
     from bot.db.session import session_scope
+    from bot.directory.edits import is_stale
     from bot.directory.service import areas_without_local, coverage
 
     table = Table(
@@ -130,6 +144,10 @@ def directory_coverage() -> None:
         gaps = [
             (la.nation.value, la.name, la.code) for la in areas_without_local(session)
         ]
+        active = session.scalars(
+            select(Organisation.last_verified).where(Organisation.active)
+        ).all()
+        stale = sum(1 for day in active if is_stale(day))
     for r in rows:
         table.add_row(
             r.nation.value,
@@ -142,6 +160,9 @@ def directory_coverage() -> None:
     console.print(f"{len(gaps)} council areas with no local organisation on record:")
     for nation, name, code in gaps:
         console.print(f"  {nation}: {name} ({code})")
+    console.print(
+        f"{stale} of {len(active)} active organisations not verified for 12 months"
+    )
 
 
 @app.command("setup")
@@ -156,6 +177,8 @@ def setup() -> None:
 @friendly_errors
 def locate(text: str) -> None:
     """Find the place in TEXT and print candidates and the best one's organisations."""
+    from rich.markup import escape
+
     from bot.db.session import session_scope
     from bot.directory.resolver import get_resolver
     from bot.directory.service import organisations_for_lad
@@ -197,11 +220,25 @@ def locate(text: str) -> None:
             f"best: {best.name} -> {area.lad_name} ({area.lad_code}), "
             f"{area.nation.value}"
         )
+        for closed, successor in area.closed:
+            instead = f"; instead: {successor.name}" if successor else ""
+            console.print(
+                escape(
+                    f"closed: {closed.name} [{closed.kind}] {closed.closed_note or ''}"
+                    f"{instead}"
+                )
+            )
         if area.is_fallback:
             console.print("no local organisation on record; national/regional bodies:")
         for org in area.recommended:
+            checked = (
+                f", last checked {org.last_verified:%B %Y}" if org.last_verified else ""
+            )
             console.print(
-                f"  - {org.name} [{org.kind}] {org.website or '(no website on record)'}"
+                escape(
+                    f"  - {org.name} [{org.kind}, {org.confidence} confidence"
+                    f"{checked}] {org.website or '(no website on record)'}"
+                )
             )
 
 

@@ -51,6 +51,7 @@ from bot.console.conversation import (
     resolve,
     retry_delivery,
 )
+from bot.console.directory_admin import directory_routes
 from bot.console.events import event_stream
 from bot.console.headers import ConsoleHeaders
 from bot.console.views import STATIC_DIR, error_page, render, see_other
@@ -251,6 +252,7 @@ def console_routes() -> list[BaseRoute]:
             "console_retry_delivery",
         ),
         (f"{conversation}/notes", add_note, "POST", "console_note"),
+        *directory_routes(),
     ]
     # The body limit sits inside the headers wrapper, so a 413 carries them too.
     limited = [*headers, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)]
