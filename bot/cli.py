@@ -408,6 +408,9 @@ def advisers_add(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from stdin, not a prompt."
     ),
+    languages: str = typer.Option(
+        "en", "--languages", help="Languages the adviser answers in: en, cy or cy,en."
+    ),
 ) -> None:
     """Create an adviser account; the password is asked for (never a default)."""
     from bot.console.auth import PASSWORD_MIN_LENGTH, PasswordTooShort, hash_password
@@ -421,6 +424,12 @@ def advisers_add(
         raise typer.Exit(2)
     if not name.strip():
         err.print("error: --name must not be empty.")
+        raise typer.Exit(2)
+    from bot.language import LANGUAGES
+
+    skills = [code.strip().lower() for code in languages.split(",") if code.strip()]
+    if not skills or any(code not in LANGUAGES for code in skills):
+        err.print("error: --languages takes en, cy or both (cy,en).")
         raise typer.Exit(2)
     url = get_settings().database_url
     with session_scope(url) as session:
@@ -445,6 +454,7 @@ def advisers_add(
             password_hash=password_hash,
             organisations=organisations,
             role=AdviserRole(role) if role else None,
+            languages=",".join(dict.fromkeys(skills)),
         )
     console.print(
         f"adviser {username!r} added ({_scope_text(organisations, role)}); "
@@ -492,7 +502,7 @@ def advisers_list() -> None:
     from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
 
-    table = Table("username", "name", "organisations (role)", "active")
+    table = Table("username", "name", "organisations (role)", "languages", "active")
     with session_scope(get_settings().database_url) as session:
         for a in console_repo.list_advisers(session):
             roles = [
@@ -503,6 +513,7 @@ def advisers_list() -> None:
                 a.username,
                 a.display_name,
                 ", ".join(roles) or "none",
+                a.languages,
                 "yes" if a.active else "no",
             )
     console.print(table)
