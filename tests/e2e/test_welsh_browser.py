@@ -99,3 +99,18 @@ def test_a_whole_welsh_conversation_in_the_widget(stack: E2EStack, page: Page) -
         return found is not None and found.language == "en"
 
     wait_for("the conversation in English", english)
+
+
+def test_the_widget_follows_a_person_who_writes_in_welsh(
+    stack: E2EStack, page: Page
+) -> None:
+    page.goto(stack.gateway_url + "/")
+    page.locator(".fd-launcher").click()
+    expect(page.locator(".fd-send")).to_have_text("Send")
+    send(page, "Shwmae, dw i eisiau gwybod am wirfoddoli gyda'r banc bwyd")
+    expect(page.locator(".fd-send")).to_have_text("Anfon", timeout=REPLY_TIMEOUT_MS)
+    expect(page.locator("#frontdoor-widget")).to_have_attribute("lang", "cy")
+    expect(page.locator(".fd-msg--bot").last).to_contain_text(
+        "Ble mae'ch grŵp?", timeout=REPLY_TIMEOUT_MS
+    )
+    assert_no_axe_violations(page)
