@@ -5,6 +5,7 @@ a person; the choice kept over a reload; axe-core finds nothing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -110,7 +111,8 @@ def test_the_widget_follows_a_person_who_writes_in_welsh(
     send(page, "Shwmae, dw i eisiau gwybod am wirfoddoli gyda'r banc bwyd")
     expect(page.locator(".fd-send")).to_have_text("Anfon", timeout=REPLY_TIMEOUT_MS)
     expect(page.locator("#frontdoor-widget")).to_have_attribute("lang", "cy")
+    # the bot's answer is Welsh too (the gateway sent the language to Rasa)
     expect(page.locator(".fd-msg--bot").last).to_contain_text(
-        "Ble mae'ch grŵp?", timeout=REPLY_TIMEOUT_MS
+        re.compile("Cwestiwn am|Ble mae'ch grŵp|Shwmae"), timeout=REPLY_TIMEOUT_MS
     )
     assert_no_axe_violations(page)
