@@ -218,6 +218,10 @@ class Adviser(Base):
     availability: Mapped[str] = mapped_column(
         String(20), default="available", server_default="available"
     )
+    # issue 16: the languages the adviser answers in, e.g. "cy,en"
+    languages: Mapped[str] = mapped_column(
+        String(40), default="en", server_default="en"
+    )
 
 
 class Conversation(Base):
@@ -259,6 +263,14 @@ class Conversation(Base):
     )
     # issue 13: when retention or an erasure removed its identifiable content
     anonymised_at: Mapped[datetime | None]
+    # issue 16: the conversation's language ("en" or "cy") and how it was set:
+    # "detected" from the person's messages or "chosen" (widget toggle, /iaith)
+    language: Mapped[str] = mapped_column(
+        String(2), default="en", server_default="en"
+    )
+    language_source: Mapped[str] = mapped_column(
+        String(10), default="detected", server_default="detected"
+    )
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"

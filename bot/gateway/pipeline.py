@@ -50,6 +50,7 @@ class Received:
     message: dict[str, Any] | None = None
     replies: list[dict[str, Any]] = field(default_factory=list)
     status: str = ConversationStatus.BOT.value
+    language: str = "en"  # the conversation's language after this message
 
 
 class Pipeline:
@@ -175,7 +176,9 @@ class Pipeline:
             "duplicate delivery dropped",
             extra={"conversation_id": conv.id, "channel": conv.channel},
         )
-        return Received(conv.id, duplicate=True, status=conv.status)
+        return Received(
+            conv.id, duplicate=True, status=conv.status, language=conv.language
+        )
 
     @staticmethod
     def _fresh(session: Session, conversation_id: str) -> ConversationRef:
@@ -240,6 +243,7 @@ class Pipeline:
             message=view,
             replies=turn.replies,
             status=turn.conversation.status,
+            language=turn.conversation.language,
         )
 
     # ------------------------------------------------------------ the risk check
@@ -295,7 +299,13 @@ class Pipeline:
             lambda s: turns.passed_to_advisers(s, conv, view["id"], nlu, email=email)
         )
         hub.publish(hub.QUEUE_TOPIC, message_event(conv.id, view))
-        return Received(conv.id, message=view, replies=replies, status=conv.status)
+        return Received(
+            conv.id,
+            message=view,
+            replies=replies,
+            status=conv.status,
+            language=conv.language,
+        )
 
     async def _reopen(self, conv: ConversationRef) -> ConversationRef:
         def reopen(session: Session) -> ConversationRef:
@@ -333,7 +343,10 @@ class Pipeline:
             if conv.bot_paused:
                 await self._resume(conv)
             reply = await self.rasa.send(
-                conv.id, incoming.rasa_text or incoming.text, channel=incoming.channel
+                conv.id,
+                incoming.rasa_text or incoming.text,
+                channel=incoming.channel,
+                language=conv.language,
             )
         except RasaUnavailable as exc:
             logger.error(

@@ -28,6 +28,7 @@ from bot.db.repositories import access
 from bot.db.repositories.briefs import Brief, briefs, local_organisations, pressed_title
 from bot.directory.service import resources_for
 from bot.domain.safety import URGENT_REASON
+from bot.i18n import text
 
 Status = ConversationStatus
 
@@ -91,6 +92,7 @@ class QueueItem:
     handoff: HandoffSummary | None
     urgent: bool = False
     urgent_since: datetime | None = None
+    language: str = "en"  # issue 16: the conversation's language
     brief: Brief = field(default_factory=Brief)
     # the local organisations covering the district (when none was chosen)
     lio_names: list[str] = field(default_factory=list)
@@ -247,6 +249,7 @@ def _items(
                 handoff=_summary(handoff) if handoff else None,
                 urgent=c.urgent,
                 urgent_since=c.urgent_since,
+                language=c.language or "en",
                 brief=found_briefs.get(c.id, Brief()),
                 lio_names=[n for _, n in covering.get(c.lad_code or "", [])],
                 unread=unread.get(c.id, 0),
@@ -297,6 +300,7 @@ def _queue_filter(
     organisation_id: str | None,
     area: str | None,
     scope: access.Scope | None,
+    language: str | None = None,
 ) -> list[Any]:
     conditions: list[Any] = [Conversation.status == Status.QUEUED]
     if scope is not None:
@@ -310,6 +314,8 @@ def _queue_filter(
         conditions.append(
             or_(Conversation.lad_code == area, Conversation.lad_code.in_(in_county))
         )
+    if language:
+        conditions.append(Conversation.language == language)
     return conditions
 
 
@@ -318,6 +324,7 @@ def list_queue(
     *,
     organisation_id: str | None = None,
     area: str | None = None,
+    language: str | None = None,
     limit: int = 200,
     scope: access.Scope | None = None,
     adviser_id: int | None = None,
@@ -331,7 +338,14 @@ def list_queue(
     """
     query = (
         select(Conversation)
-        .where(*_queue_filter(organisation_id=organisation_id, area=area, scope=scope))
+        .where(
+            *_queue_filter(
+                organisation_id=organisation_id,
+                area=area,
+                scope=scope,
+                language=language,
+            )
+        )
         .order_by(
             *URGENT_FIRST,
             case((AT_RISK, 0), else_=1),
@@ -350,12 +364,18 @@ def count_queue(
     organisation_id: str | None = None,
     area: str | None = None,
     scope: access.Scope | None = None,
+    language: str | None = None,
 ) -> int:
     """Return how many conversations wait (the same filters as list_queue)."""
     return int(
         session.scalar(
             select(func.count(Conversation.id)).where(
-                *_queue_filter(organisation_id=organisation_id, area=area, scope=scope)
+                *_queue_filter(
+                    organisation_id=organisation_id,
+                    area=area,
+                    scope=scope,
+                    language=language,
+                )
             )
         )
         or 0
@@ -575,7 +595,7 @@ def canned_replies(session: Session, *, conversation_id: str) -> list[CannedRepl
             nation=nation,
             limit=5,
         ):
-            replies.append(_resource_reply(res))
+            replies.append(_resource_reply(res, conversation.language))
     if conversation.organisation_id:
         org = session.get(Organisation, conversation.organisation_id)
         if org is not None and (org.website or org.email or org.phone):
@@ -583,21 +603,36 @@ def canned_replies(session: Session, *, conversation_id: str) -> list[CannedRepl
             replies.append(
                 CannedReply(
                     key=f"organisation:{org.id}",
-                    label=f"Refer to {org.name}",
-                    text=(
-                        f"Your local support organisation, {org.name}, can help "
-                        f"further: {contact}"
+                    label=f"Refer to {org.name}" + _in_welsh(conversation.language),
+                    text=text(
+                        "canned_replies.organisation",
+                        conversation.language,
+                        name=org.name,
+                        contact=contact,
                     ),
                 )
             )
     return replies
 
 
-def _resource_reply(res: Resource) -> CannedReply:
+def _in_welsh(language: str | None) -> str:
+    """Marks a canned reply's label when its text is in Welsh (issue 16)."""
+    return " (Cymraeg)" if language == "cy" else ""
+
+
+def _resource_reply(res: Resource, language: str | None = None) -> CannedReply:
+    """A guidance page in the conversation's language (the page itself is the
+    directory's, English unless it says otherwise)."""
     return CannedReply(
         key=f"resource:{res.id}",
-        label=f"{res.title} ({res.publisher})",
-        text=f"This guidance from {res.publisher} should help: {res.title}. {res.url}",
+        label=f"{res.title} ({res.publisher})" + _in_welsh(language),
+        text=text(
+            "canned_replies.resource",
+            language,
+            publisher=res.publisher,
+            title=res.title,
+            url=res.url,
+        ),
     )
 
 
