@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from bot.db.base import utcnow
 from bot.db.models import Conversation
 from bot.domain.safety import URGENT_REASON
+from bot.reports import facts
 
 
 def get_or_create_conversation(
@@ -17,9 +19,12 @@ def get_or_create_conversation(
     """Return the conversation, creating it (e.g. for `rasa shell`) if unknown."""
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
-        conversation = Conversation(id=conversation_id, channel=channel)
+        conversation = Conversation(
+            id=conversation_id, channel=channel, created_at=utcnow()
+        )
         session.add(conversation)
         session.flush()
+        facts.started(session, conversation)
     return conversation
 
 
@@ -47,6 +52,7 @@ def update_triage(
     ):
         if value is not None:
             setattr(conversation, field, value)
+    facts.triaged(session, conversation)
     return conversation
 
 
