@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import live
+from bot.console import live, reports
 from bot.console.auth import (
     FAILURE_WINDOW,
     VISITOR_TTL,
@@ -230,6 +230,7 @@ def console_routes() -> list[BaseRoute]:
             "console_retry_delivery",
         ),
         (f"{conversation}/notes", add_note, "POST", "console_note"),
+        *reports.ROUTES,
     ]
     # The body limit sits inside the headers wrapper, so a 413 carries them too.
     limited = [*headers, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)]

@@ -43,7 +43,7 @@ def _table(
     )
     return (
         f'<table class="visually-hidden"><caption>{escape(caption)}</caption>'
-        f"<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"<thead><tr><td></td>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
 
 
@@ -60,7 +60,7 @@ def bars(
             f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
             '<p class="chart-empty">Nothing in this period.</p></figure>'
         )
-    row, label_w, pad = 26, 200, 48
+    row, label_w, pad = 26, 270, 48
     height = row * len(items) + 8
     top = max([_number(v) for _, v in items] + [1.0])
     scale = (width - label_w - pad) / top
@@ -157,7 +157,7 @@ def paired(
     width: int = 640,
 ) -> Markup:
     """Two bars per row (median and 90th percentile), e.g. response times."""
-    row, label_w, pad = 44, 200, 80
+    row, label_w, pad = 44, 230, 80
     height = row * len(items) + 30
     top = max([_number(v) for _, a, b in items for v in (a, b)] + [1.0])
     scale = (width - label_w - pad) / top
@@ -206,5 +206,5 @@ def _safe(html: str) -> Markup:
     return Markup(html)  # noqa: S704 - built from escaped values only
 
 
-def _short(label: str, limit: int = 28) -> str:
+def _short(label: str, limit: int = 36) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"

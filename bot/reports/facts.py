@@ -119,6 +119,9 @@ def _copy_triage(session: Session, conversation: Conversation) -> None:
         "lad_code": conversation.lad_code,
         "organisation_id": conversation.organisation_id,
     }
+    known = session.get(ConversationFacts, conversation.id, populate_existing=True)
+    if known is not None and all(getattr(known, k) == v for k, v in values.items()):
+        return  # nothing new: no write (and no lock taken)
     if conversation.lad_code:
         values["fallback"] = not _local_organisation_exists(
             session, conversation.lad_code

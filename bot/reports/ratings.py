@@ -114,7 +114,7 @@ def accepted(
 class Answer:
     """What the gateway does with a message: a score, a comment, or nothing."""
 
-    kind: str  # "score", "comment_request", "comment", ""
+    kind: str  # "score", "comment_request", "comment", "ignored", ""
     score: int | None = None
 
 
@@ -127,6 +127,8 @@ def read(payload: str | None) -> Answer:
         return Answer("score", int(found.group(1)))
     if payload.strip() == COMMENT_PAYLOAD:
         return Answer("comment_request")
+    if payload.strip().startswith("/rate"):
+        return Answer("ignored")  # ours, but not a score we offered: dropped
     return Answer("")
 
 

@@ -4,6 +4,7 @@ functions with a frozen clock, on SQLite and PostgreSQL (seeded once a module)."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from bot.domain.handoff import Transition
 from bot.reports import facts, ratings
 from bot.settings import get_settings
 from tests.conftest import BACKENDS, create_database
+from tests.gateway.conftest import gw, start_gateway  # noqa: F401 - shared fixtures
 
 # Every module that reads the time on the paths the script drives.
 CLOCKED = (
@@ -278,23 +280,32 @@ def script(url: str, clock: Clock) -> dict[str, str]:
     return ids
 
 
+@contextmanager
+def seeded(backend: str, tmp: Path) -> Iterator[Script]:
+    """The scripted conversations in a fresh database of ``backend``."""
+    url, drop = create_database(backend, tmp)
+    upgrade(url)
+    clock = Clock(at(1, 0))
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("DATABASE_URL", url)
+            get_settings.cache_clear()
+            for module in CLOCKED:
+                mp.setattr(f"{module}.utcnow", clock)
+            ids = script(url, clock)
+            yield Script(url, ids)
+    finally:
+        get_settings.cache_clear()
+        drop()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def scripted(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Script]:
-    """The scripted conversations in a fresh database, once per backend."""
-    url, drop = create_database(request.param, Path(tmp_path_factory.mktemp("rep")))
-    upgrade(url)
-    clock = Clock(at(1, 0))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DATABASE_URL", url)
-        get_settings.cache_clear()
-        for module in CLOCKED:
-            mp.setattr(f"{module}.utcnow", clock)
-        ids = script(url, clock)
-        yield Script(url, ids)
-    get_settings.cache_clear()
-    drop()
+    """The scripted conversations, once a module per backend."""
+    with seeded(request.param, Path(tmp_path_factory.mktemp("rep"))) as found:
+        yield found
 
 
 __all__ = ["Clock", "Driver", "Script", "at", "facts", "seed_directory"]

@@ -43,16 +43,18 @@ def update_triage(
     conversation = get_or_create_conversation(
         session, conversation_id=conversation_id, channel=channel
     )
-    for field, value in (
+    values = (
         ("topic", topic),
         ("subtopic", subtopic),
         ("place_name", place_name),
         ("lad_code", lad_code),
         ("organisation_id", organisation_id),
-    ):
+    )
+    for field, value in values:
         if value is not None:
             setattr(conversation, field, value)
-    facts.triaged(session, conversation)
+    if any(value is not None for _, value in values):
+        facts.triaged(session, conversation)
     return conversation
 
 
