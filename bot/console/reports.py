@@ -1,8 +1,9 @@
 """The console's Reports page, its printable report and its downloads.
 
-Scoped like the rest of the console: an adviser of a local organisation sees its
-areas only; an adviser of a national body (or of no organisation: the Front Door
-team) sees all and may pick any organisation. The page itself shows exact
+Scoped like the rest of the console, by its one rule
+(``bot.db.repositories.access``) applied to the anonymous facts: an adviser sees
+the conversations routed to their organisations (and may pick one of them); a
+national role sees every area and may pick any organisation. The page itself shows exact
 figures (it is the organisation's own advisers reading them); the printable
 report and the CSV and JSON downloads are for sharing, so counts under 5 are
 shown as "<5" there.
@@ -21,11 +22,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.console.auth import adviser_of, base_path, guard, run_db
+from bot.console.auth import base_path, guard, run_db, scope_of
 from bot.console.views import render
 from bot.db.base import utcnow
 from bot.db.models import (
-    Adviser,
     ConversationFacts,
     Message,
     MessageType,
@@ -47,15 +47,20 @@ class Choice:
 
     start: date
     end: date
-    organisation_id: str | None
-    fixed: bool  # the adviser's own organisation: no other can be chosen
+    scope: report_figures.Scope
+    everything: bool  # the adviser may see every area (a national role)
+    choices: list[tuple[str, str]]  # organisations they may pick
     error: str = ""
+
+    @property
+    def organisation_id(self) -> str | None:
+        return self.scope.organisation_id
 
     def query(self) -> str:
         """The query string that asks for this report again."""
         params = {"from": self.start.isoformat(), "to": self.end.isoformat()}
-        if self.organisation_id and not self.fixed:
-            params["organisation"] = self.organisation_id
+        if self.scope.organisation_id:
+            params["organisation"] = self.scope.organisation_id
         return urlencode(params)
 
 
@@ -66,18 +71,9 @@ def _day(value: str | None) -> date | None:
         return None
 
 
-def own_scope(db: Session, adviser: Adviser) -> str | None:
-    """The organisation whose areas the adviser is limited to (None: all)."""
-    if adviser.organisation_id is None:
-        return None
-    org = db.get(Organisation, adviser.organisation_id)
-    if org is None or org.is_national:
-        return None
-    return org.id
-
-
-def choose(db: Session, request: Request, adviser: Adviser) -> Choice:
-    """Read the period and organisation from the query, within the scope."""
+def choose(db: Session, request: Request) -> Choice:
+    """Read the period and organisation from the query, within the adviser's
+    scope (the console's one rule: ``bot.db.repositories.access``)."""
     today = utcnow().astimezone(ZoneInfo(get_settings().adviser_timezone)).date()
     params = request.query_params
     start = _day(params.get("from")) or today.replace(day=1)
@@ -87,24 +83,34 @@ def choose(db: Session, request: Request, adviser: Adviser) -> Choice:
         start, end, error = end, start, "The period was the wrong way round."
     if (end - start).days > MAX_DAYS:
         start, error = end - timedelta(days=MAX_DAYS), "At most two years at once."
-    own = own_scope(db, adviser)
-    if own is not None:
-        return Choice(start, end, own, fixed=True, error=error)
-    wanted = params.get("organisation") or None
-    if wanted is not None and db.get(Organisation, wanted[:16]) is None:
-        wanted, error = None, "There is no such organisation: showing all areas."
-    return Choice(start, end, wanted, fixed=False, error=error)
+    rule = scope_of(request)
+    wanted = (params.get("organisation") or "")[:16] or None
+    if rule.everything:
+        choices = _organisations(db)
+        if wanted is not None and db.get(Organisation, wanted) is None:
+            wanted, error = None, "There is no such organisation: showing all areas."
+        scope = report_figures.scope_for(db, wanted)
+        return Choice(start, end, scope, True, choices, error)
+    own = _organisations(db, only=rule.organisation_ids)
+    if wanted is not None and wanted in rule.organisation_ids:
+        scope = report_figures.scope_for(db, wanted)
+    else:
+        scope = report_figures.adviser_scope(db, rule)
+    return Choice(start, end, scope, False, own if len(own) > 1 else [], error)
 
 
-def _organisations(db: Session) -> list[tuple[str, str]]:
-    """Organisations that have conversations, for the picker."""
-    used = select(ConversationFacts.organisation_id).distinct()
-    rows = db.execute(
-        select(Organisation.id, Organisation.name)
-        .where(Organisation.id.in_(used))
-        .order_by(Organisation.name)
-    ).tuples()
-    return list(rows)
+def _organisations(
+    db: Session, only: frozenset[str] | None = None
+) -> list[tuple[str, str]]:
+    """Organisations for the picker: the adviser's own, or (every area) those
+    conversations were routed to."""
+    query = select(Organisation.id, Organisation.name).order_by(Organisation.name)
+    if only is not None:
+        query = query.where(Organisation.id.in_(sorted(only)))
+    else:
+        used = select(ConversationFacts.organisation_id).distinct()
+        query = query.where(Organisation.id.in_(used))
+    return list(db.execute(query).tuples())
 
 
 def _comments(db: Session, rows: list[str]) -> list[dict[str, Any]]:
@@ -147,29 +153,22 @@ def _unsure_questions(db: Session, rows: list[str]) -> list[dict[str, Any]]:
 
 
 def _load(request: Request, *, page: bool) -> Any:
-    adviser = adviser_of(request)
-
     def load(db: Session) -> dict[str, Any]:
-        choice = choose(db, request, adviser)
+        choice = choose(db, request)
         figures = report_figures.build(
-            db,
-            start=choice.start,
-            end=choice.end,
-            organisation_id=choice.organisation_id,
+            db, start=choice.start, end=choice.end, scope=choice.scope
         )
         data: dict[str, Any] = {"choice": choice, "figures": figures}
         if page:
-            scope = report_figures.scope_for(db, choice.organisation_id)
             ids = [
                 f.conversation_id
                 for f in report_figures.load_facts(
-                    db, start=choice.start, end=choice.end, scope=scope
+                    db, start=choice.start, end=choice.end, scope=choice.scope
                 )
             ]
-            data["organisations"] = [] if choice.fixed else _organisations(db)
             data["comments"] = _comments(db, ids)
             # the wording of people's questions is for the Front Door team only
-            data["questions"] = _unsure_questions(db, ids) if not choice.fixed else []
+            data["questions"] = _unsure_questions(db, ids) if choice.everything else []
         return data
 
     return load
@@ -186,7 +185,6 @@ async def reports_page(request: Request) -> Response:
         {
             "page": "reports",
             "choice": choice,
-            "organisations": data["organisations"],
             "report": report_render.body(data["figures"]),
             "comments": data["comments"],
             "questions": data["questions"],

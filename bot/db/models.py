@@ -250,6 +250,8 @@ class Conversation(Base):
     bot_paused: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # issue 13: when retention or an erasure removed its identifiable content
+    anonymised_at: Mapped[datetime | None]
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
@@ -401,6 +403,63 @@ class LoginFailure(Base):
 
 
 # --- issue 13: data protection, adviser organisations, audit ---
+
+
+class AdviserRole(enum.StrEnum):
+    ADVISER = "adviser"  # the conversations routed to their organisations
+    ADMIN = "admin"  # the same, plus their organisations' advisers and audit log
+    NATIONAL = "national"  # every area
+
+
+class AdviserMembership(Base):
+    """An adviser's place in one organisation, with a role.
+
+    ``organisation_id`` is NULL only for a national role not tied to a body
+    (an adviser added without ``--organisation``: every area, as before).
+    """
+
+    __tablename__ = "adviser_memberships"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    adviser_id: Mapped[int] = mapped_column(
+        ForeignKey("advisers.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    role: Mapped[AdviserRole] = mapped_column(_enum(AdviserRole, "adviser_role"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "adviser_id", "organisation_id", name="uq_adviser_memberships_pair"
+        ),
+    )
+
+
+class AuditEntry(Base):
+    """Who opened, exported or erased which conversation, and when.
+
+    Never what was in it: an erasure keeps how many conversations it removed.
+    ``conversation_id`` is a random id (no foreign key, so the entry outlives
+    the conversation).
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(120))  # adviser username, or cli:user
+    adviser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("advisers.id", ondelete="SET NULL")
+    )
+    conversation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    conversations: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
+    detail: Mapped[str | None] = mapped_column(String(200))
+
 
 
 # --- issue 14: directory edit layer ---

@@ -14,10 +14,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.base import utcnow
 from bot.db.models import (
@@ -278,14 +277,3 @@ def referred(
     _update(session, conversation_id, organisation_id=to_organisation_id)
     session.flush()
     return referral
-
-
-def scope_clause(lad_codes: list[str], organisation_id: str) -> ColumnElement[bool]:
-    """Facts belonging to an organisation: in its areas, or routed to it."""
-    return or_(
-        ConversationFacts.lad_code.in_(lad_codes),
-        and_(
-            ConversationFacts.organisation_id == organisation_id,
-            ConversationFacts.organisation_id.is_not(None),
-        ),
-    )

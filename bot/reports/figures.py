@@ -25,10 +25,9 @@ from bot.db.models import (
     ConversationFacts,
     LocalAuthority,
     Organisation,
-    OrganisationArea,
     ReferralFact,
 )
-from bot.reports import facts as facts_mod
+from bot.db.repositories import access as access_repo
 from bot.settings import get_settings
 
 SMALL = 5  # counts below this are shown as "<5" outside the organisation
@@ -52,38 +51,65 @@ class UnknownOrganisation(LookupError):
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose figures: one organisation's areas, or everything (national)."""
+    """Whose figures: the console's scoping rule (``bot.db.repositories.access``)
+    applied to the facts, or every area (``access`` None, or a national role)."""
 
-    organisation_id: str | None = None
-    organisation_name: str | None = None
-    lad_codes: tuple[str, ...] = ()
-    national: bool = True
+    access: access_repo.Scope | None = None
+    organisation_id: str | None = None  # one organisation chosen
+    name: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        """Whether every area is in scope."""
+        return self.access is None or self.access.everything
+
+    @property
+    def organisation_ids(self) -> frozenset[str]:
+        """The organisations in scope (empty: every area)."""
+        return frozenset() if self.access is None else self.access.organisation_ids
 
     def describe(self) -> str:
         """Say whose figures these are."""
-        if self.organisation_id is None:
+        if self.everything:
             return "All areas"
-        kind = "national body: all areas" if self.national else "its areas"
-        return f"{self.organisation_name} ({kind})"
+        return f"{self.name}: the conversations routed to it"
 
 
 def scope_for(session: Session, organisation_id: str | None) -> Scope:
-    """Return the scope of ``organisation_id`` (None: all areas)."""
+    """Return the scope of one organisation (None: every area): what an adviser
+    of that organisation sees in the console."""
     if organisation_id is None:
         return Scope()
     org = session.get(Organisation, organisation_id)
     if org is None:
         raise UnknownOrganisation(organisation_id)
-    codes = tuple(
-        sorted(
-            session.scalars(
-                select(OrganisationArea.lad_code).where(
-                    OrganisationArea.organisation_id == organisation_id
-                )
-            )
+    rule = access_repo.Scope(adviser_id=0, organisation_ids=frozenset({org.id}))
+    return Scope(rule, org.id, org.name)
+
+
+def adviser_scope(session: Session, rule: access_repo.Scope) -> Scope:
+    """Return the scope of an adviser's memberships (all their organisations)."""
+    if rule.everything:
+        return Scope(rule)
+    names = list(
+        session.scalars(
+            select(Organisation.name)
+            .where(Organisation.id.in_(sorted(rule.organisation_ids)))
+            .order_by(Organisation.name)
         )
     )
-    return Scope(org.id, org.name, codes, national=bool(org.is_national))
+    ids = sorted(rule.organisation_ids)
+    only = ids[0] if len(ids) == 1 else None
+    return Scope(rule, only, " and ".join(names) or "No organisation")
+
+
+def _facts_visible(scope: Scope) -> Any:
+    assert scope.access is not None
+    return access_repo.visible(
+        scope.access,
+        lad_code=ConversationFacts.lad_code,
+        organisation_id=ConversationFacts.organisation_id,
+    )
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -102,10 +128,8 @@ def load_facts(
     query = select(ConversationFacts).where(
         ConversationFacts.started_at >= first, ConversationFacts.started_at < after
     )
-    if scope.organisation_id is not None and not scope.national:
-        query = query.where(
-            facts_mod.scope_clause(list(scope.lad_codes), scope.organisation_id)
-        )
+    if not scope.everything:
+        query = query.where(_facts_visible(scope))
     return list(session.scalars(query.order_by(ConversationFacts.started_at)))
 
 
@@ -117,11 +141,12 @@ def load_referrals(
     query = select(ReferralFact).where(
         ReferralFact.referred_at >= first, ReferralFact.referred_at < after
     )
-    if scope.organisation_id is not None and not scope.national:
+    if not scope.everything:
+        orgs = sorted(scope.organisation_ids)
         query = query.where(
             or_(
-                ReferralFact.from_organisation_id == scope.organisation_id,
-                ReferralFact.to_organisation_id == scope.organisation_id,
+                ReferralFact.from_organisation_id.in_(orgs),
+                ReferralFact.to_organisation_id.in_(orgs),
             )
         )
     return list(session.scalars(query.order_by(ReferralFact.id)))
@@ -224,12 +249,19 @@ def _sorted_counts(counter: Counter[str]) -> dict[str, int]:
 
 
 def build(
-    session: Session, *, start: date, end: date, organisation_id: str | None = None
+    session: Session,
+    *,
+    start: date,
+    end: date,
+    organisation_id: str | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, Any]:
-    """Return every figure of the report for the period (dates inclusive)."""
+    """Return every figure of the report for the period (dates inclusive), for
+    one organisation, a given scope, or (neither) every area."""
     if end < start:
         raise ValueError("the period ends before it starts")
-    scope = scope_for(session, organisation_id)
+    if scope is None:
+        scope = scope_for(session, organisation_id)
     rows = load_facts(session, start=start, end=end, scope=scope)
     referrals = load_referrals(session, start=start, end=end, scope=scope)
     zone = ZoneInfo(get_settings().adviser_timezone)
@@ -240,8 +272,8 @@ def build(
         "period": {"from": start.isoformat(), "to": end.isoformat()},
         "scope": {
             "organisation": scope.organisation_id,
-            "name": scope.organisation_name,
-            "national": scope.national,
+            "organisations": sorted(scope.organisation_ids),
+            "all_areas": scope.everything,
             "description": scope.describe(),
         },
         **_core(rows),
@@ -308,11 +340,11 @@ def _referrals(referrals: list[ReferralFact], scope: Scope) -> dict[str, Any]:
     for r in referrals:
         sent[r.from_organisation_id or NO_TOPIC] += 1
         received[r.to_organisation_id] += 1
-    own = scope.organisation_id
+    own = scope.organisation_ids
     orgs = sorted(set(sent) | set(received))
     return {
-        "sent": sent.get(own, 0) if own else len(referrals),
-        "received": received.get(own, 0) if own else len(referrals),
+        "sent": sum(sent.get(o, 0) for o in own) if own else len(referrals),
+        "received": sum(received.get(o, 0) for o in own) if own else len(referrals),
         "by_organisation": {
             o: {"sent": sent.get(o, 0), "received": received.get(o, 0)} for o in orgs
         },
@@ -324,7 +356,7 @@ def _by_organisation(
 ) -> dict[str, Any]:
     """The core figures per organisation the conversations were routed to, for a
     national body (or everyone) to compare areas."""
-    if scope.organisation_id is not None and not scope.national:
+    if not scope.everything:
         return {}
     groups: dict[str, list[ConversationFacts]] = {}
     for f in rows:

@@ -15,6 +15,7 @@ from starlette.routing import Mount
 
 from bot.console import auth
 from bot.console.routes import console_routes
+from bot.db.models import AdviserRole
 from bot.db.repositories import advisers as adviser_repo
 from bot.db.session import session_scope
 from tests.console.conftest import BASE, PASSWORD, sign_in
@@ -23,20 +24,26 @@ from tests.reports.conftest import Script
 pytestmark = pytest.mark.integration
 
 NOVEMBER = "from=2026-11-01&to=2026-11-30"
-ADVISERS = {"lee": "lio900", "wyn": "lio901", "nia": "lio990", "team": None}
+ADVISERS = {  # username: (organisation, role)
+    "lee": ("lio900", None),
+    "wyn": ("lio901", None),
+    "nia": ("lio990", AdviserRole.NATIONAL),
+    "team": (None, None),  # no organisation: a national role (issue 13)
+}
 
 
 @pytest.fixture(scope="module")
 def console(scripted: Script) -> Script:
     """Advisers of a local organisation, a Welsh one, a national body, the team."""
     with session_scope(scripted.url) as s:
-        for username, org in ADVISERS.items():
+        for username, (org, role) in ADVISERS.items():
             adviser_repo.create_adviser(
                 s,
                 username=username,
                 display_name=username.capitalize(),
                 password_hash=auth.hash_password(PASSWORD),
                 organisation_id=org,
+                role=role,
             )
     return scripted
 

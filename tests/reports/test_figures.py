@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.db.models import ConversationFacts
+from bot.db.repositories import access
 from bot.db.session import session_scope
 from bot.reports import figures as fig
 from bot.reports.render import render
@@ -103,9 +104,21 @@ def test_an_organisation_sees_its_own_areas(scripted: Script) -> None:
     wales = build(scripted, "lio901")
     assert wales["enquiries"] == 1 and wales["by_council"] == {"W06000001": 1}
     assert wales["ratings"]["mean"] == 4.0
-    national = build(scripted, "lio990")
-    assert national["enquiries"] == 7 and national["scope"]["national"] is True
-    assert "lio901" in national["by_organisation"]
+    # the console's rule: a body sees what is routed to it, not its directory rows
+    assert build(scripted, "lio990")["enquiries"] == 1  # c5, routed to it
+    everything = build(scripted)
+    assert everything["enquiries"] == 7 and everything["scope"]["all_areas"] is True
+    assert "lio901" in everything["by_organisation"]
+    # an adviser of two organisations sees both; a national role sees all
+    with session_scope(scripted.url) as s:
+        both = fig.adviser_scope(
+            s, access.Scope(1, organisation_ids=frozenset({"lio900", "lio901"}))
+        )
+        assert fig.build(s, scope=both, **NOVEMBER)["enquiries"] == 5
+        national = fig.adviser_scope(s, access.Scope(1, everything=True))
+        assert fig.build(s, scope=national, **NOVEMBER)["enquiries"] == 7
+        nobody = fig.adviser_scope(s, access.Scope(1))
+        assert fig.build(s, scope=nobody, **NOVEMBER)["enquiries"] == 0
 
 
 def test_the_period_is_whole_days(scripted: Script) -> None:
