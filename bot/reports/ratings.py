@@ -61,7 +61,9 @@ def ask(session: Session, conversation: Conversation) -> Message | None:
     goes out with the caller's transaction. None when it is not asked."""
     from bot.conversations import service  # the one writer of outgoing messages
 
-    if conversation.urgent or not facts.rating_asked(session, conversation.id):
+    if conversation.urgent or getattr(conversation, "anonymised_at", None):
+        return None  # someone at risk, or the content already swept away
+    if not facts.rating_asked(session, conversation.id):
         return None
     body, buttons = question(_lang(conversation))
     logger.info("rating asked", extra={"conversation_id": conversation.id})

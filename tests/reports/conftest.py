@@ -174,6 +174,15 @@ class Driver:
 
         self.run(when, work)
 
+    def refer(self, when: datetime, cid: str, source: str, target: str) -> None:
+        """A transfer to another organisation's queue (a referral)."""
+        self.run(
+            when,
+            lambda s: facts.referred(
+                s, cid, from_organisation_id=source, to_organisation_id=target
+            ),
+        )
+
     def resolve(self, when: datetime, cid: str, outcome: str = "answered") -> None:
         def work(s: Session) -> None:
             adviser = s.get(Adviser, self.adviser_id)
@@ -239,6 +248,7 @@ def script(url: str, clock: Clock) -> dict[str, str]:
         lad="E07000002", org="lio900",
     )
     d.hand_over(at(2, 11), c2, "accepted_offer")
+    d.refer(at(2, 11, 20), c2, "lio900", "lio901")
     d.reply(at(2, 11, 30), c2)
     d.resolve(at(2, 12), c2, "referred_to_lio")
     d.rate(at(2, 12, 1), c2, 3)

@@ -83,8 +83,16 @@ def test_every_figure_of_the_scripted_month(scripted: Script) -> None:
         {"intent": "funding", "conversations": 1, "lowest_confidence": 0.42},
     ]
     assert f["names"]["councils"]["E07000003"] == "Westdale"
+    # c2 was referred from Testshire CVS to the Welsh CVC (and is theirs since)
+    assert f["referred_on"] == 1
+    assert f["referrals"]["by_organisation"] == {
+        "lio900": {"sent": 1, "received": 0},
+        "lio901": {"sent": 0, "received": 1},
+    }
     assert set(f["by_organisation"]) == {"lio900", "lio901", "lio990", "none"}
-    assert f["by_organisation"]["lio900"]["enquiries"] == 4
+    assert f["by_organisation"]["lio900"]["enquiries"] == 3
+    assert f["by_organisation"]["lio900"]["referrals_sent"] == 1
+    assert f["by_organisation"]["lio901"]["referrals_received"] == 1
 
 
 def test_the_facts_hold_no_text_and_survive_the_conversation(scripted: Script) -> None:
@@ -101,9 +109,13 @@ def test_an_organisation_sees_its_own_areas(scripted: Script) -> None:
     assert own["enquiries"] == 4  # c1, c2, c3, c6: Northdale and Southdale
     assert set(own["by_council"]) == {"E07000001", "E07000002"}
     assert own["by_organisation"] == {}
+    assert (own["referrals"]["sent"], own["referrals"]["received"]) == (1, 0)
     wales = build(scripted, "lio901")
-    assert wales["enquiries"] == 1 and wales["by_council"] == {"W06000001": 1}
-    assert wales["ratings"]["mean"] == 4.0
+    # c4 in its area, and c2 referred to it
+    assert wales["enquiries"] == 2
+    assert wales["by_council"] == {"W06000001": 1, "E07000002": 1}
+    assert (wales["referrals"]["sent"], wales["referrals"]["received"]) == (0, 1)
+    assert wales["ratings"]["mean"] == 3.5
     # the console's rule: a body sees what is routed to it, not its directory rows
     assert build(scripted, "lio990")["enquiries"] == 1  # c5, routed to it
     everything = build(scripted)
@@ -114,7 +126,7 @@ def test_an_organisation_sees_its_own_areas(scripted: Script) -> None:
         both = fig.adviser_scope(
             s, access.Scope(1, organisation_ids=frozenset({"lio900", "lio901"}))
         )
-        assert fig.build(s, scope=both, **NOVEMBER)["enquiries"] == 5
+        assert fig.build(s, scope=both, **NOVEMBER)["enquiries"] == 5  # c1-c4, c6
         national = fig.adviser_scope(s, access.Scope(1, everything=True))
         assert fig.build(s, scope=national, **NOVEMBER)["enquiries"] == 7
         nobody = fig.adviser_scope(s, access.Scope(1))
