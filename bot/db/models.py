@@ -136,6 +136,9 @@ class Organisation(Base):
     source_url: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     last_verified: Mapped[date | None]
+    # issue 14: a closed organisation names who the data has instead
+    successor_id: Mapped[str | None] = mapped_column(String(16))
+    closed_note: Mapped[str | None] = mapped_column(Text)
 
     areas: Mapped[list[LocalAuthority]] = relationship(
         secondary="organisation_areas", back_populates="organisations"
@@ -463,6 +466,69 @@ class AuditEntry(Base):
 
 
 # --- issue 14: directory edit layer ---
+
+
+class LadCodeChange(Base):
+    """A superseded council code and its current successor (ONS code history)."""
+
+    __tablename__ = "lad_code_changes"
+
+    old_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    old_name: Mapped[str] = mapped_column(String(120))
+    current_code: Mapped[str] = mapped_column(String(9), index=True)
+    current_name: Mapped[str] = mapped_column(String(120))
+
+
+class OrganisationOverride(Base):
+    """An operator's values for an organisation, laid over the shipped data.
+
+    ``values`` holds only the fields the operators changed ("lad_codes" for the
+    areas); ``shipped`` the shipped value of each when it was changed, so a
+    re-import can say where new shipped data and an edit disagree. No foreign
+    key: the layer outlives the shipped row it sits on.
+    """
+
+    __tablename__ = "organisation_overrides"
+
+    organisation_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    shipped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    added: Mapped[bool] = mapped_column(Boolean, default=False)  # not shipped
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(80))
+
+
+class OrganisationEdit(Base):
+    """One recorded change to the directory: who, when, before and after."""
+
+    __tablename__ = "organisation_edits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[str] = mapped_column(String(16), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))  # add | edit | close | revert
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reverts_id: Mapped[int | None] = mapped_column(Integer)
+    reverted_by_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class DirectoryReport(Base):
+    """A person's "Is this wrong?" about an entry, queued for the operators."""
+
+    __tablename__ = "directory_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[str] = mapped_column(String(16), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+    lad_code: Mapped[str | None] = mapped_column(String(9))
+    place_name: Mapped[str | None] = mapped_column(String(120))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
+    resolved_at: Mapped[datetime | None]
 
 
 # --- issue 10: console and widget ---

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
 import re
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -32,14 +32,16 @@ from bot.gateway.channels.base import (
 )
 from bot.gateway.events import message_view
 from bot.gateway.pipeline import Pipeline, UnknownConversation
-from bot.gateway.ratelimit import RateLimiter
+from bot.gateway.ratelimit import RateLimiter, storage_for
+from bot.gateway.streamcaps import stream_caps
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CHANNEL = "web"
-MAX_TEXT = 2000
+# A long enquiry pasted whole (about 800 words); widget.js says so before sending.
+MAX_TEXT = 6000
 MAX_BODY = 64 * 1024
 MAX_MESSAGE_ID = 2**63 - 1  # ids are 64-bit at most, on either database
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -82,6 +84,7 @@ def person_view(view: dict[str, Any]) -> dict[str, Any]:
         "text": view["text"],
         "buttons": view["buttons"],
         "created_at": view["created_at"],
+        "urgent": bool(view.get("urgent")),
     }
 
 
@@ -95,14 +98,28 @@ class WidgetApi:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.settings = pipeline.settings
-        self.limiter = RateLimiter(self.settings.widget_rate_limit_per_minute, 60.0)
-        self.streams: Counter[str] = Counter()
+        # Per visitor (client address), shared by every worker in the scaled
+        # profile: a new conversation does not get a fresh budget.
+        self.limiter = RateLimiter(
+            self.settings.widget_rate_limit_per_minute,
+            60.0,
+            storage=storage_for(
+                self.settings.redis_url, self.settings.redis_key_prefix
+            ),
+        )
+        # open event streams per conversation, counted across every worker
+        self.streams = stream_caps(
+            MAX_STREAMS_PER_CONVERSATION,
+            self.settings.redis_url,
+            self.settings.redis_key_prefix,
+        )
+        self._releases: set[asyncio.Task[None]] = set()
 
-    def _limited(
+    async def _limited(
         self, request: Request, conversation_id: str | None
     ) -> Response | None:
         client = request.client.host if request.client else "unknown"
-        wait = self.limiter.hit(f"{client}|{conversation_id or 'new'}")
+        wait = await self.limiter.hit(f"visitor:{client}")
         if wait is None:
             return None
         logger.warning(
@@ -137,14 +154,14 @@ class WidgetApi:
             return _error(400, "expected a JSON object")
         cid = body.get("conversation_id")
         if isinstance(cid, str) and _token_ok(self.settings, cid, body.get("token")):
-            if limited := self._limited(request, cid):
+            if limited := await self._limited(request, cid):
                 return limited
             status = await self._status(cid)
             if status is not None:
                 return JSONResponse(
                     {"conversation_id": cid, "token": body["token"], "status": status}
                 )
-        if limited := self._limited(request, None):
+        if limited := await self._limited(request, None):
             return limited
 
         def create(session: Session) -> tuple[str, str]:
@@ -167,7 +184,7 @@ class WidgetApi:
         cid = request.path_params["conversation_id"]
         if not _token_ok(self.settings, cid, request.query_params.get("token")):
             return _error(403, "unknown conversation")
-        if limited := self._limited(request, cid):
+        if limited := await self._limited(request, cid):
             return limited
         after = _message_id(request.query_params.get("after", "0"))
         if after is None:
@@ -199,14 +216,23 @@ class WidgetApi:
             return _error(400, "expected a JSON object")
         if not _token_ok(self.settings, cid, body.get("token")):
             return _error(403, "unknown conversation")
-        if limited := self._limited(request, cid):
+        if limited := await self._limited(request, cid):
             return limited
         text, client_id = body.get("text"), body.get("client_message_id")
         payload = body.get("payload")
         if isinstance(text, str):
             text = clean_text(text)  # a NUL byte or a lone surrogate: dropped
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-            return _error(400, f"text must be 1 to {MAX_TEXT} characters")
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, "text must not be empty")
+        if len(text) > MAX_TEXT:
+            # Never cut: the person is told, and the widget says so before sending.
+            return JSONResponse(
+                {
+                    "error": f"text is {len(text)} characters, at most {MAX_TEXT}",
+                    "max_chars": MAX_TEXT,
+                },
+                status_code=413,
+            )
         if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
             return _error(400, "client_message_id must be 8-64 letters, digits, - or _")
         if payload is not None and (
@@ -245,7 +271,8 @@ class WidgetApi:
         cid = request.path_params["conversation_id"]
         if not _token_ok(self.settings, cid, request.query_params.get("token")):
             return _error(403, "unknown conversation")
-        if self.streams[cid] >= MAX_STREAMS_PER_CONVERSATION:
+        place = await self.streams.take(cid)
+        if place is None:
             return _error(429, "too many open streams", **{"Retry-After": "10"})
         last = request.headers.get("last-event-id") or request.query_params.get(
             "after", ""
@@ -255,7 +282,6 @@ class WidgetApi:
         # count the stream now (the limit is checked now); both are released by
         # the response however it ends, even if the stream never starts.
         subscription = hub.subscribe(hub.conversation_topic(cid))
-        self.streams[cid] += 1
         released = False
 
         def release() -> None:
@@ -264,34 +290,48 @@ class WidgetApi:
                 return
             released = True
             subscription.close()
-            self.streams[cid] -= 1
-            if self.streams[cid] <= 0:
-                del self.streams[cid]
+            task = asyncio.get_running_loop().create_task(
+                self.streams.give_back(place)
+            )
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
 
         async def stream() -> AsyncIterator[str]:
             sent = after or 0
+
+            async def since(last: int) -> list[dict[str, Any]]:
+                def read(session: Session) -> list[dict[str, Any]]:
+                    return [
+                        message_view(m)
+                        for m in repo.list_messages(
+                            session, conversation_id=cid, after_id=last
+                        )
+                    ]
+
+                return await self.pipeline.in_db(read)
+
             try:
                 yield "retry: 3000\n\n"
                 if after is not None:
-
-                    def read(session: Session) -> list[dict[str, Any]]:
-                        return [
-                            message_view(m)
-                            for m in repo.list_messages(
-                                session, conversation_id=cid, after_id=after
-                            )
-                        ]
-
-                    for view in await self.pipeline.in_db(read):
+                    for view in await since(after):
                         sent = max(sent, view["id"])
                         yield _sse("message", person_view(view), view["id"])
                 while True:
                     event = await subscription.get(HEARTBEAT_S)
                     if event is None:
+                        await self.streams.renew(place)
                         yield ": keep-alive\n\n"
                         continue
                     kind = event.get("type")
-                    if kind == "message":
+                    bridged = hub.get_hub().bridged
+                    if kind == "resync" or (kind == "message" and bridged):
+                        # Across processes a notice may be missed or overtake
+                        # another: the database says what comes after ``sent``.
+                        for view in await since(sent):
+                            if view["message_type"] in PERSON_EVENTS:
+                                yield _sse("message", person_view(view), view["id"])
+                            sent = max(sent, view["id"])
+                    elif kind == "message":
                         view = event["message"]
                         if view["message_type"] in PERSON_EVENTS and view["id"] > sent:
                             sent = view["id"]
