@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import Conversation, Message, MessageType
 from bot.db.repositories import conversations as repo
-from bot.i18n import text
+from bot.i18n import LANGUAGES, text
 from bot.reports import facts
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,12 @@ def after_resolve(session: Session, conversation: Conversation, outcome: str) ->
 # Intents that mean the person took the assistant's answer, and what the bot
 # must have just said for "no" to mean that ("no, I don't need a person").
 THANKS_INTENTS = ("thanks", "goodbye")
-OFFER_TEXT = "Would you like to talk to a human adviser about this?"
+OFFER_KEY = "responses.utter_offer_human.text"
+OFFER_TEXT = text(OFFER_KEY, "en")
+
+
+def _offers() -> tuple[str, ...]:
+    return tuple(text(OFFER_KEY, lang) for lang in LANGUAGES)
 
 
 def accepted(
@@ -101,7 +106,7 @@ def accepted(
     if not conversation.topic or conversation.urgent:
         return None
     declined_person = intent == "deny" and (
-        last_said is not None and last_said.content.startswith(OFFER_TEXT)
+        last_said is not None and last_said.content.startswith(_offers())
     )
     if not (declined_person or intent in THANKS_INTENTS):
         return None
