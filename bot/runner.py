@@ -277,6 +277,18 @@ def _env(stack: Stack, extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
+def proxy_args(trusted_proxies: list[str]) -> list[str]:
+    """uvicorn's flags for X-Forwarded-For: believed only from these proxies.
+
+    uvicorn trusts 127.0.0.1 by default, so any local caller (or a proxy that
+    passes the header through) could spoof the address the widget's and the
+    login's rate limits count by.
+    """
+    if not trusted_proxies:
+        return ["--no-proxy-headers"]
+    return ["--proxy-headers", "--forwarded-allow-ips", ",".join(trusted_proxies)]
+
+
 def build_stack(
     *,
     database_url: str,
@@ -378,6 +390,7 @@ def build_stack(
                     "--port",
                     str(stack.gateway_port),
                     "--no-access-log",
+                    *proxy_args(get_settings().trusted_proxies),
                     # A turn in flight is answered before the gateway exits; an
                     # open widget event stream holds a shutdown this long at most.
                     "--timeout-graceful-shutdown",
