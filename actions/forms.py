@@ -19,7 +19,6 @@ from actions.common import (
 )
 
 MAX_ATTEMPTS = 2
-MAX_CHOICES = 12
 SKIP = "skip"
 ASK = (
     "Where is your group based? A postcode, town, council or county is fine. "
@@ -39,10 +38,9 @@ class ActionAskLocation(Action):
     ) -> list[EventType]:
         candidates = tracker.get_slot("place_candidates") or []
         if candidates:
-            buttons = [
-                {"title": c["name"], "payload": c["name"]}
-                for c in candidates[:MAX_CHOICES]
-            ]
+            # Every candidate (Kent has 13 council areas): the widget folds a
+            # long list into a searchable one, Telegram shows a keyboard.
+            buttons = [{"title": c["name"], "payload": c["name"]} for c in candidates]
             dispatcher.utter_message(
                 text="That could mean more than one area. Which one is your group "
                 "in? (Or type your town or postcode.)",

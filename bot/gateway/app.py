@@ -23,6 +23,7 @@ from bot.gateway.bridge import RedisBridge
 from bot.gateway.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.gateway.channels.web import STATIC_DIR, WebChannel, widget_routes
 from bot.gateway.events import message_view
+from bot.gateway.leader import Leadership
 from bot.gateway.logs import configure_logging
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.rasa_client import RasaClient
@@ -141,7 +142,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return await telegram.webhook(request)
 
     telegram_starter = (
-        health.TelegramStarter(telegram) if telegram is not None else None
+        health.TelegramStarter(
+            telegram,
+            # several workers polling would steal each other's updates
+            leadership=Leadership(settings.database_url, "telegram-polling")
+            if telegram.polling and settings.is_scaled
+            else None,
+        )
+        if telegram is not None
+        else None
     )
     retention = RetentionSweeper(settings)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
 import re
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -33,13 +33,15 @@ from bot.gateway.channels.base import (
 from bot.gateway.events import message_view
 from bot.gateway.pipeline import Pipeline, UnknownConversation
 from bot.gateway.ratelimit import RateLimiter, storage_for
+from bot.gateway.streamcaps import stream_caps
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CHANNEL = "web"
-MAX_TEXT = 2000
+# A long enquiry pasted whole (about 800 words); widget.js says so before sending.
+MAX_TEXT = 6000
 MAX_BODY = 64 * 1024
 MAX_MESSAGE_ID = 2**63 - 1  # ids are 64-bit at most, on either database
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -82,6 +84,7 @@ def person_view(view: dict[str, Any]) -> dict[str, Any]:
         "text": view["text"],
         "buttons": view["buttons"],
         "created_at": view["created_at"],
+        "urgent": bool(view.get("urgent")),
     }
 
 
@@ -104,7 +107,13 @@ class WidgetApi:
                 self.settings.redis_url, self.settings.redis_key_prefix
             ),
         )
-        self.streams: Counter[str] = Counter()
+        # open event streams per conversation, counted across every worker
+        self.streams = stream_caps(
+            MAX_STREAMS_PER_CONVERSATION,
+            self.settings.redis_url,
+            self.settings.redis_key_prefix,
+        )
+        self._releases: set[asyncio.Task[None]] = set()
 
     async def _limited(
         self, request: Request, conversation_id: str | None
@@ -214,8 +223,17 @@ class WidgetApi:
         payload = body.get("payload")
         if isinstance(text, str):
             text = clean_text(text)  # a NUL byte or a lone surrogate: dropped
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-            return _error(400, f"text must be 1 to {MAX_TEXT} characters")
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, "text must not be empty")
+        if len(text) > MAX_TEXT:
+            # Never cut: the person is told, and the widget says so before sending.
+            return JSONResponse(
+                {
+                    "error": f"text is {len(text)} characters, at most {MAX_TEXT}",
+                    "max_chars": MAX_TEXT,
+                },
+                status_code=413,
+            )
         if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
             return _error(400, "client_message_id must be 8-64 letters, digits, - or _")
         if payload is not None and (
@@ -254,7 +272,8 @@ class WidgetApi:
         cid = request.path_params["conversation_id"]
         if not _token_ok(self.settings, cid, request.query_params.get("token")):
             return _error(403, "unknown conversation")
-        if self.streams[cid] >= MAX_STREAMS_PER_CONVERSATION:
+        place = await self.streams.take(cid)
+        if place is None:
             return _error(429, "too many open streams", **{"Retry-After": "10"})
         last = request.headers.get("last-event-id") or request.query_params.get(
             "after", ""
@@ -264,7 +283,6 @@ class WidgetApi:
         # count the stream now (the limit is checked now); both are released by
         # the response however it ends, even if the stream never starts.
         subscription = hub.subscribe(hub.conversation_topic(cid))
-        self.streams[cid] += 1
         released = False
 
         def release() -> None:
@@ -273,9 +291,11 @@ class WidgetApi:
                 return
             released = True
             subscription.close()
-            self.streams[cid] -= 1
-            if self.streams[cid] <= 0:
-                del self.streams[cid]
+            task = asyncio.get_running_loop().create_task(
+                self.streams.give_back(place)
+            )
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
 
         async def stream() -> AsyncIterator[str]:
             sent = after or 0
@@ -300,6 +320,7 @@ class WidgetApi:
                 while True:
                     event = await subscription.get(HEARTBEAT_S)
                     if event is None:
+                        await self.streams.renew(place)
                         yield ": keep-alive\n\n"
                         continue
                     kind = event.get("type")
