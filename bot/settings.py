@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=1)
     # how often the running gateway sweeps (seconds; 0: never, only by hand)
     retention_sweep_every_s: float = Field(default=24 * 3600.0, ge=0)
+    # where people ask for a copy or deletion (an email address or a web page
+    # of the organisation running Front Door), named in the privacy notice
+    privacy_contact: str = ""
 
     # --- the scaled profile (docs/deploy.md): PostgreSQL + Redis, N workers ---
     # Redis carries live-update notices (ids only), the shared rate limits and

@@ -205,3 +205,60 @@ def test_rasa_takes_its_token_only_in_a_header(sqlite_stack: SqliteStack) -> Non
     assert actions is not None
     environ = Path(f"/proc/{actions.pid}/environ").read_bytes()
     assert b"SESSION_SECRET=" not in environ and b"RASA_TOKEN=" not in environ
+
+
+def test_the_person_deletes_their_widget_conversation(
+    sqlite_stack: SqliteStack,
+) -> None:
+    """In a real browser: the notice says how long (RETENTION_DAYS), "Delete this
+    conversation" asks first, "No" keeps it, "Yes" erases it everywhere and the
+    widget starts afresh; no accessibility violations with the confirmation open."""
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    marker = "MARK" + secrets.token_hex(8)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 820})
+            page.goto(sqlite_stack.services.gateway_url + "/")
+            page.locator(".fd-launcher").click()
+            expect(page.locator(".fd-privacy-notice")).to_contain_text("180 days")
+            page.locator("#fd-input").fill(f"How do we apply for a grant, {marker}?")
+            page.keyboard.press("Enter")
+            expect(page.locator(".fd-log")).to_contain_text(marker, timeout=20_000)
+            cid = page.evaluate(
+                "Object.entries(localStorage).map(e => JSON.parse(e[1]))"
+                ".find(v => v && v.conversationId).conversationId"
+            )
+            # the notice now names the conversation, for a request for a copy
+            expect(page.locator(".fd-privacy-notice")).to_contain_text(cid)
+            delete = page.get_by_role("button", name="Delete this conversation")
+            delete.click()
+            expect(page.locator(".fd-delete-confirm")).to_be_visible()
+            results = Axe().run(page)
+            assert results.violations_count == 0, results.generate_report()
+            page.get_by_role("button", name="No, keep it").click()
+            expect(delete).to_be_focused()
+            with session_scope(sqlite_stack.database_url) as s:
+                assert s.get(Conversation, cid) is not None
+            delete.click()
+            page.get_by_role("button", name="Yes, delete it").click()
+            expect(page.locator(".fd-notice")).to_contain_text("has been deleted")
+            expect(page.locator(".fd-log")).not_to_contain_text(marker)
+            with session_scope(sqlite_stack.database_url) as s:
+                assert s.get(Conversation, cid) is None
+            assert sqlite_stack.files_holding(marker) == []
+            # a new message starts a new conversation
+            page.locator("#fd-input").fill("How do we apply for a grant?")
+            page.keyboard.press("Enter")
+            expect(page.locator(".fd-log .fd-msg")).not_to_have_count(0, timeout=20_000)
+            fresh = page.evaluate(
+                "Object.entries(localStorage).map(e => JSON.parse(e[1]))"
+                ".find(v => v && v.conversationId).conversationId"
+            )
+            assert fresh and fresh != cid
+        finally:
+            browser.close()

@@ -34,6 +34,7 @@ from bot.gateway.events import message_view
 from bot.gateway.pipeline import Pipeline, UnknownConversation
 from bot.gateway.ratelimit import RateLimiter, storage_for
 from bot.gateway.streamcaps import stream_caps
+from bot.privacy import notice
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,26 @@ class WidgetApi:
             },
             status_code=201,
         )
+
+    async def delete(self, request: Request) -> Response:
+        """The person deletes their own conversation (issue 13: bot/privacy)."""
+        cid = request.path_params["conversation_id"]
+        try:
+            body = await self._json(request)
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
+        if not _token_ok(self.settings, cid, (body or {}).get("token")):
+            return _error(403, "unknown conversation")
+        if not notice.delete_body_ok(body):
+            return _error(400, 'send {"token": ..., "confirm": true}')
+        if limited := await self._limited(request, cid):
+            return limited
+        found = await self.pipeline.in_db(lambda s: notice.erase_own(s, cid))
+        return notice.deleted_response(found)
+
+    async def privacy(self, request: Request) -> Response:
+        """The privacy notice and the delete texts, in the widget's language."""
+        return await notice.privacy_page(request, self.settings)
 
     async def history(self, request: Request) -> Response:
         """Return the person-visible messages after ``?after=`` (default: all)."""
@@ -466,6 +487,12 @@ def widget_routes(pipeline: Pipeline) -> list[BaseRoute]:
             "/api/widget",
             routes=[
                 Route("/conversations", api.start, methods=["POST"]),
+                Route("/privacy", api.privacy, methods=["GET"]),
+                Route(
+                    "/conversations/{conversation_id}/delete",
+                    api.delete,
+                    methods=["POST"],
+                ),
                 Route(
                     "/conversations/{conversation_id}/messages",
                     api.history,

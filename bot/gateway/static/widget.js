@@ -941,6 +941,118 @@
     }
   });
 
+  // ---------------------------------------------------- privacy (issue 13)
+  // The notice comes from the server (bot/privacy/notice.py, bot/i18n): what
+  // is kept, by whom, for how long (RETENTION_DAYS) and how to ask for a copy.
+  // "Delete this conversation" asks first, then erases it from every store.
+
+  var privacyTexts = null;
+  var privacyFor = null; // the conversation the notice's reference names
+  var deleteButton = el("button", { type: "button", className: "fd-delete", hidden: true });
+  var deleteQuestion = el("p", { id: "fd-delete-q", className: "fd-delete-q" });
+  var deleteYes = el("button", { type: "button", className: "fd-delete-yes" });
+  var deleteNo = el("button", { type: "button", className: "fd-delete-no" });
+  var deleteConfirm = el("div", {
+    className: "fd-delete-confirm", role: "group", "aria-labelledby": "fd-delete-q",
+    hidden: true
+  }, [deleteQuestion, el("div", { className: "fd-delete-row" }, [deleteYes, deleteNo])]);
+  var privacyTools = el("div", { className: "fd-privacy-tools" }, [deleteButton, deleteConfirm]);
+  panel.appendChild(privacyTools);
+
+  function privacyLang() {
+    var lang = (document.documentElement.lang || "en").toLowerCase();
+    return lang.indexOf("cy") === 0 ? "cy" : "en";
+  }
+
+  function showDelete() {
+    deleteButton.hidden = !(privacyTexts && state.conversationId && deleteConfirm.hidden);
+  }
+
+  function loadPrivacy() {
+    privacyFor = state.conversationId;
+    var query = "/privacy?lang=" + privacyLang() +
+      (state.conversationId ? "&conversation_id=" + encodeURIComponent(state.conversationId) : "");
+    return api("GET", query).then(function (json) {
+      privacyTexts = json;
+      var paragraphs = el("div", { className: "fd-privacy-notice" },
+        (json.paragraphs || []).map(function (text) { return el("p", { text: text }); }));
+      var old = privacy.querySelector(".fd-privacy-notice");
+      Array.prototype.forEach.call(privacy.querySelectorAll("p"), function (p) {
+        if (!old && p.textContent === t("privacyStored")) {
+          old = p;
+        }
+      });
+      if (old) {
+        privacy.replaceChild(paragraphs, old);
+      } else {
+        privacy.appendChild(paragraphs);
+      }
+      deleteButton.textContent = json.delete_button;
+      deleteQuestion.textContent = json.delete_confirm;
+      deleteYes.textContent = json.delete_yes;
+      deleteNo.textContent = json.delete_no;
+      showDelete();
+    }).catch(function () { /* the static notice stays */ });
+  }
+
+  function forgetConversation() {
+    if (state.source) {
+      state.source.close();
+      state.source = null;
+    }
+    state.conversationId = null;
+    state.token = null;
+    state.status = "bot";
+    state.lastId = 0;
+    state.seen = {};
+    state.dismissed = [];
+    starting = null;
+    writeJson("localStorage", storeKey, {});
+    log.textContent = "";
+    replies.textContent = "";
+    setTyping(false);
+  }
+
+  deleteButton.addEventListener("click", function () {
+    deleteButton.hidden = true;
+    deleteConfirm.hidden = false;
+    deleteNo.focus();
+  });
+  deleteNo.addEventListener("click", function () {
+    deleteConfirm.hidden = true;
+    showDelete();
+    deleteButton.focus();
+  });
+  deleteYes.addEventListener("click", function () {
+    var id = state.conversationId;
+    if (!id) {
+      return;
+    }
+    deleteYes.disabled = true;
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/delete", {
+      token: state.token, confirm: true
+    }).then(function () {
+      forgetConversation();
+      deleteConfirm.hidden = true;
+      notice.textContent = privacyTexts.deleted;
+      loadPrivacy();
+      input.focus();
+    }, function () {
+      notice.textContent = privacyTexts.delete_failed;
+    }).then(function () {
+      deleteYes.disabled = false;
+    });
+  });
+
+  // The button appears once there is a conversation to delete.
+  new MutationObserver(function () {
+    if (state.conversationId && state.conversationId !== privacyFor) {
+      loadPrivacy();
+    }
+    showDelete();
+  }).observe(log, { childList: true });
+  loadPrivacy();
+
   function mount() {
     var link = el("link", { rel: "stylesheet", href: base + "/widget.css" });
     document.head.appendChild(link);
