@@ -225,7 +225,9 @@ def test_the_person_deletes_their_widget_conversation(
             page = browser.new_page(viewport={"width": 1100, "height": 820})
             page.goto(sqlite_stack.services.gateway_url + "/")
             page.locator(".fd-launcher").click()
-            expect(page.locator(".fd-privacy-notice")).to_contain_text("180 days")
+            # folded away until there is a conversation: the greeting's layout
+            # is untouched
+            expect(page.locator(".fd-privacy-tools")).to_be_hidden()
             page.locator("#fd-input").fill(f"How do we apply for a grant, {marker}?")
             page.keyboard.press("Enter")
             expect(page.locator(".fd-log")).to_contain_text(marker, timeout=20_000)
@@ -233,8 +235,11 @@ def test_the_person_deletes_their_widget_conversation(
                 "Object.entries(localStorage).map(e => JSON.parse(e[1]))"
                 ".find(v => v && v.conversationId).conversationId"
             )
-            # the notice now names the conversation, for a request for a copy
-            expect(page.locator(".fd-privacy-notice")).to_contain_text(cid)
+            page.locator(".fd-privacy-summary").click()
+            notice = page.locator(".fd-privacy-notice")
+            expect(notice).to_contain_text("180 days")
+            # it names the conversation, for a request for a copy
+            expect(notice).to_contain_text(cid)
             delete = page.get_by_role("button", name="Delete this conversation")
             delete.click()
             expect(page.locator(".fd-delete-confirm")).to_be_visible()

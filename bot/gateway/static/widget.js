@@ -956,7 +956,13 @@
     className: "fd-delete-confirm", role: "group", "aria-labelledby": "fd-delete-q",
     hidden: true
   }, [deleteQuestion, el("div", { className: "fd-delete-row" }, [deleteYes, deleteNo])]);
-  var privacyTools = el("div", { className: "fd-privacy-tools" }, [deleteButton, deleteConfirm]);
+  var privacySummary = el("summary", { className: "fd-privacy-summary" });
+  var privacyMore = el("div", { className: "fd-privacy-notice" });
+  // One folded line under the chat, once there is a conversation: the layout
+  // of the greeting is left as it is.
+  var privacyTools = el("details", { className: "fd-privacy-tools", hidden: true }, [
+    privacySummary, privacyMore, deleteButton, deleteConfirm
+  ]);
   panel.appendChild(privacyTools);
 
   function privacyLang() {
@@ -965,6 +971,7 @@
   }
 
   function showDelete() {
+    privacyTools.hidden = !(privacyTexts && state.conversationId);
     deleteButton.hidden = !(privacyTexts && state.conversationId && deleteConfirm.hidden);
   }
 
@@ -974,19 +981,11 @@
       (state.conversationId ? "&conversation_id=" + encodeURIComponent(state.conversationId) : "");
     return api("GET", query).then(function (json) {
       privacyTexts = json;
-      var paragraphs = el("div", { className: "fd-privacy-notice" },
-        (json.paragraphs || []).map(function (text) { return el("p", { text: text }); }));
-      var old = privacy.querySelector(".fd-privacy-notice");
-      Array.prototype.forEach.call(privacy.querySelectorAll("p"), function (p) {
-        if (!old && p.textContent === t("privacyStored")) {
-          old = p;
-        }
+      privacySummary.textContent = json.title;
+      privacyMore.textContent = "";
+      (json.paragraphs || []).forEach(function (text) {
+        privacyMore.appendChild(el("p", { text: text }));
       });
-      if (old) {
-        privacy.replaceChild(paragraphs, old);
-      } else {
-        privacy.appendChild(paragraphs);
-      }
       deleteButton.textContent = json.delete_button;
       deleteQuestion.textContent = json.delete_confirm;
       deleteYes.textContent = json.delete_yes;
@@ -1034,6 +1033,7 @@
     }).then(function () {
       forgetConversation();
       deleteConfirm.hidden = true;
+      privacyTools.open = false;
       notice.textContent = privacyTexts.deleted;
       loadPrivacy();
       input.focus();
