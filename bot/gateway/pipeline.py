@@ -333,7 +333,10 @@ class Pipeline:
             if conv.bot_paused:
                 await self._resume(conv)
             reply = await self.rasa.send(
-                conv.id, incoming.rasa_text or incoming.text, channel=incoming.channel
+                conv.id,
+                incoming.rasa_text or incoming.text,
+                channel=incoming.channel,
+                language=conv.language,
             )
         except RasaUnavailable as exc:
             logger.error(
