@@ -334,7 +334,9 @@ class Pipeline:
         if report is not None:  # "Is this wrong?" on a directory entry: no Rasa turn
             hub.publish(topic, typing_event(conv.id, False))
             reply = await self.in_db(
-                lambda s: directory_report_reply(s, conv.id, report, incoming.channel)
+                lambda s: directory_report_reply(
+                    s, conv.id, report, incoming.channel, conv.language
+                )
             )
             return await self.in_db(
                 lambda s: turns.store_reply(s, conv, view["id"], reply, notice)
@@ -434,7 +436,11 @@ class Pipeline:
 
 
 def directory_report_reply(
-    session: Session, conversation_id: str, ids: list[str], channel: str
+    session: Session,
+    conversation_id: str,
+    ids: list[str],
+    channel: str,
+    language: str | None = None,
 ) -> BotReply:
     """Queue an "Is this wrong?" report for the operators; return the thanks."""
     rows = record_report(
@@ -444,4 +450,4 @@ def directory_report_reply(
         "directory entry reported",
         extra={"conversation_id": conversation_id, "reports": len(rows)},
     )
-    return BotReply(messages=[BotMessage(text=reply_text(bool(rows)))])
+    return BotReply(messages=[BotMessage(text=reply_text(bool(rows), language))])
