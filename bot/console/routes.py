@@ -54,6 +54,7 @@ from bot.console.headers import ConsoleHeaders
 from bot.console.views import STATIC_DIR, error_page, render, see_other
 from bot.db.repositories import advisers
 from bot.db.repositories import console as repo
+from bot.directory.service import current_lad_code
 from bot.language import normalise as normalise_language
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,9 @@ def _queue_context(request: Request, *, choices: bool) -> Any:
     scope = scope_of(request)
 
     def load(db: Session) -> dict[str, Any]:
+        nonlocal area
+        if area:  # a superseded council code filters as its successor (issue 14)
+            area = current_lad_code(db, area)
         data: dict[str, Any] = {
             "waiting": repo.list_queue(
                 db,

@@ -337,6 +337,7 @@ class WidgetApi:
                 "status": received.status,
                 "message": person_view(received.message) if received.message else None,
                 "replies": [person_view(r) for r in received.replies],
+                "language": received.language,
             }
         )
 

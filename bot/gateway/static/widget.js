@@ -985,6 +985,9 @@
         render(json.message, node);
       }
       (json.replies || []).forEach(function (m) { render(m); });
+      if (json.language && json.language !== language && !chosenLanguage) {
+        setLanguage(json.language, false); // the person writes in Welsh
+      }
       if (json.status) {
         setStatus(json.status);
       }
