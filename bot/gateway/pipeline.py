@@ -51,6 +51,7 @@ class Received:
     message: dict[str, Any] | None = None
     replies: list[dict[str, Any]] = field(default_factory=list)
     status: str = ConversationStatus.BOT.value
+    language: str = "en"  # the conversation's language after this message
 
 
 class Pipeline:
@@ -195,7 +196,9 @@ class Pipeline:
             "duplicate delivery dropped",
             extra={"conversation_id": conv.id, "channel": conv.channel},
         )
-        return Received(conv.id, duplicate=True, status=conv.status)
+        return Received(
+            conv.id, duplicate=True, status=conv.status, language=conv.language
+        )
 
     @staticmethod
     def _fresh(session: Session, conversation_id: str) -> ConversationRef:
@@ -260,6 +263,7 @@ class Pipeline:
             message=view,
             replies=turn.replies,
             status=turn.conversation.status,
+            language=turn.conversation.language,
         )
 
     # ------------------------------------------------------------ the risk check
@@ -315,7 +319,13 @@ class Pipeline:
             lambda s: turns.passed_to_advisers(s, conv, view["id"], nlu, email=email)
         )
         hub.publish(hub.QUEUE_TOPIC, message_event(conv.id, view))
-        return Received(conv.id, message=view, replies=replies, status=conv.status)
+        return Received(
+            conv.id,
+            message=view,
+            replies=replies,
+            status=conv.status,
+            language=conv.language,
+        )
 
     async def _reopen(self, conv: ConversationRef) -> ConversationRef:
         def reopen(session: Session) -> ConversationRef:
@@ -344,7 +354,9 @@ class Pipeline:
         if report is not None:  # "Is this wrong?" on a directory entry: no Rasa turn
             hub.publish(topic, typing_event(conv.id, False))
             reply = await self.in_db(
-                lambda s: directory_report_reply(s, conv.id, report, incoming.channel)
+                lambda s: directory_report_reply(
+                    s, conv.id, report, incoming.channel, conv.language
+                )
             )
             return await self.in_db(
                 lambda s: turns.store_reply(s, conv, view["id"], reply, notice)
@@ -444,7 +456,11 @@ class Pipeline:
 
 
 def directory_report_reply(
-    session: Session, conversation_id: str, ids: list[str], channel: str
+    session: Session,
+    conversation_id: str,
+    ids: list[str],
+    channel: str,
+    language: str | None = None,
 ) -> BotReply:
     """Queue an "Is this wrong?" report for the operators; return the thanks."""
     rows = record_report(
@@ -454,4 +470,4 @@ def directory_report_reply(
         "directory entry reported",
         extra={"conversation_id": conversation_id, "reports": len(rows)},
     )
-    return BotReply(messages=[BotMessage(text=reply_text(bool(rows)))])
+    return BotReply(messages=[BotMessage(text=reply_text(bool(rows), language))])

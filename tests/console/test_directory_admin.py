@@ -211,3 +211,25 @@ async def test_coverage_and_reports_pages(national: Adviser, db_url: str) -> Non
     coverage = await national.client.get("/console/directory/coverage")
     assert coverage.status_code == 200
     assert "no local organisation on record" in coverage.text
+
+
+async def test_the_queue_filter_reads_an_old_council_code_as_its_successor(
+    national: Adviser, db_url: str
+) -> None:
+    from bot.db.models import LadCodeChange
+    from tests.console.conftest import make_conversation
+
+    with session_scope(db_url) as s:
+        s.add(
+            LadCodeChange(
+                old_code="E07000099",
+                old_name="Old Southdale",
+                current_code="E07000002",
+                current_name="Southdale",
+            )
+        )
+    south = make_conversation(db_url, lad_code="E07000002", organisation_id=None)
+    north = make_conversation(db_url, lad_code="E07000001")
+    page = await national.client.get("/console/", params={"area": "E07000099"})
+    assert page.status_code == 200
+    assert south in page.text and north not in page.text

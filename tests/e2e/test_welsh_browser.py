@@ -5,6 +5,7 @@ a person; the choice kept over a reload; axe-core finds nothing."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -99,3 +100,19 @@ def test_a_whole_welsh_conversation_in_the_widget(stack: E2EStack, page: Page) -
         return found is not None and found.language == "en"
 
     wait_for("the conversation in English", english)
+
+
+def test_the_widget_follows_a_person_who_writes_in_welsh(
+    stack: E2EStack, page: Page
+) -> None:
+    page.goto(stack.gateway_url + "/")
+    page.locator(".fd-launcher").click()
+    expect(page.locator(".fd-send")).to_have_text("Send")
+    send(page, "Shwmae, dw i eisiau gwybod am wirfoddoli gyda'r banc bwyd")
+    expect(page.locator(".fd-send")).to_have_text("Anfon", timeout=REPLY_TIMEOUT_MS)
+    expect(page.locator("#frontdoor-widget")).to_have_attribute("lang", "cy")
+    # the bot's answer is Welsh too (the gateway sent the language to Rasa)
+    expect(page.locator(".fd-msg--bot").last).to_contain_text(
+        re.compile("Cwestiwn am|Ble mae'ch grŵp|Shwmae"), timeout=REPLY_TIMEOUT_MS
+    )
+    assert_no_axe_violations(page)

@@ -31,7 +31,8 @@ async def test_the_language_follows_clear_messages_and_goes_to_rasa(
     cid = conv["conversation_id"]
     await gw.send(conv, "hello")
     assert _language(gw, cid) == ("en", "detected")
-    await gw.send(conv, WELSH)
+    body = (await gw.send(conv, WELSH)).json()
+    assert body["language"] == "cy"  # the widget follows it
     assert _language(gw, cid) == ("cy", "detected")
     # a place name alone leaves it as it is
     await gw.send(conv, "Cardiff")
