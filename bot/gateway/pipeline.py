@@ -32,6 +32,7 @@ from bot.gateway.turns import (
     WITH_ADVISERS,
     UnknownConversation,
 )
+from bot.reports import ratings
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Received:
     message: dict[str, Any] | None = None
     replies: list[dict[str, Any]] = field(default_factory=list)
     status: str = ConversationStatus.BOT.value
+    language: str = "en"  # the conversation's language after this message
 
 
 class Pipeline:
@@ -160,6 +162,17 @@ class Pipeline:
         status = ConversationStatus(conv.status)
         if phrase is not None:
             return await self._urgent(conv, view, RiskCheck(phrase=phrase))
+        answer = ratings.read(incoming.rasa_text)
+        if answer.kind:
+            # a rating button: answered here, never a turn of Rasa's dialogue
+            return await self._rated(conv, view, answer)
+        if status not in WITH_ADVISERS and await self.in_db(
+            lambda s: ratings.waiting_for_comment(s, conv.id)
+        ):
+            check, nlu = await self._ask_nlu(conv, incoming)
+            if check.urgent:
+                return await self._urgent(conv, view, check, nlu=nlu)
+            return await self._rated(conv, view, ratings.Answer("comment"))
         if status in WITH_ADVISERS:
             check, nlu = await self._ask_nlu(conv, incoming)
             if check.urgent:
@@ -170,12 +183,22 @@ class Pipeline:
         turn = await self._bot_turn(conv, incoming, view)
         return await self._answered(conv, view, turn)
 
+    async def _rated(
+        self, conv: ConversationRef, view: dict[str, Any], answer: ratings.Answer
+    ) -> Received:
+        replies = await self.in_db(
+            lambda s: turns.rated(s, conv, view["id"], answer)
+        )
+        return Received(conv.id, message=view, replies=replies, status=conv.status)
+
     def _duplicate(self, conv: ConversationRef) -> Received:
         logger.info(
             "duplicate delivery dropped",
             extra={"conversation_id": conv.id, "channel": conv.channel},
         )
-        return Received(conv.id, duplicate=True, status=conv.status)
+        return Received(
+            conv.id, duplicate=True, status=conv.status, language=conv.language
+        )
 
     @staticmethod
     def _fresh(session: Session, conversation_id: str) -> ConversationRef:
@@ -240,6 +263,7 @@ class Pipeline:
             message=view,
             replies=turn.replies,
             status=turn.conversation.status,
+            language=turn.conversation.language,
         )
 
     # ------------------------------------------------------------ the risk check
@@ -295,7 +319,13 @@ class Pipeline:
             lambda s: turns.passed_to_advisers(s, conv, view["id"], nlu, email=email)
         )
         hub.publish(hub.QUEUE_TOPIC, message_event(conv.id, view))
-        return Received(conv.id, message=view, replies=replies, status=conv.status)
+        return Received(
+            conv.id,
+            message=view,
+            replies=replies,
+            status=conv.status,
+            language=conv.language,
+        )
 
     async def _reopen(self, conv: ConversationRef) -> ConversationRef:
         def reopen(session: Session) -> ConversationRef:
@@ -324,7 +354,9 @@ class Pipeline:
         if report is not None:  # "Is this wrong?" on a directory entry: no Rasa turn
             hub.publish(topic, typing_event(conv.id, False))
             reply = await self.in_db(
-                lambda s: directory_report_reply(s, conv.id, report, incoming.channel)
+                lambda s: directory_report_reply(
+                    s, conv.id, report, incoming.channel, conv.language
+                )
             )
             return await self.in_db(
                 lambda s: turns.store_reply(s, conv, view["id"], reply, notice)
@@ -333,7 +365,10 @@ class Pipeline:
             if conv.bot_paused:
                 await self._resume(conv)
             reply = await self.rasa.send(
-                conv.id, incoming.rasa_text or incoming.text, channel=incoming.channel
+                conv.id,
+                incoming.rasa_text or incoming.text,
+                channel=incoming.channel,
+                language=conv.language,
             )
         except RasaUnavailable as exc:
             logger.error(
@@ -421,7 +456,11 @@ class Pipeline:
 
 
 def directory_report_reply(
-    session: Session, conversation_id: str, ids: list[str], channel: str
+    session: Session,
+    conversation_id: str,
+    ids: list[str],
+    channel: str,
+    language: str | None = None,
 ) -> BotReply:
     """Queue an "Is this wrong?" report for the operators; return the thanks."""
     rows = record_report(
@@ -431,4 +470,4 @@ def directory_report_reply(
         "directory entry reported",
         extra={"conversation_id": conversation_id, "reports": len(rows)},
     )
-    return BotReply(messages=[BotMessage(text=reply_text(bool(rows)))])
+    return BotReply(messages=[BotMessage(text=reply_text(bool(rows), language))])

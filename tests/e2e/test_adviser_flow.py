@@ -30,8 +30,9 @@ from bot.db.models import (
     Organisation,
 )
 from bot.db.session import session_scope
-from bot.directory.service import resources_for
+from bot.directory.service import guidance_for
 from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
+from bot.i18n import text as i18n_text
 from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import ADVISER_PASSWORD, CHROMIUM, CHROMIUM_ARGS, E2EStack
 
@@ -43,6 +44,7 @@ SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 REPLY_TIMEOUT_MS = 20_000
 QUESTION = "How can we find a grant for our community garden?"
 HANDED_OVER = "I'm passing you to a human adviser now."
+RATING_QUESTION = i18n_text("ratings.question")
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +106,13 @@ def directory_facts(stack: E2EStack, conversation: Conversation) -> dict[str, An
             if conversation.organisation_id
             else None
         )
-        guidance = resources_for(
+        guidance = guidance_for(  # as actions/resources.py chooses them
             session,
             topic=conversation.topic,
             subtopic=conversation.subtopic,
             nation=lad.nation,
             limit=3,
-        )
+        ).pages
         return {
             "lad_name": lad.name,
             "organisation": org.name if org else None,
@@ -251,7 +253,7 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     # Reload: the whole history comes back, the adviser's reply last.
     shown = person.locator(".fd-msg").all_inner_texts()
     person.reload()
-    person.locator(".fd-launcher").click()
+    expect(person.locator("#fd-panel")).to_be_visible()  # open before: open again
     expect(person.locator(".fd-msg")).to_have_count(
         len(shown), timeout=REPLY_TIMEOUT_MS
     )
@@ -277,8 +279,9 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
         "Truro",
         "I'd like to talk to a person",
     ]
-    assert seen[-2][0] == "bot" and seen[-2][1].startswith(HANDED_OVER)
-    assert seen[-1] == ("adviser", text)
+    assert seen[-3][0] == "bot" and seen[-3][1].startswith(HANDED_OVER)
+    assert seen[-2] == ("adviser", text)
+    assert seen[-1] == ("bot", RATING_QUESTION)  # asked once at the resolve
     assert [m.adviser_id for m in stored if m.sender == "adviser"] == [adviser.id]
     assert activity(stored) == [
         "Conversation handed over to the adviser queue",
@@ -295,7 +298,8 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     picked = _index(texts, "Adviser Jo Adviser picked up the conversation")
     replied = _index(texts, text)
     closed = _index(texts, "Adviser Jo Adviser resolved the conversation (answered)")
-    assert handed < picked < replied < closed == len(texts) - 1
+    asked = _index(texts, RATING_QUESTION)
+    assert handed < picked < replied < closed < asked == len(texts) - 1
 
 
 def _index(texts: list[str], part: str) -> int:
@@ -402,9 +406,10 @@ def test_telegram_handover_adviser_reply_and_resolve(
     assert resolved.assignee_id == adviser.id
     stored = stack.messages(cid)
     seen = visible(stored)
-    assert seen[-2:] == [
+    assert seen[-3:] == [
         ("adviser", text),
         ("person", "A community fund grant, thank you"),
+        ("bot", RATING_QUESTION),  # asked once at the resolve
     ]
     adviser_rows = [m for m in stored if m.sender == "adviser"]
     assert [(m.adviser_id, m.delivered_at is not None) for m in adviser_rows] == [
