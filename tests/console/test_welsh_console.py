@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.db.models import Adviser as AdviserRow
 from bot.db.models import Conversation, Message, MessageType
 from bot.db.session import session_scope
 from tests.console.conftest import Adviser, make_conversation, resource
@@ -38,6 +39,15 @@ async def test_a_welsh_conversation_is_marked_filtered_and_answered_in_welsh(
     both = (await adviser.client.get("/console/?language=fr")).text
     assert f'data-conversation="{welsh}"' in both
     assert f'data-conversation="{english}"' in both
+
+    # an adviser who answers in Welsh is offered the Welsh conversations
+    assert "Only Welsh conversations" not in queue
+    with session_scope(db_url) as s:
+        row = s.get(AdviserRow, adviser.id)
+        assert row is not None
+        row.languages = "cy,en"
+    queue = (await adviser.client.get("/console/")).text
+    assert 'href="/console/?language=cy">Only Welsh conversations' in queue
 
     await adviser.post(f"/console/conversations/{welsh}/claim")
     page = (await adviser.client.get(f"/console/conversations/{welsh}")).text

@@ -113,3 +113,17 @@ async def test_is_this_wrong_on_telegram_is_an_inline_button(
             assert [(r.organisation_id, r.channel) for r in rows] == [
                 ("lio901", "telegram")
             ]
+
+
+async def test_the_thanks_is_in_the_conversations_language(gw: Harness) -> None:
+    conv = await gw.start()
+    cid = conv["conversation_id"]
+    await gw.send(conv, "helo")
+    with gw.db() as s, s.begin():
+        row = s.get(Conversation, cid)
+        assert row is not None
+        row.language = "cy"
+    button = report_button(["lio999"], "cy")
+    assert button["title"] == "Ydy hyn yn anghywir?"
+    response = await gw.send(conv, button["title"], payload=button["payload"])
+    assert response.json()["replies"][0]["text"].startswith("Diolch.")
