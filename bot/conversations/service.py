@@ -317,6 +317,14 @@ def transfer(
             created_at=now,
         )
     )
+    # the reports count it as a referral (issue 15's facts)
+    facts.referred(
+        session,
+        conversation_id,
+        from_organisation_id=from_organisation_id,
+        to_organisation_id=to_organisation_id,
+        at=now,
+    )
     moved = _moved(
         session,
         conversation,

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from bot.db.models import (
     Conversation,
+    ConversationFacts,
     ConversationStatus,
     Message,
     MessageType,
@@ -229,6 +230,13 @@ async def test_adviser_corrects_topic_and_place(
             ("place_name", "Northdale", "Little Snoring"),
         }
         assert all(r.adviser_id == adviser.id for r in rows)
+        reported = s.get(ConversationFacts, cid)  # what the reports read
+        assert reported is not None
+        assert (reported.topic, reported.subtopic, reported.lad_code) == (
+            "volunteering",
+            "checks",
+            "E07000002",
+        )
     page = (await adviser.client.get(f"/console/conversations/{cid}")).text
     assert "Corrected by an adviser" in page and "Volunteering: checks" in page
     # the place alone; the district's name when no place is given

@@ -19,6 +19,7 @@ from bot.db.models import (
     ConversationStatus,
     Message,
     MessageType,
+    ReferralFact,
     SavedReply,
     Transfer,
 )
@@ -175,6 +176,11 @@ async def test_transfer_to_another_organisation_with_a_note(
                 Message.conversation_id == cid, Message.message_type == MessageType.NOTE
             )
         ).all()
+        referrals = s.scalars(select(ReferralFact)).all()  # what the reports count
+        assert [
+            (r.conversation_id, r.from_organisation_id, r.to_organisation_id)
+            for r in referrals
+        ] == [(cid, "lio900", "lio901")]
         assert notes == [
             "Transfer note for Testshire Cymru CVC: "
             "They run their group on Anglesey now."

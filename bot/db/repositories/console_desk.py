@@ -24,6 +24,7 @@ from bot.db.models import (
     TriageCorrection,
 )
 from bot.db.repositories import access
+from bot.reports import facts
 
 TOPICS = ("funding", "governance", "volunteering", "other")
 # The subtopics the NLU knows (its retrieval intents, data/nlu), by topic.
@@ -162,6 +163,8 @@ def correct_triage(
     if recorded:
         conversation.updated_at = now
         session.flush()
+        # the reports read the corrected topic and place (issue 15's facts)
+        facts.triaged(session, conversation)
     return recorded
 
 
