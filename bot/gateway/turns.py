@@ -142,6 +142,37 @@ def store_incoming(
     )
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A person's stored message still waiting for its turn."""
+
+    id: int
+    text: str
+    source_id: str | None
+
+
+def pending_incoming(session: Session, conversation_id: str) -> list[Pending]:
+    """Return the person's messages in a conversation not answered yet, oldest
+    first: a burst that one turn answers."""
+    rows = session.execute(
+        select(Message.id, Message.content, Message.source_id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.message_type == MessageType.INCOMING,
+            Message.answered_at.is_(None),
+        )
+        .order_by(Message.id)
+        .limit(200)
+    ).tuples()
+    return [Pending(*row) for row in rows]
+
+
+def mark_all_answered(session: Session, message_ids: list[int]) -> None:
+    """Mark messages answered (those one turn answered together)."""
+    for message_id in message_ids:
+        service.mark_answered(session, message_id=message_id)
+
+
 def is_answered(session: Session, message_id: int) -> bool:
     """Return whether the person's message already had its turn."""
     message = session.get(Message, message_id, populate_existing=True)

@@ -171,7 +171,7 @@ async def test_adviser_reply_is_sent_to_the_chat(start_gateway: HarnessFactory) 
         cid = stored(h)[0].conversation_id
         await deliver_to_person(cid, text="Hello, this is Jo, an adviser.")
         await api.wait_for("sendMessage", 2)
-        assert api.sent_texts(CHAT)[-1] == "Hello, this is Jo, an adviser."
+        assert api.sent_texts(CHAT)[-1] == "Adviser: Hello, this is Jo, an adviser."
 
 
 async def test_polling_mode_receives_without_webhook(
