@@ -40,6 +40,9 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 __all__ = ["BOT_UNAVAILABLE_TEXT", "Pipeline", "Received", "UnknownConversation"]
 
 
+STORE_LOCK = "store:"  # prefixes the lock key that serialises storing
+
+
 class _Coalesced:
     """The marker ``_burst`` returns for a message a later one answers."""
 
@@ -117,7 +120,9 @@ class Pipeline:
         (a command the channel answers, an edit, a sticker), so it is marked
         answered at once and never waits in a burst.
         """
-        async with self.locks.hold(incoming.lock_key):
+        # Its own lock, not the turn's: a message is stored while an earlier
+        # one's turn is still running (and joins the next turn as a burst).
+        async with self.locks.hold(STORE_LOCK + incoming.lock_key):
             stored = await self._store(incoming)
             if settled and stored.new:
                 message_id = stored.message["id"]
@@ -209,7 +214,10 @@ class Pipeline:
         phrase = risk_phrases.match(incoming.text)
         status = ConversationStatus(conv.status)
         if phrase is not None:
-            return await self._urgent(conv, view, RiskCheck(phrase=phrase))
+            # In a burst the phrase may be in an earlier message (flagged when
+            # it was stored): this one is flagged only if it says it too.
+            own = risk_phrases.match(view["text"]) is not None
+            return await self._urgent(conv, view, RiskCheck(phrase=phrase), flag=own)
         if status in WITH_ADVISERS:
             check, nlu = await self._ask_nlu(conv, incoming)
             if check.urgent:
@@ -366,6 +374,7 @@ class Pipeline:
         check: RiskCheck,
         *,
         nlu: tuple[str | None, float | None] | None = None,
+        flag: bool = True,
     ) -> Received:
         """Answer an urgent message: the emergency text, an urgent hand-over."""
         logger.warning(
@@ -373,7 +382,9 @@ class Pipeline:
         )
         notice = turns.Notice(self.hours, self.clock())
         turn = await self.in_db(
-            lambda s: turns.store_urgent(s, conv, view["id"], notice, nlu=nlu)
+            lambda s: turns.store_urgent(
+                s, conv, view["id"], notice, nlu=nlu, flag=flag
+            )
         )
         if ConversationStatus(conv.status) in WITH_ADVISERS:
             hub.publish(hub.QUEUE_TOPIC, message_event(conv.id, view))

@@ -329,9 +329,13 @@ def store_urgent(
     notice: Notice,
     *,
     nlu: tuple[str | None, float | None] | None = None,
+    flag: bool = True,
 ) -> Turn:
     """Store an urgent message's outcome: the message flagged, the emergency text,
     and the conversation handed over as urgent (or raised to urgent).
+
+    ``flag`` False: the risk was in an earlier message of a burst this message's
+    turn answers (flagged when stored), not in this one.
 
     ``conv`` is the conversation as it was when the message arrived. The bot's own
     answer is never stored: no guidance in reply to a disclosure. The emergency
@@ -340,7 +344,8 @@ def store_urgent(
     """
     if nlu is not None:
         record_nlu(session, message_id, *nlu)
-    repo.mark_message_urgent(session, message_id=message_id)
+    if flag:
+        repo.mark_message_urgent(session, message_id=message_id)
     conversation = repo.get_conversation(session, conversation_id=conv.id)
     assert conversation is not None
     session.refresh(conversation)

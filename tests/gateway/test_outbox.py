@@ -110,7 +110,8 @@ async def test_bot_api_down_then_up_every_reply_arrives_once_in_order(
             timeout=OUTAGE_S + 15,
             what="every reply delivered after the outage",
         )
-        assert api.sent_texts(CHAT) == expected  # once each, in order
+        # once each, in order (the adviser's reply labelled as theirs)
+        assert api.sent_texts(CHAT) == [*expected[:3], f"Adviser: {expected[3]}"]
         assert set(_console_states(h, cid)) == {"delivered"}
         with h.db() as s:
             assert all(

@@ -25,15 +25,21 @@ CHAT = 424242
 
 @asynccontextmanager
 async def telegram_gateway(
-    start_gateway: HarnessFactory, *, mode: str = "webhook"
+    start_gateway: HarnessFactory,
+    *,
+    mode: str = "webhook",
+    api: FakeBotApi | None = None,
+    **settings: Any,
 ) -> AsyncIterator[tuple[Harness, FakeBotApi]]:
-    api = FakeBotApi()
+    """A gateway with Telegram against a fresh Bot API fake (or ``api``)."""
+    api = api or FakeBotApi()
     async with serve(api.app()) as api_url:
         async with start_gateway(
             telegram_bot_token=api.token,
             telegram_webhook_secret=SECRET,
             telegram_base_url=f"{api_url}/bot",
             telegram_mode=mode,
+            **settings,
         ) as h:
             yield h, api
 

@@ -146,8 +146,9 @@ def units(text: str) -> int:
 def _prefix_within(text: str, limit: int) -> int:
     """Return the length (in characters) of the longest prefix within ``limit``."""
     n = min(len(text), limit)
-    while units(text[:n]) > limit:
-        n -= max(1, units(text[:n]) - limit)
+    while (excess := units(text[:n]) - limit) > 0:
+        # a character is one or two units: never drop more than needed
+        n -= max(1, (excess + 1) // 2)
     return n
 
 
@@ -181,7 +182,7 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
             parts.append(part)
         rest = rest[cut:].lstrip()
     if rest.strip() or not parts:
-        parts.append(rest)
+        parts.append(rest.rstrip() or rest)
     return parts
 
 
