@@ -120,13 +120,16 @@ def directory_import(
 def directory_coverage() -> None:
     """Print per nation how many LADs have a local LIO or only a fallback."""
     from bot.db.session import session_scope
-    from bot.directory.service import coverage
+    from bot.directory.service import areas_without_local, coverage
 
     table = Table(
         "nation", "LADs", "local LIO", "regional only", "national fallback only"
     )
     with session_scope() as session:
         rows = coverage(session)
+        gaps = [
+            (la.nation.value, la.name, la.code) for la in areas_without_local(session)
+        ]
     for r in rows:
         table.add_row(
             r.nation.value,
@@ -136,6 +139,9 @@ def directory_coverage() -> None:
             str(r.fallback_only),
         )
     console.print(table)
+    console.print(f"{len(gaps)} council areas with no local organisation on record:")
+    for nation, name, code in gaps:
+        console.print(f"  {nation}: {name} ({code})")
 
 
 @app.command("setup")
@@ -222,6 +228,9 @@ def run(
     from bot.runner import MODEL, Supervisor, build_stack, start
 
     settings = get_settings()
+    if problem := settings.profile_problem():
+        err.print(f"error: refusing to start: {problem}")
+        raise typer.Exit(2)
     log_dir.mkdir(parents=True, exist_ok=True)
     _log_supervision(log_dir / "supervisor.log")
     rasa_port = int(settings.rasa_url.rsplit(":", 1)[1].split("/")[0])
@@ -234,6 +243,10 @@ def run(
         action_port=action_port,
         gateway_port=settings.gateway_port,
         model=model or MODEL,
+        gateway_workers=settings.gateway_workers,
+        rasa_workers=settings.rasa_workers,
+        redis_url=settings.redis_url,
+        redis_key_prefix=settings.redis_key_prefix,
     )
     console.print(
         f"starting Rasa, the action server and the gateway (logs in {log_dir})..."
@@ -304,13 +317,56 @@ def _read_new_password(password_stdin: bool) -> str:
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+ROLES = ("adviser", "admin", "national")
+
+
+def _check_membership(
+    session: Any, organisations: list[str], role: str | None
+) -> tuple[list[str], str | None]:
+    """Check --organisation and --role; return the organisations and the role."""
+    from bot.db.repositories import advisers as console_repo
+
+    if role is not None and role not in ROLES:
+        err.print(f"error: --role must be one of {', '.join(ROLES)}.")
+        raise typer.Exit(2)
+    if role in ("adviser", "admin") and not organisations:
+        err.print(
+            f"error: --role {role} needs --organisation ID (the directory id of "
+            "their LIO, e.g. lio123); a national role sees every area."
+        )
+        raise typer.Exit(2)
+    for organisation in organisations:
+        if not console_repo.organisation_exists(session, organisation_id=organisation):
+            err.print(
+                f"error: no organisation {organisation!r} in the directory "
+                "(see `frontdoor directory import`)."
+            )
+            raise typer.Exit(2)
+    return list(dict.fromkeys(organisations)), role
+
+
+def _scope_text(organisations: list[str], role: str | None) -> str:
+    if not organisations or role == "national":
+        return "national role: they see every area"
+    return f"{role or 'adviser'} of {', '.join(organisations)}"
+
+
 @advisers_app.command("add")
 @friendly_errors
 def advisers_add(
     username: str = typer.Argument(..., help="Sign-in name (stored lower-case)."),
     name: str = typer.Option(..., "--name", help="Name shown to other advisers."),
-    organisation: str = typer.Option(
-        None, "--organisation", help="Directory id of the adviser's LIO (lio123)."
+    organisation: list[str] = typer.Option(  # noqa: B008
+        [],
+        "--organisation",
+        help="Directory id of the adviser's LIO (lio123); repeat for several. "
+        "Without it the adviser has a national role (every area).",
+    ),
+    role: str | None = typer.Option(
+        None,
+        "--role",
+        help="adviser (their organisations' conversations, the default), admin "
+        "(also their advisers and audit log) or national (every area).",
     ),
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from stdin, not a prompt."
@@ -318,6 +374,7 @@ def advisers_add(
 ) -> None:
     """Create an adviser account; the password is asked for (never a default)."""
     from bot.console.auth import PASSWORD_MIN_LENGTH, PasswordTooShort, hash_password
+    from bot.db.models import AdviserRole
     from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
 
@@ -333,14 +390,7 @@ def advisers_add(
         if console_repo.find_adviser(session, username=username) is not None:
             err.print(f"error: an adviser called {username!r} already exists.")
             raise typer.Exit(1)
-        if organisation and not console_repo.organisation_exists(
-            session, organisation_id=organisation
-        ):
-            err.print(
-                f"error: no organisation {organisation!r} in the directory "
-                "(see `frontdoor directory import`)."
-            )
-            raise typer.Exit(2)
+        organisations, role = _check_membership(session, list(organisation), role)
     password = _read_new_password(password_stdin)
     try:
         password_hash = hash_password(password)
@@ -356,25 +406,66 @@ def advisers_add(
             username=username,
             display_name=name.strip(),
             password_hash=password_hash,
-            organisation_id=organisation or None,
+            organisations=organisations,
+            role=AdviserRole(role) if role else None,
         )
-    console.print(f"adviser {username!r} added; they can sign in at /console/login")
+    console.print(
+        f"adviser {username!r} added ({_scope_text(organisations, role)}); "
+        "they can sign in at /console/login"
+    )
+
+
+@advisers_app.command("grant")
+@friendly_errors
+def advisers_grant(
+    username: str = typer.Argument(..., help="The adviser's sign-in name."),
+    organisation: list[str] = typer.Option(  # noqa: B008
+        [], "--organisation", help="Directory id of an organisation; repeatable."
+    ),
+    role: str = typer.Option("adviser", "--role", help="adviser, admin or national."),
+) -> None:
+    """Give an existing adviser a role in more organisations (or change it)."""
+    from bot.db.models import AdviserRole
+    from bot.db.repositories import access
+    from bot.db.repositories import advisers as console_repo
+    from bot.db.session import session_scope
+
+    with session_scope(get_settings().database_url) as session:
+        adviser = console_repo.find_adviser(session, username=username.strip().lower())
+        if adviser is None:
+            err.print(f"error: no adviser called {username!r}.")
+            raise typer.Exit(1)
+        organisations, checked = _check_membership(session, list(organisation), role)
+        targets: list[str | None] = [*organisations] or [None]
+        for org in targets:
+            access.add_membership(
+                session,
+                adviser_id=adviser.id,
+                organisation_id=org,
+                role=AdviserRole(checked or "adviser"),
+            )
+    console.print(f"adviser {username!r}: {_scope_text(organisations, checked)}")
 
 
 @advisers_app.command("list")
 @friendly_errors
 def advisers_list() -> None:
-    """List adviser accounts (never their passwords)."""
+    """List adviser accounts and their organisations (never their passwords)."""
+    from bot.db.repositories import access
     from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
 
-    table = Table("username", "name", "organisation", "active")
+    table = Table("username", "name", "organisations (role)", "active")
     with session_scope(get_settings().database_url) as session:
         for a in console_repo.list_advisers(session):
+            roles = [
+                f"{m.organisation_id or 'every area'} ({m.role.value})"
+                for m in access.memberships_of(session, adviser_id=a.id)
+            ]
             table.add_row(
                 a.username,
                 a.display_name,
-                a.organisation_id or "-",
+                ", ".join(roles) or "none",
                 "yes" if a.active else "no",
             )
     console.print(table)

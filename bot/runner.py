@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -219,6 +220,45 @@ def tracker_store_url(database_url: str) -> str:
     return database_url
 
 
+def redis_lock_store(redis_url: str, prefix: str) -> str:
+    """Return the ``lock_store`` section for Rasa's endpoints: its Redis lock store.
+
+    Rasa's own Redis lock store lets it run several Sanic workers; the gateway's
+    per-conversation lock (PostgreSQL) is what keeps a conversation's messages
+    in order, as Rasa's reads, changes and writes a lock in three steps.
+    """
+    url = urlsplit(redis_url)
+    db = (url.path or "/0").lstrip("/") or "0"
+    # Rasa takes an alphanumeric key prefix only (else it falls back to none)
+    key_prefix = "".join(ch for ch in f"{prefix}rasa" if ch.isalnum())
+    lines = [
+        "lock_store:",
+        "  type: redis",
+        f"  url: {url.hostname or '127.0.0.1'}",
+        f"  port: {url.port or 6379}",
+        f"  db: {db}",
+        f"  key_prefix: {key_prefix}",
+        f"  use_ssl: {'true' if url.scheme == 'rediss' else 'false'}",
+    ]
+    if url.username:
+        lines.append(f"  username: {url.username}")
+    if url.password:
+        lines.append(f"  password: {url.password}")
+    return "\n".join(lines) + "\n"
+
+
+def endpoints_file(redis_url: str | None, prefix: str, out_dir: Path) -> Path:
+    """endpoints.yml as it is (embedded), or with the Redis lock store (scaled)."""
+    base = PROJECT_ROOT / "endpoints.yml"
+    if not redis_url:
+        return base
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "endpoints.scaled.yml"
+    path.write_text(base.read_text() + "\n" + redis_lock_store(redis_url, prefix))
+    path.chmod(0o600)  # it may hold the Redis password
+    return path
+
+
 def _env(stack: Stack, extra: dict[str, str] | None) -> dict[str, str]:
     env = child_env()
     env.update(
@@ -251,6 +291,10 @@ def build_stack(
     extra_env: dict[str, str] | None = None,
     model: Path = MODEL,
     graceful_shutdown_s: float | None = None,
+    gateway_workers: int = 1,
+    rasa_workers: int = 1,
+    redis_url: str | None = None,
+    redis_key_prefix: str = "frontdoor",
 ) -> Stack:
     """Describe the services (not started yet) on the given or free ports.
 
@@ -267,6 +311,13 @@ def build_stack(
         rasa_token=rasa_token,
     )
     env = _env(stack, extra_env)
+    env["GATEWAY_WORKERS"] = str(gateway_workers)
+    env["RASA_WORKERS"] = str(rasa_workers)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+        env["REDIS_KEY_PREFIX"] = redis_key_prefix
+    rasa_env = dict(env, SANIC_WORKERS=str(rasa_workers))
+    endpoints = endpoints_file(redis_url, redis_key_prefix, log_dir)
     if with_actions:
         stack.services.append(
             Service(
@@ -303,11 +354,11 @@ def build_stack(
                     "--model",
                     str(model),
                     "--endpoints",
-                    "endpoints.yml",
+                    str(endpoints),
                     "--credentials",
                     "credentials.yml",
                 ],
-                env,
+                rasa_env,
                 f"{stack.rasa_url}/status?token={rasa_token}",
                 log_dir / "rasa.log",
             )
@@ -331,6 +382,7 @@ def build_stack(
                     # open widget event stream holds a shutdown this long at most.
                     "--timeout-graceful-shutdown",
                     f"{graceful_shutdown_s:g}",
+                    *(("--workers", str(gateway_workers)) * (gateway_workers > 1)),
                 ],
                 env,
                 f"{stack.gateway_url}/healthz",

@@ -59,9 +59,42 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # --- the scaled profile (docs/deploy.md): PostgreSQL + Redis, N workers ---
+    # Redis carries live-update notices (ids only), the shared rate limits and
+    # stream caps, and Rasa's lock store; nothing else lives there.
+    redis_url: str | None = None
+    redis_key_prefix: str = "frontdoor"
+    gateway_workers: int = Field(default=1, ge=1)
+    rasa_workers: int = Field(default=1, ge=1)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def is_scaled(self) -> bool:
+        """PostgreSQL and Redis: state shared between processes and hosts."""
+        return bool(self.redis_url) and not self.is_sqlite
+
+    def profile_problem(self) -> str | None:
+        """Why this mix of workers and stores is unsafe, in one line; else None."""
+        if self.gateway_workers > 1 and not self.redis_url:
+            return (
+                f"GATEWAY_WORKERS={self.gateway_workers} needs REDIS_URL: live "
+                "updates and rate limits must be shared between the workers"
+            )
+        if self.gateway_workers > 1 and self.is_sqlite:
+            return (
+                f"GATEWAY_WORKERS={self.gateway_workers} needs PostgreSQL "
+                "(DATABASE_URL): one message at a time per conversation across "
+                "processes is a PostgreSQL advisory lock"
+            )
+        if self.rasa_workers > 1 and not self.redis_url:
+            return (
+                f"RASA_WORKERS={self.rasa_workers} needs REDIS_URL: Rasa's lock "
+                "store must be Redis, not in memory, with more than one worker"
+            )
+        return None
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -22,6 +22,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from bot.console import csrf
 from bot.db.base import utcnow
 from bot.db.models import Adviser
+from bot.db.repositories import access
 from bot.db.repositories import advisers as repo
 from bot.db.session import session_scope
 from bot.settings import get_settings
@@ -95,6 +96,8 @@ class ConsoleSession:
     csrf_token: str
     adviser: Adviser | None
     token: str | None = None  # set only when the session was just created
+    # what the adviser may see (bot.db.repositories.access); None if signed out
+    scope: access.Scope | None = None
 
 
 def new_session(
@@ -138,7 +141,12 @@ async def current_session(request: Request) -> ConsoleSession | None:
                     now=now,
                     expires_at=_expiry(row.created_at, now),
                 )
-            return ConsoleSession(id=row.id, csrf_token=row.csrf_token, adviser=adviser)
+            return ConsoleSession(
+                id=row.id,
+                csrf_token=row.csrf_token,
+                adviser=adviser,
+                scope=access.scope_for(session, adviser) if adviser else None,
+            )
 
         found = await run_db(load)
     request.state.console_session = found
@@ -232,12 +240,49 @@ def guard(*, login: bool = True) -> Callable[[Endpoint], Endpoint]:
                         "Go back, reload the page and try again.",
                         status_code=403,
                     )
+            conversation_id = request.path_params.get("conversation_id")
+            if login and conversation_id is not None:
+                if not await _may_see(request, str(conversation_id)):
+                    return _not_found(request)
             return await func(request)
 
         endpoint.console_login_required = login  # type: ignore[attr-defined]
         return endpoint
 
     return decorate
+
+
+async def _may_see(request: Request, conversation_id: str) -> bool:
+    """Whether the signed-in adviser may see the conversation (it exists and is
+    routed to one of their organisations): the check behind every console
+    route with a ``conversation_id`` in its path."""
+    scope = scope_of(request)
+    if len(conversation_id) > 64:
+        return False
+    return await run_db(lambda db: access.can_see(db, scope, conversation_id))
+
+
+def _not_found(request: Request) -> Response:
+    """The same 404 for a conversation that is missing and one out of scope
+    (word for word the page a missing conversation gets)."""
+    from bot.console.views import error_page  # views imports this module
+
+    return error_page(
+        request,
+        404,
+        "Conversation not found",
+        "There is no conversation at this address.",
+        back=base_path(request) + "/",
+    )
+
+
+def scope_of(request: Request) -> access.Scope:
+    """Return what the signed-in adviser may see (only inside a guarded endpoint)."""
+    session: ConsoleSession | None = request.state.console_session
+    assert session is not None and session.adviser is not None
+    if session.scope is None:  # a session made at sign-in, in this request
+        session.scope = access.Scope(session.adviser.id)
+    return session.scope
 
 
 def adviser_of(request: Request) -> Adviser:

@@ -24,6 +24,7 @@ from bot.db.models import ConversationStatus as Status
 from bot.db.repositories import console as repo
 from bot.domain.handoff import OUTCOMES, IllegalTransition, Transition
 from bot.gateway.events import message_event, message_view, status_event
+from bot.privacy import audit
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,23 @@ async def conversation_page(request: Request) -> Response:
     context = await _load_conversation(request)
     if context is None:
         return _not_found(request)
+    await _audit_opening(request)
     return render(request, "conversation.html", {**context, "page": "conversation"})
+
+
+async def _audit_opening(request: Request) -> None:
+    """Write the opening of a transcript to the audit log (who, when, which)."""
+    adviser = adviser_of(request)
+    conversation_id = request.path_params["conversation_id"]
+    await run_db(
+        lambda db: audit.record(
+            db,
+            action=audit.TRANSCRIPT_OPENED,
+            actor=adviser.username,
+            adviser_id=adviser.id,
+            conversation_id=conversation_id,
+        )
+    )
 
 
 @guard()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from bot.console import live
 from bot.console.auth import ConsoleSession, run_db
 from bot.db.base import utcnow
+from bot.db.repositories import access
 from bot.db.repositories import advisers as repo
 from bot.gateway import hub
 from bot.gateway.channels.web import ReleasingStream
@@ -46,9 +48,38 @@ async def _still_signed_in(session: ConsoleSession) -> bool:
         return True  # the database blipped: keep the stream, check again later
 
 
+class _ScopeFilter:
+    """Passes on only events about conversations the adviser may see (the queue
+    topic carries every conversation's); answers kept for a few seconds."""
+
+    TTL_S = 10.0
+
+    def __init__(self, scope: access.Scope | None) -> None:
+        self.scope = scope
+        self.seen: dict[str, tuple[float, bool]] = {}
+
+    async def allows(self, event: dict[str, Any]) -> bool:
+        scope = self.scope
+        if scope is None or scope.everything:
+            return scope is not None
+        conversation_id = event.get("conversation_id")
+        if not isinstance(conversation_id, str):
+            return False
+        now = time.monotonic()
+        cached = self.seen.get(conversation_id)
+        if cached is not None and now - cached[0] < self.TTL_S:
+            return cached[1]
+        allowed = await run_db(lambda db: access.can_see(db, scope, conversation_id))
+        if len(self.seen) > 1000:
+            self.seen.clear()
+        self.seen[conversation_id] = (now, allowed)
+        return allowed
+
+
 async def _stream(
     subscription: hub.Subscription, session: ConsoleSession, heartbeat_s: float
 ) -> AsyncIterator[str]:
+    scoped = _ScopeFilter(session.scope)
     try:
         yield "retry: 3000\n\n"
         while True:
@@ -58,7 +89,8 @@ async def _stream(
                     return  # signed out: the browser stops and shows a notice
                 yield ": keep-alive\n\n"
                 continue
-            yield _frame(event)
+            if await scoped.allows(event):
+                yield _frame(event)
     finally:
         subscription.close()
 

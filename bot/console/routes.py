@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import live
+from bot.console.audit import audit_page
 from bot.console.auth import (
     FAILURE_WINDOW,
     VISITOR_TTL,
@@ -34,6 +35,7 @@ from bot.console.auth import (
     new_session,
     run_db,
     safe_next,
+    scope_of,
     set_session_cookie,
 )
 from bot.console.conversation import (
@@ -158,11 +160,14 @@ def _queue_context(request: Request, *, choices: bool) -> Any:
     organisation = _code(request.query_params.get("organisation"))
     area = _code(request.query_params.get("area"))
     adviser = adviser_of(request)
+    scope = scope_of(request)
 
     def load(db: Session) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "waiting": repo.list_queue(db, organisation_id=organisation, area=area),
-            "mine": repo.list_assigned(db, adviser_id=adviser.id),
+            "waiting": repo.list_queue(
+                db, organisation_id=organisation, area=area, scope=scope
+            ),
+            "mine": repo.list_assigned(db, adviser_id=adviser.id, scope=scope),
             "organisation": organisation or "",
             "area": area or "",
             "query": urlencode(
@@ -170,7 +175,7 @@ def _queue_context(request: Request, *, choices: bool) -> Any:
             ),
         }
         if choices:
-            data["choices"] = repo.filter_choices(db)
+            data["choices"] = repo.filter_choices(db, scope)
         return data
 
     return load
@@ -214,6 +219,7 @@ def console_routes() -> list[BaseRoute]:
         ("/", queue_page, "GET", "console_queue"),
         ("/queue/items", queue_items, "GET", "console_queue_items"),
         ("/events/queue", queue_events, "GET", "console_queue_events"),
+        ("/audit", audit_page, "GET", "console_audit"),
         (conversation, conversation_page, "GET", "console_conversation"),
         (f"{conversation}/messages", conversation_messages, "GET", "console_messages"),
         (f"{conversation}/panel", conversation_panel, "GET", "console_panel"),

@@ -115,6 +115,7 @@ def render(
     full: dict[str, Any] = {
         "base": base_path(request),
         "adviser": session.adviser if session else None,
+        "is_admin": bool(session and session.scope and session.scope.is_admin),
         "csrf_token": session.csrf_token if session else "",
         "notice": NOTICES.get(notice_key, ""),
     }

@@ -137,6 +137,9 @@ class Organisation(Base):
     source_url: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     last_verified: Mapped[date | None]
+    # issue 14: a closed organisation names who the data has instead
+    successor_id: Mapped[str | None] = mapped_column(String(16))
+    closed_note: Mapped[str | None] = mapped_column(Text)
 
     areas: Mapped[list[LocalAuthority]] = relationship(
         secondary="organisation_areas", back_populates="organisations"
@@ -251,6 +254,8 @@ class Conversation(Base):
     bot_paused: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # issue 13: when retention or an erasure removed its identifiable content
+    anonymised_at: Mapped[datetime | None]
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
@@ -404,7 +409,127 @@ class LoginFailure(Base):
 # --- issue 13: data protection, adviser organisations, audit ---
 
 
+class AdviserRole(enum.StrEnum):
+    ADVISER = "adviser"  # the conversations routed to their organisations
+    ADMIN = "admin"  # the same, plus their organisations' advisers and audit log
+    NATIONAL = "national"  # every area
+
+
+class AdviserMembership(Base):
+    """An adviser's place in one organisation, with a role.
+
+    ``organisation_id`` is NULL only for a national role not tied to a body
+    (an adviser added without ``--organisation``: every area, as before).
+    """
+
+    __tablename__ = "adviser_memberships"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    adviser_id: Mapped[int] = mapped_column(
+        ForeignKey("advisers.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    role: Mapped[AdviserRole] = mapped_column(_enum(AdviserRole, "adviser_role"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "adviser_id", "organisation_id", name="uq_adviser_memberships_pair"
+        ),
+    )
+
+
+class AuditEntry(Base):
+    """Who opened, exported or erased which conversation, and when.
+
+    Never what was in it: an erasure keeps how many conversations it removed.
+    ``conversation_id`` is a random id (no foreign key, so the entry outlives
+    the conversation).
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(120))  # adviser username, or cli:user
+    adviser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("advisers.id", ondelete="SET NULL")
+    )
+    conversation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    conversations: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
+
 # --- issue 14: directory edit layer ---
+
+
+class LadCodeChange(Base):
+    """A superseded council code and its current successor (ONS code history)."""
+
+    __tablename__ = "lad_code_changes"
+
+    old_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    old_name: Mapped[str] = mapped_column(String(120))
+    current_code: Mapped[str] = mapped_column(String(9), index=True)
+    current_name: Mapped[str] = mapped_column(String(120))
+
+
+class OrganisationOverride(Base):
+    """An operator's values for an organisation, laid over the shipped data.
+
+    ``values`` holds only the fields the operators changed ("lad_codes" for the
+    areas); ``shipped`` the shipped value of each when it was changed, so a
+    re-import can say where new shipped data and an edit disagree. No foreign
+    key: the layer outlives the shipped row it sits on.
+    """
+
+    __tablename__ = "organisation_overrides"
+
+    organisation_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    shipped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    added: Mapped[bool] = mapped_column(Boolean, default=False)  # not shipped
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(80))
+
+
+class OrganisationEdit(Base):
+    """One recorded change to the directory: who, when, before and after."""
+
+    __tablename__ = "organisation_edits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[str] = mapped_column(String(16), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))  # add | edit | close | revert
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reverts_id: Mapped[int | None] = mapped_column(Integer)
+    reverted_by_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class DirectoryReport(Base):
+    """A person's "Is this wrong?" about an entry, queued for the operators."""
+
+    __tablename__ = "directory_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organisation_id: Mapped[str] = mapped_column(String(16), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+    lad_code: Mapped[str | None] = mapped_column(String(9))
+    place_name: Mapped[str | None] = mapped_column(String(120))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
+    resolved_at: Mapped[datetime | None]
 
 
 # --- issue 10: console and widget ---

@@ -45,7 +45,22 @@ STRONG_CUES: tuple[tuple[str, ...], ...] = (
     ("organization", "in"), ("project", "in"), ("near",), ("nr",), ("covering",),
     ("serving",), ("outside",), ("town", "of"), ("city", "of"), ("village", "of"),
     ("postcode",), ("postcode", "is"), ("post", "code"), ("post", "code", "is"),
+    ("near", "to"), ("close", "to"), ("next", "to"), ("outskirts", "of"),
+    ("edge", "of"), ("miles", "from"), ("miles", "outside"), ("just", "off"),
 )  # fmt: skip
+# Cues that say the group is near the place, not in it: its council is the best
+# guess, and the candidate says so.
+NEAR_CUES = {"near", "nr", "outside", "outskirts", "edge", "miles", "off", "close"}
+# Around a bare postcode district: what sets it apart as an address ("..., HU5",
+# "we're NR2", "the NR2 area") and what makes it a road or product ("the M1").
+CODE_BEFORE = {"were", "we", "are", "is", "its", "im", "am", "based", "postcode", "us"}
+AREA_AFTER_CODE = {"area", "based", "postcode", "district", "way"}
+CODE_BOUNDARY = {",", ".", "!", "?", ":", ";", "(", ")"}
+DETERMINERS = {
+    "the", "a", "an", "this", "that", "these", "those", "my", "your", "their", "his",
+    "her", "another", "any", "every", "each", "some", "no",
+}  # fmt: skip
+GLUE = set("/+&-_*#@")
 FOLLOWING_CUES = {"area", "based"}  # "the reading area", "a bath based charity"
 STREET_WORDS = {
     "road", "rd", "street", "lane", "avenue", "ave", "drive", "crescent", "terrace",
@@ -179,15 +194,24 @@ class MessageContext:
 
     def cue(self, m: Mention) -> tuple[bool, bool]:
         """Return (weak, strong): a locative cue before (or "area" after) the name."""
+        if m.extra.get("mutated"):  # a Welsh preposition: "i Fangor", "yn Nhredegar"
+            return True, True
         i = m.start_tok
         before: list[str] = []
         for t in reversed(self.tokens[max(0, i - 3) : i]):
             if not t.norm:
                 break
             before.insert(0, t.norm)
-        strong = any(
-            tuple(before[-len(c) :]) == c for c in STRONG_CUES if len(before) >= len(c)
-        )
+        hits = [
+            c
+            for c in STRONG_CUES
+            if len(before) >= len(c) and tuple(before[-len(c) :]) == c
+        ]
+        strong = bool(hits)
+        if any(w in NEAR_CUES for c in hits for w in c) or (
+            before and before[-1] in NEAR_CUES
+        ):
+            m.extra["near"] = True
         j = m.end_tok
         if j < len(self.tokens) and self.tokens[j].norm in FOLLOWING_CUES:
             strong = True
@@ -253,12 +277,42 @@ class MessageContext:
             tier=TIER_BIG,
         )
 
+    def code_lookalike(self, m: Mention) -> bool:
+        """True for "the M1", "a G20 summit", "M1/M6": a road or a product."""
+        i, j = m.start_tok, m.end_tok
+        nxt = self.tokens[j] if j < len(self.tokens) else None
+        area_after = nxt is not None and nxt.norm in AREA_AFTER_CODE
+        if i > 0 and self.tokens[i - 1].norm in DETERMINERS and not area_after:
+            return True
+        before = self.text[m.start - 1] if m.start > 0 else " "
+        after = self.text[m.end] if m.end < len(self.text) else " "
+        return (before in GLUE or after in GLUE) and not area_after
+
+    def code_stands_alone(self, m: Mention) -> bool:
+        """True for "..., HU5", "we're NR2", "NR2." : a code set apart as an address."""
+        i, j = m.start_tok, m.end_tok
+        prev = self.tokens[i - 1] if i > 0 else None
+        nxt = self.tokens[j] if j < len(self.tokens) else None
+        after_ok = (
+            nxt is None or nxt.punct in CODE_BOUNDARY or (nxt.norm in AREA_AFTER_CODE)
+        )
+        if not after_ok:
+            return False
+        if prev is not None and prev.norm in CODE_BEFORE:
+            return True  # "we're nr2" in lower case too
+        upper = bool(m.extra.get("typed_upper"))
+        return upper and (prev is None or prev.punct in CODE_BOUNDARY)
+
     def outward_ok(self, m: Mention, names: list[Mention]) -> bool:
         """An outward code alone ("M1", "b12") needs support: it is often not one."""
-        if self.whole:
-            return True
         weak, strong = self.cue(m)
-        if strong or (weak and m.extra.get("typed_upper")):
+        if strong:
+            return True
+        if self.code_lookalike(m):
+            return False
+        if self.whole or self.code_stands_alone(m):
+            return True
+        if weak and m.extra.get("typed_upper"):
             return True
         codes = set(m.entries[0].lad_codes)
         return any(
@@ -368,6 +422,9 @@ class MessageContext:
             m.qualified = True
         if any(e.tier == TIER_BIG for e in m.entries):
             m.entries = [e for e in m.entries if e.tier == TIER_BIG]
+        preferred = self.gaz.preferred.get(m.key)
+        if preferred and not m.qualified:  # "Newcastle": the largest of that name
+            m.entries = [e for e in m.entries if e.lad_code == preferred] or m.entries
         counties = [e for e in m.entries if e.kind == "county"]
         if counties:
             inside = frozenset().union(*(e.area for e in counties))
@@ -423,6 +480,11 @@ class MessageContext:
             if e.other_name and fold(e.other_name) != fold(e.name):
                 shown = f"{e.name} ({e.other_name})"
             name = f"{shown}, {e.region}" if e.region else shown
+        if m.extra.get("near") and e.kind in ("place", "council"):
+            note = (
+                f"near {matched}: its council area is the best guess; a "
+                "neighbouring one is possible"
+            )
         if not m.postcode:
             score += 0.1 if m.qualified else 0.0
             score += 0.04 if m.cue else 0.0

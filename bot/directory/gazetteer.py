@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db.models import LocalAuthority, Place, PostcodeDistrict
+from bot.db.models import LadCodeChange, LocalAuthority, Place, PostcodeDistrict
 from bot.directory.place_tables import (
     AREAS,
     BAD_ALT_NAMES,
@@ -30,6 +30,7 @@ from bot.directory.place_tables import (
     POSTAL_EXTRAS,
 )
 from bot.directory.textnorm import name_key
+from bot.directory.variants import Mutated, add_short_forms, add_welsh_mutations
 from bot.settings import DIRECTORY_DATA_DIR
 
 AMBIGUOUS_WORDS_FILE = DIRECTORY_DATA_DIR / "ambiguous_words.txt"
@@ -137,6 +138,12 @@ class Gazetteer:
     levels: dict[str, int] = field(default_factory=dict)  # name key -> 1, 2 or 3
     lads: dict[str, Lad] = field(default_factory=dict)
     districts: dict[str, District] = field(default_factory=dict)
+    # short form -> the LAD of the largest place of that name ("newcastle")
+    preferred: dict[str, str] = field(default_factory=dict)
+    # Welsh mutated form -> its mutation ("nghaerdydd" -> nasal of "caerdydd")
+    mutated: dict[str, Mutated] = field(default_factory=dict)
+    # council code (current or superseded) -> its council entry ("E08000016")
+    codes: dict[str, Entry] = field(default_factory=dict)
 
     def add(self, key: str, entry: Entry) -> None:
         """Index ``entry`` under ``key`` (skipping too-short names and duplicates)."""
@@ -227,6 +234,19 @@ def build_gazetteer(
             gaz.add(name_key(alias), entry)
     for phrase in NOT_PLACES:
         gaz.add(name_key(phrase), BLOCKER)
+    for code, lad in gaz.lads.items():
+        gaz.codes[code] = next(
+            e
+            for e in gaz.names[name_key(lad.display)]
+            if e.kind == "council" and e.lad_code == code
+        )
+    for old, new in session.execute(
+        select(LadCodeChange.old_code, LadCodeChange.current_code)
+    ):
+        if new in gaz.codes:
+            gaz.codes[old] = gaz.codes[new]
+    gaz.preferred = add_short_forms(gaz)
+    gaz.mutated = add_welsh_mutations(gaz)
     _derive_levels(gaz)
     return gaz
 

@@ -16,7 +16,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
+    Conversation,
     DirectoryImport,
+    Handoff,
+    LadCodeChange,
     LocalAuthority,
     Nation,
     Organisation,
@@ -26,18 +29,25 @@ from bot.db.models import (
     PostcodeDistrict,
     Resource,
 )
+from bot.directory.edits import (
+    Disagreement,
+    added_organisation_ids,
+    apply_overrides,
+)
 
 # The date the shared data was compiled (PROVENANCE.md: "Built on 2026-11-25").
 DATA_COMPILED_ON = date(2026, 11, 25)
 
 FILES = (
     "local_authorities.csv",
+    "lad_code_history.csv",
     "postcode_districts.csv",
     "ni_postcode_districts.csv",
     "postcodes.csv.gz",
     "places.csv",
     "ni_places.csv",
     "lios.csv",
+    "closed_organisations.csv",
     "organisation_scope.csv",
     "resources.csv",
     "resource_topics.csv",
@@ -71,6 +81,7 @@ class ParsedDirectory:
     organisations: list[dict[str, Any]] = field(default_factory=list)
     areas: list[dict[str, str]] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
+    code_changes: list[dict[str, str]] = field(default_factory=list)
 
 
 def data_hash(data_dir: Path) -> str:
@@ -136,24 +147,71 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(";") if v.strip()]
 
 
-def _check_lad(file: str, line: int, code: str, known: set[str]) -> str:
+# Superseded council code -> its successor, read from lad_code_history.csv before
+# any other file, so an old code anywhere in the data is stored as the current one.
+_Successors = dict[str, str]
+
+
+def _check_lad(
+    file: str,
+    line: int,
+    code: str,
+    known: set[str],
+    successors: _Successors | None = None,
+) -> str:
     if not LAD_RE.match(code):
         raise DataFileError(file, line, f"bad LAD code {code!r}")
+    if successors:
+        code = successors.get(code, code)
     if known and code not in known:
         raise DataFileError(file, line, f"unknown LAD code {code!r}")
     return code
+
+
+def _code_history(data_dir: Path, out: ParsedDirectory) -> _Successors:
+    name = "lad_code_history.csv"
+    successors: _Successors = {}
+    for line, r in _rows(
+        data_dir / name, ("old_lad_code", "current_lad_code", "is_current")
+    ):
+        old = _check_lad(name, line, r["old_lad_code"], set())
+        new = _check_lad(name, line, r["current_lad_code"], set())
+        if old != new:
+            successors[old] = new
+            out.code_changes.append(
+                {
+                    "old_code": old,
+                    "old_name": r.get("old_lad_name", ""),
+                    "current_code": new,
+                    "current_name": r.get("current_lad_name", ""),
+                }
+            )
+    # a chain (A -> B -> C) ends at the current code
+    for old in list(successors):
+        seen = {old}
+        while successors[old] in successors and successors[old] not in seen:
+            seen.add(successors[old])
+            successors[old] = successors[successors[old]]
+    for row in out.code_changes:
+        row["current_code"] = successors[row["old_code"]]
+    return successors
 
 
 def parse_directory(data_dir: Path) -> ParsedDirectory:
     """Read and validate every file; raise DataFileError on the first problem."""
     out = ParsedDirectory()
     known: set[str] = set()
+    succ = _code_history(data_dir, out)
 
     name = "local_authorities.csv"
     for line, r in _rows(
         data_dir / name, ("lad_code", "lad_name", "la_type", "country")
     ):
         code = _check_lad(name, line, r["lad_code"], set())
+        if code in succ:
+            raise DataFileError(
+                name, line, f"{code} is superseded by {succ[code]}: use that code"
+            )
         if r["country"] not in NATIONS:
             raise DataFileError(name, line, f"unknown nation {r['country']!r}")
         if code in known:
@@ -192,11 +250,12 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
             if code in seen_districts:
                 raise DataFileError(name, line, f"duplicate district {code}")
             seen_districts.add(code)
-            lad = _check_lad(name, line, r["lad_code"], known)
+            lad = _check_lad(name, line, r["lad_code"], known, succ)
             all_lads = [
-                _check_lad(name, line, c, known)
+                _check_lad(name, line, c, known, succ)
                 for c in _split(r.get("all_lad_codes", ""))
             ]
+            all_lads = list(dict.fromkeys(all_lads))
             share = _float(name, line, r["dominant_share"], "dominant_share")
             out.districts.append(
                 {
@@ -224,7 +283,7 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
                 "name_alt": r.get("name_alt") or None,
                 "name_alt_lang": r.get("name_alt_lang") or None,
                 "place_type": r["place_type"],
-                "lad_code": _check_lad(name, line, r["lad_code"], known),
+                "lad_code": _check_lad(name, line, r["lad_code"], known, succ),
                 "county": r.get("os_county_2017") or None,
                 "postcode_district": r.get("postcode_district") or None,
                 "latitude": _float(name, line, r.get("latitude", ""), "latitude"),
@@ -236,7 +295,7 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
     for line, r in _rows(data_dir / name, ("name", "place_type", "lad_code")):
         if not r["name"].strip():
             raise DataFileError(name, line, "empty place name")
-        lad = _check_lad(name, line, r["lad_code"], known)
+        lad = _check_lad(name, line, r["lad_code"], known, succ)
         out.places.append(
             {
                 "name": r["name"].strip(),
@@ -274,7 +333,9 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
         website = r["website"].strip() or None
         if website and not URL_RE.match(website):
             raise DataFileError(name, line, f"website is not a URL: {website!r}")
-        lads = [_check_lad(name, line, c, known) for c in _split(r["lad_codes"])]
+        lads = [
+            _check_lad(name, line, c, known, succ) for c in _split(r["lad_codes"])
+        ]
         if not lads:
             raise DataFileError(name, line, "organisation covers no LAD")
         is_national = scope.get(oid) == "national" or r["type"] == "national body"
@@ -293,11 +354,58 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
                 "source_url": r.get("source") or None,
                 "notes": r.get("notes") or None,
                 "last_verified": DATA_COMPILED_ON,
+                "successor_id": None,
+                "closed_note": None,
             }
         )
         out.areas.extend(
             {"organisation_id": oid, "lad_code": c} for c in dict.fromkeys(lads)
         )
+    name = "closed_organisations.csv"
+    closed: list[tuple[int, str]] = []
+    for line, r in _rows(
+        data_dir / name,
+        ("id", "name", "type", "lad_codes", "country", "closed", "successor_id"),
+    ):
+        oid = r["id"].strip()
+        if not oid or oid in org_ids:
+            raise DataFileError(name, line, f"missing or duplicate id {oid!r}")
+        org_ids.add(oid)
+        if r["country"] not in NATIONS:
+            raise DataFileError(name, line, f"unknown nation {r['country']!r}")
+        lads = [
+            _check_lad(name, line, c, known, succ) for c in _split(r["lad_codes"])
+        ]
+        if not lads:
+            raise DataFileError(name, line, "organisation covers no LAD")
+        successor = r["successor_id"].strip() or None
+        if successor:
+            closed.append((line, successor))
+        out.organisations.append(
+            {
+                "id": oid,
+                "name": r["name"].strip(),
+                "kind": r["type"],
+                "is_national": False,
+                "nation": Nation(r["country"]),
+                "website": None,
+                "email": None,
+                "phone": None,
+                "confidence": "high",
+                "active": False,
+                "source_url": r.get("source") or None,
+                "notes": r.get("notes") or None,
+                "last_verified": DATA_COMPILED_ON,
+                "successor_id": successor,
+                "closed_note": r["closed"].strip() or None,
+            }
+        )
+        out.areas.extend(
+            {"organisation_id": oid, "lad_code": c} for c in dict.fromkeys(lads)
+        )
+    for line, successor in closed:
+        if successor not in org_ids:
+            raise DataFileError(name, line, f"unknown successor {successor!r}")
     unknown_scope = set(scope) - org_ids
     if unknown_scope:
         raise DataFileError(
@@ -348,13 +456,15 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
     return out
 
 
-def _postcodes(data_dir: Path, known: set[str]) -> Iterator[tuple[str, str]]:
+def _postcodes(
+    data_dir: Path, known: set[str], successors: _Successors
+) -> Iterator[tuple[str, str]]:
     name = "postcodes.csv.gz"
     for line, r in _rows(data_dir / name, ("postcode", "lad_code")):
         pc = r["postcode"]
         if not POSTCODE_RE.match(pc):
             raise DataFileError(name, line, f"bad postcode {pc!r}")
-        yield pc, _check_lad(name, line, r["lad_code"], known)
+        yield pc, _check_lad(name, line, r["lad_code"], known, successors)
 
 
 def latest_import(session: Session) -> DirectoryImport | None:
@@ -368,7 +478,11 @@ ProgressFn = Callable[[str, int], None]
 
 
 def _insert_postcodes(
-    session: Session, data_dir: Path, known: set[str], advance: ProgressFn
+    session: Session,
+    data_dir: Path,
+    known: set[str],
+    advance: ProgressFn,
+    successors: _Successors,
 ) -> int:
     """Stream the postcodes in (COPY on PostgreSQL); return how many."""
     conn = session.connection()
@@ -378,13 +492,13 @@ def _insert_postcodes(
         assert raw is not None
         with raw.cursor() as cur:  # type: ignore[attr-defined]
             with cur.copy("COPY postcodes (postcode, lad_code) FROM STDIN") as copy:
-                for count, row in enumerate(_postcodes(data_dir, known), 1):
+                for count, row in enumerate(_postcodes(data_dir, known, successors), 1):
                     copy.write_row(row)
                     if count % POSTCODE_BATCH == 0:
                         advance("postcodes", POSTCODE_BATCH)
         return count
     batch: list[dict[str, str]] = []
-    for pc, lad in _postcodes(data_dir, known):
+    for pc, lad in _postcodes(data_dir, known, successors):
         batch.append({"postcode": pc, "lad_code": lad})
         if len(batch) == POSTCODE_BATCH:
             conn.execute(insert(Postcode), batch)
@@ -410,11 +524,15 @@ def import_directory(
     *,
     force: bool = False,
     progress: ProgressFn | None = None,
+    report: list[Disagreement] | None = None,
 ) -> dict[str, int] | None:
     """Replace the directory with the files' contents; None if already loaded.
 
-    Everything happens in the caller's transaction: on any error the caller rolls
-    back and the database is left as it was.
+    Operators' edits (bot.directory.edits) are laid over the shipped rows again
+    afterwards; where the new shipped data and an edit disagree, the edit wins
+    and a Disagreement is appended to ``report``. Everything happens in the
+    caller's transaction: on any error the caller rolls back and the database
+    is left as it was.
     """
     digest = data_hash(data_dir)
     previous = latest_import(session)
@@ -428,7 +546,10 @@ def import_directory(
     for model in (OrganisationArea, Resource, Place, Postcode, PostcodeDistrict):
         conn.execute(delete(model))
     # Organisations are upserted, not deleted: advisers refer to them.
-    current_orgs = {o["id"] for o in parsed.organisations}
+    # Organisations the operators added (not shipped) stay too.
+    current_orgs = {o["id"] for o in parsed.organisations} | added_organisation_ids(
+        session
+    )
     conn.execute(delete(Organisation).where(Organisation.id.not_in(current_orgs)))
     conn.execute(delete(LocalAuthority))
 
@@ -453,7 +574,25 @@ def import_directory(
     advance("organisations", len(parsed.organisations))
     conn.execute(insert(Resource), parsed.resources)
     advance("resources", len(parsed.resources))
-    postcode_count = _insert_postcodes(session, data_dir, known, advance)
+    successors = {c["old_code"]: c["current_code"] for c in parsed.code_changes}
+    postcode_count = _insert_postcodes(session, data_dir, known, advance, successors)
+    conn.execute(delete(LadCodeChange))
+    if parsed.code_changes:
+        conn.execute(insert(LadCodeChange), parsed.code_changes)
+    # Every code the product stores is current: conversations and hand-overs
+    # recorded under a superseded code move to its successor.
+    for old, new in successors.items():
+        conn.execute(
+            update(Conversation)
+            .where(Conversation.lad_code == old)
+            .values(lad_code=new)
+        )
+        conn.execute(
+            update(Handoff).where(Handoff.lad_code == old).values(lad_code=new)
+        )
+    disagreements = apply_overrides(session, parsed.organisations, parsed.areas)
+    if report is not None:
+        report.extend(disagreements)
 
     counts = {
         "local_authorities": len(parsed.authorities),
@@ -463,6 +602,7 @@ def import_directory(
         "organisations": len(parsed.organisations),
         "organisation_areas": len(parsed.areas),
         "resources": len(parsed.resources),
+        "operator_edits_disagreeing": len(disagreements),
     }
     session.add(DirectoryImport(data_hash=digest, counts=counts))
     session.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 import spacy
@@ -24,6 +25,7 @@ from bot.directory.candidates import (
 from bot.directory.evidence import Mention, MessageContext, covers_everything
 from bot.directory.gazetteer import Gazetteer, build_gazetteer
 from bot.directory.textnorm import fold, tokenize
+from bot.directory.variants import mutation_allowed
 
 __all__ = [
     "FLAG_AREA",
@@ -52,6 +54,7 @@ _FULL_RE = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,2}[0-9][A-Za-z0-9]?)[ \t]*([0-9][A-Za-z]{2})"
     r"(?![A-Za-z0-9])"
 )
+_LAD_CODE_RE = re.compile(r"(?<![A-Za-z0-9])([ENSWensw][0-9]{8})(?![A-Za-z0-9])")
 _OUTWARD_RE = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,2}[0-9][A-Za-z0-9]?)(?![A-Za-z0-9])"
 )
@@ -163,12 +166,15 @@ class LocationResolver:
             found.append(mention)
         return found
 
+    def _council_codes(self, ctx: MessageContext) -> list[Mention]:
+        return _council_code_mentions(self.gazetteer, ctx)
+
     def _names(self, ctx: MessageContext, postcodes: list[Mention]) -> list[Mention]:
         words = [t.norm if t.norm in self._known else _UNKNOWN for t in ctx.tokens]
         doc = Doc(self.nlp.vocab, words=words)
         with self._lock:
             matches = self.matcher(doc)
-        out: list[Mention] = []
+        out: list[Mention] = self._council_codes(ctx)
         for _, s, e in matches:
             key = " ".join(words[s:e])
             entries = self.gazetteer.names.get(key)
@@ -185,6 +191,21 @@ class LocationResolver:
             )
             if any(mention.overlaps(p) for p in postcodes):
                 continue
+            mutated = self.gazetteer.mutated.get(key)
+            if mutated is not None:
+                # "i Fangor", "yng Nghaerdydd": only right after the mutating word
+                if s == 0:
+                    continue
+                prev = ctx.tokens[s - 1]
+                if not mutation_allowed(
+                    mutated,
+                    prev.norm,
+                    ctx.text[prev.start : prev.end],
+                    ctx.text[ctx.tokens[s].start].isupper(),
+                    ctx.mixed,
+                ):
+                    continue
+                mention.extra["mutated"] = mutated
             out.append(mention)
             if len(out) >= MAX_NAME_MATCHES:
                 break
@@ -194,6 +215,22 @@ class LocationResolver:
 # --------------------------------------------------------------------------------
 # Postcode look-ups, the shared resolver and the CLI report
 # --------------------------------------------------------------------------------
+
+
+def _council_code_mentions(gaz: Gazetteer, ctx: MessageContext) -> list[Mention]:
+    """Mentions of council codes ("E08000016"); a superseded one is its successor."""
+    out = []
+    text = ctx.text[: ctx.tokens[-1].end]
+    for m in _LAD_CODE_RE.finditer(text):
+        entry = gaz.codes.get(m.group(1).upper())
+        if entry is None:
+            continue
+        s = bisect_right(ctx.token_ends, m.start())
+        e = bisect_left(ctx.token_starts, m.end())
+        out.append(Mention(s, e, m.start(), m.end(), m.group(1).lower(), [entry]))
+        if len(out) >= MAX_POSTCODES:
+            break
+    return out
 
 
 def engine_postcode_lookup(engine: Engine) -> PostcodeLookup:

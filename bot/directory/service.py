@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
+    LadCodeChange,
     LocalAuthority,
     Nation,
     Organisation,
@@ -47,6 +49,10 @@ class OrganisationInfo:
     confidence: str
     notes: str | None
     scope: str  # local, regional or national
+    last_verified: date | None = None
+    active: bool = True
+    closed_note: str | None = None  # "in 2016", "announced for March 2017"
+    successor_id: str | None = None
 
     @classmethod
     def from_model(cls, org: Organisation) -> OrganisationInfo:
@@ -61,6 +67,10 @@ class OrganisationInfo:
             confidence=org.confidence,
             notes=org.notes,
             scope=scope,
+            last_verified=org.last_verified,
+            active=org.active,
+            closed_note=org.closed_note,
+            successor_id=org.successor_id,
         )
 
 
@@ -75,6 +85,10 @@ class AreaOrganisations:
     local: list[OrganisationInfo] = field(default_factory=list)
     regional: list[OrganisationInfo] = field(default_factory=list)
     national: list[OrganisationInfo] = field(default_factory=list)
+    # local organisations the data records as closed, each with its successor
+    closed: list[tuple[OrganisationInfo, OrganisationInfo | None]] = field(
+        default_factory=list
+    )
 
     @property
     def is_fallback(self) -> bool:
@@ -91,19 +105,37 @@ class AreaOrganisations:
 def organisations_for_lad(
     session: Session, *, lad_code: str
 ) -> AreaOrganisations | None:
-    """Return who covers ``lad_code``, with the national body as honest fallback."""
+    """Return who covers ``lad_code``, with the national body as honest fallback.
+
+    A superseded council code is read as its successor.
+    """
+    lad_code = current_lad_code(session, lad_code)
     authority = session.get(LocalAuthority, lad_code)
     if authority is None:
         return None
-    orgs = session.scalars(
+    every = session.scalars(
         select(Organisation)
         .join(OrganisationArea, OrganisationArea.organisation_id == Organisation.id)
-        .where(OrganisationArea.lad_code == lad_code, Organisation.active.is_(True))
+        .where(OrganisationArea.lad_code == lad_code)
     ).all()
+    orgs = [o for o in every if o.active]
     infos = sorted(
         (OrganisationInfo.from_model(o) for o in orgs),
         key=lambda o: (CONFIDENCE_RANK.get(o.confidence, 3), o.website is None, o.name),
     )
+    closed: list[tuple[OrganisationInfo, OrganisationInfo | None]] = []
+    for org in sorted(
+        (o for o in every if not o.active and not o.is_national), key=lambda o: o.id
+    ):
+        successor = session.get(Organisation, org.successor_id or "")
+        closed.append(
+            (
+                OrganisationInfo.from_model(org),
+                OrganisationInfo.from_model(successor)
+                if successor is not None and successor.active
+                else None,
+            )
+        )
     wanted = NATIONAL_FALLBACK_IDS[authority.nation]
     national = [o for o in infos if o.scope == "national" and o.id in wanted]
     national.sort(key=lambda o: wanted.index(o.id))
@@ -115,7 +147,36 @@ def organisations_for_lad(
         local=[o for o in infos if o.scope == "local"],
         regional=[o for o in infos if o.scope == "regional"],
         national=national,
+        closed=closed,
     )
+
+
+def current_lad_code(session: Session, code: str) -> str:
+    """Return the current council code for ``code`` (itself unless superseded)."""
+    code = code.strip().upper()
+    successor = session.scalar(
+        select(LadCodeChange.current_code).where(LadCodeChange.old_code == code)
+    )
+    return successor or code
+
+
+def areas_without_local(session: Session) -> list[LocalAuthority]:
+    """Return the council areas with no active local organisation, by nation."""
+    with_local = set()
+    for lad, is_national, kind in session.execute(
+        select(OrganisationArea.lad_code, Organisation.is_national, Organisation.kind)
+        .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
+        .where(Organisation.active.is_(True))
+    ):
+        if scope_of(is_national=is_national, kind=kind) == "local":
+            with_local.add(lad)
+    return [
+        la
+        for la in session.scalars(
+            select(LocalAuthority).order_by(LocalAuthority.nation, LocalAuthority.name)
+        )
+        if la.code not in with_local
+    ]
 
 
 def national_bodies(

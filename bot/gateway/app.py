@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,9 +15,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.db.models import Message as MessageRow
+from bot.db.session import session_scope
 from bot.gateway import delivery, health, rasa_client
+from bot.gateway.bridge import RedisBridge
 from bot.gateway.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.gateway.channels.web import STATIC_DIR, WebChannel, widget_routes
+from bot.gateway.events import message_view
 from bot.gateway.logs import configure_logging
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.rasa_client import RasaClient
@@ -105,10 +109,23 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(report, headers={"Cache-Control": "no-store"})
 
 
+def _hydrate(database_url: str) -> Callable[[int], dict[str, Any] | None]:
+    """Read a message's view by id: what a Redis notice stands for."""
+
+    def load(message_id: int) -> dict[str, Any] | None:
+        with session_scope(database_url) as session:
+            message = session.get(MessageRow, message_id)
+            return message_view(message) if message is not None else None
+
+    return load
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the gateway app for ``settings`` (default: the environment's)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    if problem := settings.profile_problem():
+        raise SystemExit(f"refusing to start: {problem}")
     rasa = RasaClient(settings)
     pipeline = Pipeline(settings, rasa)
     pipeline.register(WebChannel())
@@ -125,8 +142,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         health.TelegramStarter(telegram) if telegram is not None else None
     )
 
+    bridge = (
+        RedisBridge(
+            settings.redis_url,
+            settings.redis_key_prefix,
+            _hydrate(settings.database_url),
+        )
+        if settings.is_scaled and settings.redis_url
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if bridge is not None:
+            await bridge.start()  # live updates from and to the other workers
         rasa_client.set_client(rasa)
         delivery.set_pipeline(pipeline)
         await delivery.start_worker(pipeline)  # the outbox and the sweeper
@@ -146,6 +175,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await rasa.aclose()
             delivery.set_pipeline(None)
             rasa_client.set_client(None)
+            if bridge is not None:
+                await bridge.stop()
+            aclose = getattr(pipeline.locks, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     routes: list[BaseRoute] = [
         Route("/", demo_page, methods=["GET", "HEAD"]),
@@ -169,4 +203,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.pipeline = pipeline
     app.state.telegram = telegram
     app.state.health = health.Parts(settings, rasa, telegram_starter)
+    app.state.bridge = bridge
     return app

@@ -10,7 +10,13 @@ plain JSON-able dicts with a ``type``:
 * ``status``   - ``{"type", "conversation_id", "status", "handoff_id"?,
   "reason"?}``
 
-The hub lives in one process: run the gateway with one worker. ``publish`` is a
+* ``resync``   - ``{"type"}``: events may have been missed (the Redis bridge
+  reconnected); a stream re-reads what it shows from the database.
+
+In the embedded profile the hub lives in one process. In the scaled profile a
+``bot.gateway.bridge.RedisBridge`` attached to it forwards every event to the
+other workers as a notice (a message as its id only) and publishes theirs here,
+so events other than ``message`` must never carry personal text. ``publish`` is a
 plain function, safe to call from the event loop or from a worker thread; a slow
 subscriber loses its oldest events rather than holding up the publisher (the
 widget and the console both re-read history from the database on reconnect).
@@ -109,6 +115,16 @@ class Hub:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._lock = threading.Lock()
+        self._bridge: Any = None  # a RedisBridge in the scaled profile
+
+    def attach(self, bridge: Any) -> None:
+        """Also send every event to ``bridge`` (``None`` detaches)."""
+        self._bridge = bridge
+
+    @property
+    def bridged(self) -> bool:
+        """Whether events also reach other processes (the scaled profile)."""
+        return self._bridge is not None
 
     def subscribe(self, topic: str) -> Subscription:
         """Start receiving the events published on ``topic`` from now on."""
@@ -118,9 +134,25 @@ class Hub:
         return sub
 
     def publish(self, topic: str, event: dict[str, Any]) -> int:
-        """Send ``event`` to every subscriber of ``topic``; return how many."""
+        """Send ``event`` to every subscriber of ``topic``, here and in the other
+        processes when bridged; return how many here."""
+        bridge = self._bridge
+        if bridge is not None:
+            bridge.send(topic, event)
+        return self.publish_local(topic, event)
+
+    def publish_local(self, topic: str, event: dict[str, Any]) -> int:
+        """Send ``event`` to this process's subscribers of ``topic`` only."""
         with self._lock:
             subs = list(self._subscribers.get(topic, ()))
+        for sub in subs:
+            sub.offer(event)
+        return len(subs)
+
+    def broadcast(self, event: dict[str, Any]) -> int:
+        """Send ``event`` to every subscriber of every topic in this process."""
+        with self._lock:
+            subs = [sub for subs in self._subscribers.values() for sub in subs]
         for sub in subs:
             sub.offer(event)
         return len(subs)

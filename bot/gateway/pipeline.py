@@ -24,7 +24,7 @@ from bot.gateway import action_check, hub, turns
 from bot.gateway.channels.base import Channel, ConversationRef, Incoming
 from bot.gateway.events import message_event, message_view, status_event, typing_event
 from bot.gateway.hours import AdviserHours
-from bot.gateway.locks import KeyedLocks
+from bot.gateway.locks import conversation_locks
 from bot.gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
 from bot.gateway.turns import (
     BOT_UNAVAILABLE_TEXT,
@@ -75,7 +75,7 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.rasa = rasa
-        self.locks = KeyedLocks()
+        self.locks = conversation_locks(settings)
         self.channels: dict[str, Channel] = {}
         self.hours = AdviserHours.parse(
             settings.adviser_hours, settings.adviser_timezone

@@ -241,15 +241,13 @@ async def test_find_lio_falls_back_honestly(db: str) -> None:
         "x",
         slots={
             "location_status": "resolved",
-            "lad_code": "E06000001",
-            "place_name": "Hartlepool",
+            "lad_code": "E09000025",
+            "place_name": "Newham",
         },
     )
     await ActionFindLio().run(d, t, DOMAIN)
     reply = texts(d)
-    assert (
-        "We don't have a local support organisation on record for Hartlepool" in reply
-    )
+    assert "We don't have a local support organisation on record for Newham" in reply
     assert "NAVCA" in reply and "https://navca.org.uk" in reply
 
 

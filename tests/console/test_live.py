@@ -88,10 +88,15 @@ async def test_queue_stream_passes_on_hub_events_without_text(
 async def test_stream_ends_when_the_adviser_signs_out(
     server: str, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tests.console.conftest import make_conversation
+
     monkeypatch.setattr(events, "HEARTBEAT_S", 0.2)
     client, csrf = await _signed_in(server, db_url)
+    cid = make_conversation(db_url)  # (a missing one is a 404, as any other's)
     async with client:
-        async with client.stream("GET", "/console/conversations/c9/events") as response:
+        async with client.stream(
+            "GET", f"/console/conversations/{cid}/events"
+        ) as response:
             frames = _frames(response)
             assert (await anext(frames)).startswith("retry:")
             assert (await asyncio.wait_for(anext(frames), 5)) == ": keep-alive"
@@ -105,7 +110,7 @@ async def test_stream_ends_when_the_adviser_signs_out(
                 assert r.status_code == 303
             rest = [f async for f in frames]  # the server closes the stream
             assert all(f == ": keep-alive" for f in rest)
-    assert hub.get_hub().subscriber_count(hub.conversation_topic("c9")) == 0
+    assert hub.get_hub().subscriber_count(hub.conversation_topic(cid)) == 0
 
 
 async def test_stream_needs_login(server: str) -> None:

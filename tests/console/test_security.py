@@ -292,3 +292,55 @@ async def test_console_works_inside_the_gateway_app(db_url: str) -> None:
         assert (await c.get("/console/")).status_code == 401
         bare = await c.get("/console")
         assert bare.status_code in (307, 308, 401)
+
+
+CONVERSATION_CASES = [c for c in CASES if "{conversation_id" in c[2]]
+
+
+@pytest.mark.parametrize(("name", "method", "template"), CONVERSATION_CASES)
+async def test_every_conversation_route_is_404_for_another_organisation(
+    app: object,
+    db_url: str,
+    directory: dict[str, str],
+    fake_resume: list[str],
+    name: str,
+    method: str,
+    template: str,
+) -> None:
+    """An adviser of one organisation gets the same 404 as for a conversation
+    that does not exist, whatever the URL, and nothing changes."""
+    from bot.db.models import AuditEntry
+    from tests.console.conftest import make_adviser, sign_in
+
+    # Northdale is covered by lio900; "wyn" advises lio901 (Anglesey) only
+    conversation_id = make_conversation(db_url)
+    make_adviser(db_url, "wyn", name="Wyn Other", organisation_id="lio901")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+        base_url=BASE,
+    ) as c:
+        csrf = await sign_in(c, "wyn")
+        fields = {"csrf_token": csrf, "text": "hello", "outcome": "answered"}
+        for target in (conversation_id, "no-such-conversation"):
+            response = await c.request(
+                method,
+                _path(template, target),
+                headers={"Origin": BASE, "Accept": "text/html"},
+                data=fields if method == "POST" else None,
+            )
+            assert response.status_code == 404, (name, target, response.status_code)
+            _check_headers(response)
+            if target == conversation_id:
+                shown = response.text
+            else:
+                assert response.text == shown  # the two cannot be told apart
+        queue = await c.get("/console/")
+        assert conversation_id not in queue.text
+    with session_scope(db_url) as s:
+        conv = s.get(Conversation, conversation_id)
+        assert conv is not None and conv.status is ConversationStatus.QUEUED
+        assert conv.assignee_id is None
+        count = select(func.count()).select_from(Message)
+        assert s.scalar(count.where(Message.conversation_id == conversation_id)) == 3
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) == 0
+    assert fake_resume == []

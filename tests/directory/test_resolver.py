@@ -339,3 +339,108 @@ def test_resolver_is_safe_to_share_between_threads(
     for t in threads:
         t.join()
     assert [results[i] for i in range(len(texts))] == expected
+
+
+# --------------------------------------------------------------------------------
+# Issue 14: each kind of mention the resolver learnt, and look-alikes it refuses
+# --------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("text", "lad"),
+    [
+        # postcode districts inside longer messages
+        ("any grants for our choir? we're NR2", "E07000148"),
+        ("volunteer drivers needed for our club, HU5", "E06000010"),
+        ("any grants for our choir? we're nr2", "E07000148"),
+        ("Our group is in the NR2 area", "E07000148"),
+        ("it's NR2", "E07000148"),
+        ("NR2-based choir looking for a treasurer", "E07000148"),
+        # everyday short forms
+        ("Barrow", "E06000064"),
+        ("we run a lunch club in Barrow", "E06000064"),
+        ("Leamington", "E07000222"),
+        ("leamington spa", "E07000222"),
+        ("Newcastle", "E08000021"),
+        ("Newcastle, County Down", "N09000010"),
+        ("Weston", "E06000024"),
+        ("Malvern", "E07000235"),
+        ("Frinton", "E07000076"),
+        # near / outside
+        ("we're a small group near Leeds", "E08000035"),
+        ("on the outskirts of Swansea", "W06000011"),
+        ("just outside Barrow", "E06000064"),
+        # Welsh mutations
+        ("yng Nghaerdydd", "W06000015"),
+        ("rydyn ni'n grŵp cymunedol yng Nghaerdydd", "W06000015"),
+        ("o Gaerfyrddin", "W06000010"),
+        ("i Fangor", "W06000002"),
+        ("ym Mhontypridd", "W06000016"),
+        ("dwi'n byw ym Mangor", "W06000002"),
+        ("rydym yn byw yng Ngwynedd", "W06000002"),
+        ("gyda Phontypridd", "W06000016"),
+        # council codes, superseded ones mapped to their successors
+        ("E06000052", "E06000052"),
+        ("E08000016", "E08000038"),
+        ("our council code is E08000019", "E08000039"),
+        ("S12000046", "S12000049"),
+    ],
+)
+def test_issue14_kinds_resolve(
+    location_resolver: LocationResolver, text: str, lad: str
+) -> None:
+    result = location_resolver.resolve(text)
+    assert result.best is not None, result.candidates
+    assert result.best.lad_code == lad
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we're on the M1",
+        "B2B sales training for our shop",
+        "a 4G dongle for the hall",
+        "the A1 road is closed",
+        "the M25 is busy",
+        "junction 3 of the M6",
+        "M1/M6 corridor",
+        "vitamin B12 tablets",
+        "the G20 summit",
+        "our CO2 emissions",
+        "i went to the shop",
+        "Fangor",  # a mutated form needs the word that mutates it
+        "Nghaerdydd",
+        "E99999999",
+    ],
+)
+def test_issue14_lookalikes_stay_unresolved(
+    location_resolver: LocationResolver, text: str
+) -> None:
+    result = location_resolver.resolve(text)
+    assert result.candidates == (), result.candidates
+
+
+@pytest.mark.integration
+def test_two_towns_of_one_size_are_both_offered(
+    location_resolver: LocationResolver,
+) -> None:
+    result = location_resolver.resolve("Henley")
+    assert result.ambiguous
+    assert {"E07000179", "E07000221"} <= {c.lad_code for c in result.candidates}
+    assert all(c.place_type == "Town" for c in result.candidates)
+    # a council of the short name elsewhere keeps the name: Kingston upon Thames
+    best = location_resolver.resolve("Kingston").best
+    assert best is not None and best.lad_code == "E09000021"
+
+
+@pytest.mark.integration
+def test_near_says_a_neighbouring_area_is_possible(
+    location_resolver: LocationResolver,
+) -> None:
+    best = location_resolver.resolve("we're near Hexham").best
+    assert best is not None and best.lad_code == "E06000057"
+    assert best.note and "near Hexham" in best.note
+    best = location_resolver.resolve("we're in Hexham").best
+    assert best is not None and best.note is None

@@ -7,7 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import LocalAuthority, Nation
-from bot.directory.service import coverage, organisations_for_lad, resources_for
+from bot.directory.service import (
+    areas_without_local,
+    coverage,
+    current_lad_code,
+    organisations_for_lad,
+    resources_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +37,18 @@ def test_coverage_per_nation_matches_the_data(directory_session: Session) -> Non
     assert sum(r.lads for r in rows.values()) == 361
     for r in rows.values():
         assert r.with_local + r.regional_only + r.fallback_only == r.lads
-    # PROVENANCE.md: 274/296 England, 20/22 Wales, 31/32 Scotland, 11/11 NI
-    assert rows[Nation.ENGLAND].with_local == 274
-    assert rows[Nation.WALES].with_local == 20
-    assert rows[Nation.SCOTLAND].with_local == 31
+    # PROVENANCE.md, with the December 2026 update: 288/296 England, 21/22 Wales,
+    # 32/32 Scotland, 11/11 NI
+    assert rows[Nation.ENGLAND].with_local == 288
+    assert rows[Nation.WALES].with_local == 21
+    assert rows[Nation.SCOTLAND].with_local == 32
     assert rows[Nation.NORTHERN_IRELAND].with_local == 11
 
 
 def test_fallback_is_flagged_and_national(directory_session: Session) -> None:
-    hartlepool = organisations_for_lad(directory_session, lad_code="E06000001")
-    assert hartlepool is not None and hartlepool.is_fallback
-    names = [o.name for o in hartlepool.national]
+    newham = organisations_for_lad(directory_session, lad_code="E09000025")
+    assert newham is not None and newham.is_fallback
+    names = [o.name for o in newham.national]
     assert names[0].startswith("NAVCA") and any(n.startswith("NCVO") for n in names)
     carmarthenshire = organisations_for_lad(directory_session, lad_code="W06000010")
     assert carmarthenshire is not None and carmarthenshire.is_fallback
@@ -100,3 +107,48 @@ def test_regulator_guidance_follows_the_nation(directory_session: Session) -> No
     assert not any(
         "OSCR" in r.publisher or "Northern Ireland" in r.publisher for r in ew
     )
+
+
+def test_nine_areas_have_no_local_organisation(directory_session: Session) -> None:
+    gaps = {la.name for la in areas_without_local(directory_session)}
+    # PROVENANCE.md, "Remaining gaps (no local organisation row)"
+    assert gaps == {
+        "Windsor and Maidenhead",
+        "Elmbridge",
+        "Epsom and Ewell",
+        "Mole Valley",
+        "Woking",
+        "Worcester",
+        "Wyre Forest",
+        "Newham",
+        "Carmarthenshire",
+    }
+
+
+def test_new_local_rows_and_gavo_in_blaenau_gwent(directory_session: Session) -> None:
+    richmond = organisations_for_lad(directory_session, lad_code="E09000027")
+    assert richmond is not None
+    assert "lio259" in [o.id for o in richmond.local]
+    blaenau = organisations_for_lad(directory_session, lad_code="W06000019")
+    assert blaenau is not None and "lio036" in [o.id for o in blaenau.local]
+
+
+def test_superseded_codes_map_to_their_successors(directory_session: Session) -> None:
+    assert current_lad_code(directory_session, "E08000016") == "E08000038"
+    assert current_lad_code(directory_session, "e08000019") == "E08000039"
+    assert current_lad_code(directory_session, "E08000038") == "E08000038"
+    barnsley = organisations_for_lad(directory_session, lad_code="E08000016")
+    assert barnsley is not None and barnsley.lad_code == "E08000038"
+    # every code stored is current
+    stored = set(directory_session.scalars(select(LocalAuthority.code)))
+    assert "E08000016" not in stored and "E08000038" in stored
+
+
+def test_closed_organisation_names_its_successor(directory_session: Session) -> None:
+    doncaster = organisations_for_lad(directory_session, lad_code="E08000017")
+    assert doncaster is not None
+    assert [c.name for c, _ in doncaster.closed] == ["Doncaster CVS"]
+    closed, successor = doncaster.closed[0]
+    assert not closed.active and closed.closed_note
+    assert successor is not None and successor.id == "lio234"
+    assert "closed001" not in [o.id for o in doncaster.local]

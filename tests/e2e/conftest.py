@@ -98,6 +98,17 @@ class E2EStack:
             )
             session.add(adviser)
             session.flush()
+            # what the console lets them see (issue 13): their organisation's
+            # conversations, or every area without one
+            from bot.db.models import AdviserRole
+            from bot.db.repositories.access import add_membership
+
+            add_membership(
+                session,
+                adviser_id=adviser.id,
+                organisation_id=organisation_id,
+                role=AdviserRole.ADVISER if organisation_id else AdviserRole.NATIONAL,
+            )
             session.expunge(adviser)
             return adviser
 

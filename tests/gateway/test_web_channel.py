@@ -250,12 +250,15 @@ async def test_rate_limit_answers_429_and_rasa_load_stays_flat(
     start_gateway: HarnessFactory,
 ) -> None:
     async with start_gateway(widget_rate_limit_per_minute=5) as h:
-        conv = await h.start()  # counted against this client's "new" bucket
+        conv = await h.start()  # one visitor's budget: starting counts too
         codes = [(await h.send(conv, f"message {i}")).status_code for i in range(8)]
-        assert codes == [200] * 5 + [429] * 3
-        assert len(h.rasa.received) == 5
+        assert codes == [200] * 4 + [429] * 4
+        assert len(h.rasa.received) == 4
         limited = await h.send(conv, "again")
         assert limited.headers["retry-after"].isdigit()
+        # a new conversation does not get a fresh budget
+        again = await h.http.post("/api/widget/conversations", json={})
+        assert again.status_code == 429
 
 
 async def test_cors_allowlist(gw: Harness) -> None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
-from bot.db.models import Adviser, AdviserSession, LoginFailure, Organisation
+from bot.db.models import (
+    Adviser,
+    AdviserRole,
+    AdviserSession,
+    LoginFailure,
+    Organisation,
+)
+from bot.db.repositories import access
 
 # --------------------------------------------------------------------------------
 # Advisers
@@ -22,17 +30,41 @@ def create_adviser(
     display_name: str,
     password_hash: str,
     organisation_id: str | None = None,
+    role: AdviserRole | None = None,
+    organisations: Sequence[str] = (),
 ) -> Adviser:
-    """Add an adviser account (flushed, not committed)."""
+    """Add an adviser account (flushed, not committed) with its memberships.
+
+    ``role`` (default ``adviser``) applies to ``organisation_id`` and every id in
+    ``organisations``; with none of them the adviser gets a national role
+    (every area), as every adviser had before organisations (issue 13).
+    """
+    orgs = list(
+        dict.fromkeys([*([organisation_id] if organisation_id else []), *organisations])
+    )
     adviser = Adviser(
         username=username,
         display_name=display_name,
         password_hash=password_hash,
-        organisation_id=organisation_id,
+        organisation_id=orgs[0] if orgs else None,
         active=True,
     )
     session.add(adviser)
     session.flush()
+    if not orgs:
+        access.add_membership(
+            session,
+            adviser_id=adviser.id,
+            organisation_id=None,
+            role=AdviserRole.NATIONAL,
+        )
+    for org in orgs:
+        access.add_membership(
+            session,
+            adviser_id=adviser.id,
+            organisation_id=org,
+            role=role or AdviserRole.ADVISER,
+        )
     return adviser
 
 

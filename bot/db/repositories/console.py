@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.conversations.service import Conflict
@@ -22,6 +22,7 @@ from bot.db.models import (
     Outbox,
     Resource,
 )
+from bot.db.repositories import access
 from bot.directory.service import resources_for
 from bot.domain.safety import URGENT_REASON
 
@@ -197,14 +198,18 @@ def list_queue(
     organisation_id: str | None = None,
     area: str | None = None,
     limit: int = 200,
+    scope: access.Scope | None = None,
 ) -> list[QueueItem]:
     """Return queued conversations, urgent first, then oldest first, optionally
     for one LIO or area.
 
     ``organisation_id`` matches the LIO the bot found or any district it covers;
-    ``area`` is a district (LAD) code or a county code.
+    ``area`` is a district (LAD) code or a county code; ``scope`` (the
+    console always passes it) keeps only what the adviser may see.
     """
     query = select(Conversation).where(Conversation.status == Status.QUEUED)
+    if scope is not None:
+        query = query.where(access.visible(scope))
     if organisation_id:
         covered = select(OrganisationArea.lad_code).where(
             OrganisationArea.organisation_id == organisation_id
@@ -231,13 +236,16 @@ def list_queue(
     return _items(session, list(session.scalars(query)))
 
 
-def list_assigned(session: Session, *, adviser_id: int) -> list[QueueItem]:
+def list_assigned(
+    session: Session, *, adviser_id: int, scope: access.Scope | None = None
+) -> list[QueueItem]:
     """Return the conversations ``adviser_id`` holds, urgent first, then oldest."""
     query = (
         select(Conversation)
         .where(
             Conversation.status == Status.ASSIGNED,
             Conversation.assignee_id == adviser_id,
+            access.visible(scope) if scope is not None else true(),
         )
         .order_by(
             *URGENT_FIRST,
@@ -248,13 +256,25 @@ def list_assigned(session: Session, *, adviser_id: int) -> list[QueueItem]:
     return _items(session, list(session.scalars(query)))
 
 
-def filter_choices(session: Session) -> FilterChoices:
-    """Return the LIOs, counties and districts the queue can be filtered by."""
+def filter_choices(
+    session: Session, scope: access.Scope | None = None
+) -> FilterChoices:
+    """Return the LIOs, counties and districts the queue can be filtered by
+    (the LIOs of the adviser's organisations unless they see every area)."""
+    mine = (
+        Organisation.id.in_(sorted(scope.organisation_ids))
+        if scope is not None and not scope.everything
+        else true()
+    )
     organisations = [
         (i, n)
         for i, n in session.execute(
             select(Organisation.id, Organisation.name)
-            .where(Organisation.active.is_(True), Organisation.is_national.is_(False))
+            .where(
+                Organisation.active.is_(True),
+                Organisation.is_national.is_(False),
+                mine,
+            )
             .order_by(Organisation.name)
         ).tuples()
     ]

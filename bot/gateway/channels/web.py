@@ -32,7 +32,7 @@ from bot.gateway.channels.base import (
 )
 from bot.gateway.events import message_view
 from bot.gateway.pipeline import Pipeline, UnknownConversation
-from bot.gateway.ratelimit import RateLimiter
+from bot.gateway.ratelimit import RateLimiter, storage_for
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -95,14 +95,22 @@ class WidgetApi:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.settings = pipeline.settings
-        self.limiter = RateLimiter(self.settings.widget_rate_limit_per_minute, 60.0)
+        # Per visitor (client address), shared by every worker in the scaled
+        # profile: a new conversation does not get a fresh budget.
+        self.limiter = RateLimiter(
+            self.settings.widget_rate_limit_per_minute,
+            60.0,
+            storage=storage_for(
+                self.settings.redis_url, self.settings.redis_key_prefix
+            ),
+        )
         self.streams: Counter[str] = Counter()
 
-    def _limited(
+    async def _limited(
         self, request: Request, conversation_id: str | None
     ) -> Response | None:
         client = request.client.host if request.client else "unknown"
-        wait = self.limiter.hit(f"{client}|{conversation_id or 'new'}")
+        wait = await self.limiter.hit(f"visitor:{client}")
         if wait is None:
             return None
         logger.warning(
@@ -137,14 +145,14 @@ class WidgetApi:
             return _error(400, "expected a JSON object")
         cid = body.get("conversation_id")
         if isinstance(cid, str) and _token_ok(self.settings, cid, body.get("token")):
-            if limited := self._limited(request, cid):
+            if limited := await self._limited(request, cid):
                 return limited
             status = await self._status(cid)
             if status is not None:
                 return JSONResponse(
                     {"conversation_id": cid, "token": body["token"], "status": status}
                 )
-        if limited := self._limited(request, None):
+        if limited := await self._limited(request, None):
             return limited
 
         def create(session: Session) -> tuple[str, str]:
@@ -167,7 +175,7 @@ class WidgetApi:
         cid = request.path_params["conversation_id"]
         if not _token_ok(self.settings, cid, request.query_params.get("token")):
             return _error(403, "unknown conversation")
-        if limited := self._limited(request, cid):
+        if limited := await self._limited(request, cid):
             return limited
         after = _message_id(request.query_params.get("after", "0"))
         if after is None:
@@ -199,7 +207,7 @@ class WidgetApi:
             return _error(400, "expected a JSON object")
         if not _token_ok(self.settings, cid, body.get("token")):
             return _error(403, "unknown conversation")
-        if limited := self._limited(request, cid):
+        if limited := await self._limited(request, cid):
             return limited
         text, client_id = body.get("text"), body.get("client_message_id")
         payload = body.get("payload")
@@ -270,19 +278,22 @@ class WidgetApi:
 
         async def stream() -> AsyncIterator[str]:
             sent = after or 0
+
+            async def since(last: int) -> list[dict[str, Any]]:
+                def read(session: Session) -> list[dict[str, Any]]:
+                    return [
+                        message_view(m)
+                        for m in repo.list_messages(
+                            session, conversation_id=cid, after_id=last
+                        )
+                    ]
+
+                return await self.pipeline.in_db(read)
+
             try:
                 yield "retry: 3000\n\n"
                 if after is not None:
-
-                    def read(session: Session) -> list[dict[str, Any]]:
-                        return [
-                            message_view(m)
-                            for m in repo.list_messages(
-                                session, conversation_id=cid, after_id=after
-                            )
-                        ]
-
-                    for view in await self.pipeline.in_db(read):
+                    for view in await since(after):
                         sent = max(sent, view["id"])
                         yield _sse("message", person_view(view), view["id"])
                 while True:
@@ -291,7 +302,15 @@ class WidgetApi:
                         yield ": keep-alive\n\n"
                         continue
                     kind = event.get("type")
-                    if kind == "message":
+                    bridged = hub.get_hub().bridged
+                    if kind == "resync" or (kind == "message" and bridged):
+                        # Across processes a notice may be missed or overtake
+                        # another: the database says what comes after ``sent``.
+                        for view in await since(sent):
+                            if view["message_type"] in PERSON_EVENTS:
+                                yield _sse("message", person_view(view), view["id"])
+                            sent = max(sent, view["id"])
+                    elif kind == "message":
                         view = event["message"]
                         if view["message_type"] in PERSON_EVENTS and view["id"] > sent:
                             sent = view["id"]
