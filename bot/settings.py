@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     telegram_mode: str = "webhook"  # or "polling"
     # Telegram asks for no more than about one message a second to one chat.
     telegram_chat_interval_s: float = 1.0
-    # The short privacy notice at the top of a Telegram conversation's first reply.
+    # The short privacy notice sent before a Telegram conversation's first reply.
     telegram_privacy_notice: bool = True
 
     adviser_hours: str = "Mon-Fri 09:00-17:00"

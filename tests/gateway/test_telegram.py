@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.db.models import Conversation, Message, MessageType
 from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
-from tests.gateway.conftest import Harness, HarnessFactory
+from tests.gateway.conftest import Harness, HarnessFactory, until
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.servers import serve
 
@@ -49,6 +49,21 @@ async def post_update(
 ) -> httpx.Response:
     headers = {SECRET_HEADER: secret} if secret is not None else {}
     return await h.http.post(WEBHOOK_PATH, json=update, headers=headers)
+
+
+async def post_answered(h: Harness, update: dict[str, Any]) -> None:
+    """Post an update and wait for its turn to end, as a person waits for the
+    answer before writing again (messages sent faster are one burst)."""
+    assert (await post_update(h, update)).status_code == 200
+    source = f"update:{update['update_id']}"
+
+    def answered() -> bool:
+        with h.db() as s:
+            return bool(
+                s.scalar(select(Message.answered_at).where(Message.source_id == source))
+            )
+
+    await until(answered, what=f"{source} answered")
 
 
 def stored(h: Harness) -> list[Message]:
@@ -153,7 +168,7 @@ async def test_429_every_reply_still_delivered_in_order(
         api.answer_429("sendMessage", 2)
         texts = ["first question", "second question", "third question"]
         for text in texts:
-            await post_update(h, api.text_update(CHAT, text))
+            await post_answered(h, api.text_update(CHAT, text))
         await api.wait_for("sendMessage", 3, timeout=20)
         assert api.sent_texts(CHAT) == [f"Echo: {t}" for t in texts]
         refused = [c for c in api.calls if c.answered == 429]

@@ -20,6 +20,7 @@ from bot.gateway.channels.telegram import COMMANDS
 from bot.i18n import text
 from tests.gateway.conftest import Harness, HarnessFactory, until
 from tests.gateway.test_telegram import CHAT, post_update, telegram_gateway
+from tests.gateway.test_telegram_kinds import console_page
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.fake_rasa import HANDED_OVER
 
@@ -101,23 +102,31 @@ async def test_start_with_a_deep_link_records_the_source_and_gives_the_notice(
             entities=[{"type": "bot_command", "offset": 0, "length": 6}],
         )
         await post_update(h, update)
-        [first] = await sent(api, 1)
+        texts = await sent(api, 2)
         assert h.rasa.texts() == ["hello"]
+        # The notice first, then the greeting; stored, so the adviser sees it.
         notice = text("telegram.privacy_notice")
-        assert first == f"{notice}\n\nHello! What can I help with?"
+        assert texts == [notice, "Hello! What can I help with?"]
+        with h.db() as s:
+            said = s.scalars(
+                select(Message.content)
+                .where(Message.message_type == MessageType.OUTGOING)
+                .order_by(Message.id)
+            ).all()
+            assert said == texts
         found = profile(h)
         assert (found.source, found.display_name, found.username) == (
             "riverside-garden",
             "Sam Jones",
             "samj",
         )
-        # Only the first reply carries the notice.
+        # Only once.
         await post_update(h, api.text_update(CHAT, "Can volunteers claim expenses?"))
-        texts = await sent(api, 2)
-        assert texts[1] == "Echo: Can volunteers claim expenses?"
+        texts = await sent(api, 3)
+        assert texts[2] == "Echo: Can volunteers claim expenses?"
         # A parameter Telegram would never send is not recorded.
         await post_update(h, api.text_update(CHAT, "/start <script>"))
-        await sent(api, 3)
+        await sent(api, 4)
         assert profile(h).source == "riverside-garden"
 
 
@@ -125,14 +134,19 @@ async def test_help_privacy_and_unknown_commands_are_answered_and_stored(
     start_gateway: HarnessFactory,
 ) -> None:
     async with telegram_gateway(start_gateway) as (h, api):
-        for command in ("/help", "/privacy", "/frobnicate"):
-            await post_update(h, api.text_update(CHAT, command))
+        updates = [
+            api.text_update(CHAT, c) for c in ("/help", "/privacy", "/frobnicate")
+        ]
+        for update in [*updates, updates[0]]:  # /help delivered twice
+            await post_update(h, update)
         texts = await sent(api, 3)
         assert texts[0] == text("telegram.help")
         assert texts[1] == text("telegram.privacy")
         assert texts[2].startswith(text("telegram.unknown_command"))
         assert incoming_texts(h) == ["/help", "/privacy", "/frobnicate"]
         assert h.rasa.received == []  # the bot was not asked
+        await asyncio.sleep(0.3)
+        assert len(api.sent_texts(CHAT)) == 3  # the repeat answered once
 
 
 async def test_start_and_human_while_queued_are_answered_not_ignored(
@@ -197,3 +211,54 @@ async def test_delete_asks_first_and_keeps_the_chat_on_no(
         await asyncio.sleep(0.2)
         assert incoming_texts(h)[:2] == ["a question first", "/delete"]
         assert h.rasa.texts() == ["a question first"]
+
+
+async def test_the_console_card_shows_the_telegram_name_and_source(
+    start_gateway: HarnessFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with telegram_gateway(start_gateway) as (h, api):
+        user = {
+            "id": CHAT,
+            "is_bot": False,
+            "first_name": "Sam <b>",
+            "username": "samj",
+        }
+        await post_update(
+            h, api.message_update(CHAT, user=user, text="/start riverside-garden")
+        )
+        await sent(api, 1)
+        await post_update(h, api.message_update(CHAT, user=user, text="/human"))
+        await sent(api, 2)
+        page = await console_page(h, monkeypatch, None)
+        card = page[page.index(f'data-conversation="{conversation(h).id}"') :]
+        card = card[: card.index("</li>")]
+        assert "<dt>Telegram</dt><dd>Sam &lt;b&gt; (@samj)</dd>" in card
+        assert "<dt>Came from</dt><dd>riverside-garden</dd>" in card
+
+
+async def test_delete_yes_erases_the_conversation(
+    start_gateway: HarnessFactory,
+) -> None:
+    from bot import privacy
+
+    async with telegram_gateway(start_gateway) as (h, api):
+        await post_update(h, api.text_update(CHAT, "my group is in Leeds"))
+        await sent(api, 1)
+        await post_update(h, api.text_update(CHAT, "/delete"))
+        await sent(api, 2)
+        buttons = api.called("sendMessage")[-1]["reply_markup"]["inline_keyboard"]
+        await post_update(h, api.callback_update(CHAT, buttons[0][0]["callback_data"]))
+        texts = await sent(api, 3)
+        if hasattr(privacy, "erase_conversation"):  # the erasure has landed
+            assert texts[-1] == text("telegram.deleted")
+            with h.db() as s:
+                assert s.scalar(select(Conversation.id)) is None
+                assert s.scalar(select(Message.id)) is None
+                assert s.scalar(select(TelegramProfile.conversation_id)) is None
+            # A new message starts a new conversation.
+            await post_update(h, api.text_update(CHAT, "hello again"))
+            await sent(api, 4)
+            assert incoming_texts(h) == ["hello again"]
+        else:
+            assert texts[-1] == text("telegram.delete_unavailable")
+            assert incoming_texts(h)[0] == "my group is in Leeds"

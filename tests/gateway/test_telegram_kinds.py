@@ -16,6 +16,8 @@ from sqlalchemy import delete, select, update
 from bot.console import auth
 from bot.db.models import (
     Adviser,
+    AdviserMembership,
+    AdviserRole,
     Conversation,
     LocalAuthority,
     Message,
@@ -342,39 +344,47 @@ async def test_voice_while_with_an_adviser_is_stored_and_the_bot_stays_silent(
 
 
 async def console_page(
-    h: Harness, monkeypatch: pytest.MonkeyPatch, conversation_id: str
+    h: Harness, monkeypatch: pytest.MonkeyPatch, conversation_id: str | None
 ) -> str:
-    """Sign an adviser in to the gateway's console; return the conversation page."""
+    """Sign an adviser in to the gateway's console; return the conversation's
+    page (the queue with ``conversation_id`` None)."""
     monkeypatch.setenv("DATABASE_URL", h.settings.database_url)
     monkeypatch.setenv("PUBLIC_URL", h.url)
     get_settings.cache_clear()
     with h.db() as s:
-        s.add(
-            Adviser(
-                username="jo",
-                display_name="Jo Adviser",
-                password_hash=auth.hash_password("a-long-test-password"),
-            )
+        adviser = Adviser(
+            username="jo",
+            display_name="Jo Adviser",
+            password_hash=auth.hash_password("a-long-test-password"),
         )
+        s.add(adviser)
+        s.flush()
+        # every area (no organisation): the Telegram conversations are in scope
+        s.add(AdviserMembership(adviser_id=adviser.id, role=AdviserRole.NATIONAL))
         s.commit()
-    async with httpx.AsyncClient(base_url=h.url, timeout=20) as client:
-        login = await client.get("/console/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
-        assert token is not None
-        signed = await client.post(
-            "/console/login",
-            data={
-                "username": "jo",
-                "password": "a-long-test-password",
-                "csrf_token": token.group(1),
-            },
-            headers={"Origin": h.url},
-        )
-        assert signed.status_code == 303, signed.text
-        page = await client.get(f"/console/conversations/{conversation_id}")
-        assert page.status_code == 200
+    try:
+        async with httpx.AsyncClient(base_url=h.url, timeout=20) as client:
+            login = await client.get("/console/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+            assert token is not None
+            signed = await client.post(
+                "/console/login",
+                data={
+                    "username": "jo",
+                    "password": "a-long-test-password",
+                    "csrf_token": token.group(1),
+                },
+                headers={"Origin": h.url},
+            )
+            assert signed.status_code == 303, signed.text
+            path = "/console/"
+            if conversation_id is not None:
+                path = f"/console/conversations/{conversation_id}"
+            page = await client.get(path)
+            assert page.status_code == 200
+            return page.text
+    finally:
         get_settings.cache_clear()
-        return page.text
 
 
 async def test_group_chats_and_channels_are_told_once_and_left(

@@ -21,6 +21,7 @@ from bot.db.models import (
     OrganisationArea,
     Outbox,
     Resource,
+    TelegramProfile,
 )
 from bot.db.repositories import access
 from bot.directory.service import resources_for
@@ -88,6 +89,10 @@ class QueueItem:
     handoff: HandoffSummary | None
     urgent: bool = False
     urgent_since: datetime | None = None
+    # the person as Telegram names them, and the deep link they came from
+    person_name: str | None = None
+    person_username: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,9 +160,16 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
         .tuples()
         .all()
     )
+    profiles = {
+        p.conversation_id: p
+        for p in session.scalars(
+            select(TelegramProfile).where(TelegramProfile.conversation_id.in_(ids))
+        )
+    }
     items = []
     for c in conversations:
         lad = lads.get(c.lad_code or "")
+        profile = profiles.get(c.id)
         handoff = latest.get(c.id)
         items.append(
             QueueItem(
@@ -180,6 +192,9 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
                 handoff=_summary(handoff) if handoff else None,
                 urgent=c.urgent,
                 urgent_since=c.urgent_since,
+                person_name=profile.display_name if profile else None,
+                person_username=profile.username if profile else None,
+                source=profile.source if profile else None,
             )
         )
     return items

@@ -48,6 +48,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
+from bot.conversations import service
 from bot.db.models import (
     Adviser,
     Conversation,
@@ -59,6 +60,7 @@ from bot.db.models import (
     TelegramProfile,
 )
 from bot.db.repositories import conversations as repo
+from bot.gateway import hub
 from bot.gateway.channels.base import (
     ConversationRef,
     DeliveryError,
@@ -66,6 +68,7 @@ from bot.gateway.channels.base import (
     clean_text,
     json_object,
 )
+from bot.gateway.events import message_event, message_view
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.turns import WITH_ADVISERS, Pending, Stored
 from bot.i18n import text as i18n_text
@@ -88,6 +91,7 @@ HUMAN_TEXT_FOR_RASA = "/request_human"
 RESTART_TEXT_FOR_RASA = "/restart"
 DELETE_YES = "/telegram_delete_yes"
 DELETE_NO = "/telegram_delete_no"
+PRIVACY_SOURCE = "notice:privacy:"  # + the conversation id
 MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units
 MAX_CALLBACK_ANSWER = 200
 MAX_UPDATE_BYTES = 1024 * 1024
@@ -450,7 +454,11 @@ class TelegramChannel:
             await self._answer_press(press)
         if stored is None or plan is None:
             return  # nothing for us to answer (a forged button, a stale one)
+        if not stored.new and (stored.answered or plan.settled):
+            return  # a redelivery of a message answered before
         try:
+            if self.settings.telegram_privacy_notice and plan.action != "delete":
+                await self._notice(stored)
             if plan.settled:
                 await self._settle(stored, plan)
                 return
@@ -470,6 +478,14 @@ class TelegramChannel:
                 "telegram turn failed",
                 extra={"conversation_id": stored.conversation.id},
             )
+
+    async def _notice(self, stored: Stored) -> None:
+        """The short privacy notice, stored and sent ahead of a conversation's
+        first reply (as the widget shows one before the first message)."""
+        conv_id = stored.conversation.id
+        told = await self.pipeline.in_db(lambda s: _privacy_notice(s, conv_id))
+        if told is not None:
+            hub.publish(hub.conversation_topic(conv_id), message_event(conv_id, told))
 
     async def _settle(self, stored: Stored, plan: Plan) -> None:
         """Answer a message that gets no bot turn (commands, stickers, edits)."""
@@ -510,15 +526,18 @@ class TelegramChannel:
         )
 
     async def _erase(self, conversation_id: str) -> bool:
-        """Erase the conversation through the data-protection helper, if there."""
+        """Erase the conversation with the data-protection erasure (issue 13's
+        ``bot.privacy.erase_conversation``); False while there is none."""
         try:
-            from bot import privacy  # type: ignore[attr-defined]
+            from bot import privacy
         except ImportError:
             return False
         erase = getattr(privacy, "erase_conversation", None)
         if erase is None:
+            logger.warning("no erasure to call for /delete yet")
             return False
-        await self.pipeline.in_db(lambda s: erase(s, conversation_id=conversation_id))
+        await self.pipeline.in_db(lambda s: erase(s, conversation_id, by="person"))
+        logger.info("conversation erased at the person's request")
         return True
 
     async def _typing(self, chat_id: int) -> None:
@@ -846,14 +865,12 @@ class TelegramChannel:
             raise DeliveryError("no Telegram chat", permanent=True)
         chat_id = int(conversation.channel_user_id)
         message_id = view["id"]
-        label, first = await self.pipeline.in_db(
-            lambda s: _delivery_facts(s, conversation.id, view)
-        )
+        label = None
+        if view.get("sender") == "adviser":
+            label = await self.pipeline.in_db(lambda s: _adviser_label(s, view))
         body = view["text"] or (i18n_text("telegram.choose") if view["buttons"] else "")
         if label:
             body = f"{label} {body}"
-        if first and self.settings.telegram_privacy_notice:
-            body = f"{i18n_text('telegram.privacy_notice')}\n\n{body}"
         parts = split_text(body or i18n_text("telegram.choose"))
         markup = keyboard(message_id, view["buttons"])
         # A list of links is not previewed (only the first would be).
@@ -1117,32 +1134,29 @@ def _remember(session: Session, stored: Stored | None, plan: Plan) -> None:
             setattr(profile, key, value)
 
 
-def _delivery_facts(
-    session: Session, conversation_id: str, view: dict[str, Any]
-) -> tuple[str | None, bool]:
-    """Return the adviser's label for a message (None for the bot's) and whether
-    it is the first message said in the conversation."""
-    label = None
-    if view.get("sender") == "adviser":
-        adviser = (
-            session.get(Adviser, view["adviser_id"]) if view.get("adviser_id") else None
-        )
-        name = (adviser.display_name.split() or [""])[0] if adviser else ""
-        label = (
-            i18n_text("telegram.adviser_label", name=name)
-            if name
-            else i18n_text("telegram.adviser_label_unnamed")
-        )
-    earlier = session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.message_type == MessageType.OUTGOING,
-            Message.id < view["id"],
-        )
+def _adviser_label(session: Session, view: dict[str, Any]) -> str:
+    """Return "Jo (adviser):", the label of an adviser's message on Telegram."""
+    adviser = (
+        session.get(Adviser, view["adviser_id"]) if view.get("adviser_id") else None
     )
-    return label, not earlier
+    name = (adviser.display_name.split() or [""])[0] if adviser else ""
+    if name:
+        return i18n_text("telegram.adviser_label", name=name)
+    return i18n_text("telegram.adviser_label_unnamed")
+
+
+def _privacy_notice(session: Session, conversation_id: str) -> dict[str, Any] | None:
+    """Store the privacy notice once per conversation, before its first reply."""
+    conversation = repo.get_conversation(session, conversation_id=conversation_id)
+    if conversation is None:
+        return None
+    told = service.send_once(
+        session,
+        conversation=conversation,
+        text=i18n_text("telegram.privacy_notice"),
+        source_id=f"{PRIVACY_SOURCE}{conversation_id}",
+    )
+    return message_view(told) if told is not None else None
 
 
 def request_language(session: Session, conversation_id: str, lang: str) -> bool:
