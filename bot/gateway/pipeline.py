@@ -102,9 +102,9 @@ class Pipeline:
     async def receive(self, incoming: Incoming) -> Received:
         """Store ``incoming`` (once), then answer it or pass it to the advisers.
 
-        Stored under the conversation's lock, then answered under it again: a
-        message that arrives while an earlier one waits for its turn is stored
-        first, and the burst is answered as one turn (``_burst``).
+        Stored under the storing lock, then answered under the conversation's:
+        a message that arrives while an earlier one has its turn is stored at
+        once, and the burst is answered as one turn (``_burst``).
         """
         stored = await self.accept(incoming)
         return await self.process(stored, incoming)
@@ -272,7 +272,8 @@ class Pipeline:
         if incoming.rasa_text and incoming.rasa_text.startswith("/"):
             rasa_text = last  # an intent payload (a button) stands alone
         else:
-            rasa_text = "\n".join([*(spoken(p) for p in earlier), last])
+            said = [t for t in (spoken(p) for p in earlier) if t.strip()]
+            rasa_text = "\n".join([*said, last])
         text = "\n".join([*(p.text for p in earlier), incoming.text])
         ids = [p.id for p in earlier]
         await self.in_db(lambda s: turns.mark_all_answered(s, ids))

@@ -248,6 +248,11 @@ async def test_every_kind_of_message_is_stored_shown_and_answered(
                 "[sticker: 👍]",
                 "sticker",
             ),
+            "dice": (
+                {"dice": {"emoji": "🎲", "value": 3}},
+                "[a message without text]",
+                "other",
+            ),
             "contact": (
                 {
                     "contact": {

@@ -687,8 +687,6 @@ class TelegramChannel:
             # The caption is the message; the transcript shows what it came with.
             incoming = self._incoming(update, shown, rasa_text=caption)
             return Plan(incoming, **base, meta=meta)
-        if meta["kind"] == "other":
-            return None
         return Plan(
             self._incoming(update, shown),
             **base,
@@ -1020,8 +1018,8 @@ def _message_text(message: TgMessage, meta: dict[str, Any]) -> str:
         return _label("contact", name, contact.phone_number)
     if message.venue is not None:
         return _label("venue", message.venue.title)
-    meta["kind"] = "other"
-    return _label("message Telegram sent without text")
+    meta["kind"] = "other"  # a poll, dice, game...: kept, asked to type
+    return _label("a message without text")
 
 
 def _aware(value: datetime | None) -> datetime | None:
