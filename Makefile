@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Rasa must not phone home (telemetry, Sentry): nothing leaves this machine.
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help run test setup venvs model db chromium triage eval bench lint validate clean
+.PHONY: help run test setup venvs model db chromium haproxy triage eval bench lint validate clean
 
 help:
 	@echo "make run    - set up (environments, database, directory, model) and start Front Door"
@@ -51,10 +51,15 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || { echo "error: could not install chromium (apt-get install chromium, as root)"; exit 1; }; }
 
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { echo "installing Debian's haproxy for the scaled-profile tests..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null) \
+	  || { echo "error: could not install haproxy (apt-get install haproxy, as root)"; exit 1; }; }
+
 run: setup
 	@$(PY) -m bot.cli run
 
-test: setup chromium
+test: setup chromium haproxy
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 validate: $(RASA_READY)

@@ -10,23 +10,45 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import SORRY, conversation_id, in_session, logger
-from bot.directory.service import resources_for
+from bot.directory.service import guidance_for
+from bot.i18n import text
+
+Item = tuple[str, str, str, list[str]]
 
 
 def _guidance(
     session: Session, *, topic: str, subtopic: str | None, nation: str | None
-) -> list[tuple[str, str, str, list[str]]]:
-    rows = resources_for(
+) -> tuple[list[Item], bool]:
+    """Return the pages to show and whether they answer the subtopic itself."""
+    found = guidance_for(
         session, topic=topic, subtopic=subtopic, nation=nation, limit=3
     )
-    return [(r.title, r.publisher, r.url, list(r.nations)) for r in rows]
+    items = [(r.title, r.publisher, r.url, list(r.nations)) for r in found.pages]
+    return items, bool(found.specific)
 
 
 def guidance_reply(
-    items: list[tuple[str, str, str, list[str]]], *, nation: str | None
+    items: list[Item],
+    *,
+    nation: str | None,
+    topic: str = "",
+    subtopic: str | None = None,
+    specific: bool = True,
+    lang: str | None = None,
 ) -> str:
-    """Return the guidance message; name the nations when the place is unknown."""
-    lines = ["Official guidance that may help:"]
+    """Return the guidance message; name the nations when the place is unknown.
+
+    When no page is filed under the question's subtopic, it says so before the
+    topic's general pages rather than passing them off as the answer.
+    """
+    if subtopic and subtopic != "general" and not specific:
+        topic_name = text(f"directory.topics.{topic}", lang) if topic else ""
+        head = text("directory.guidance_no_specific", lang, topic=topic_name)
+    elif subtopic and subtopic != "general":
+        head = text("directory.guidance_specific", lang)
+    else:
+        head = text("directory.guidance_general", lang)
+    lines = [head]
     for title, publisher, url, nations in items:
         applies = ""
         if nation is None and len(nations) < 4:
@@ -52,11 +74,12 @@ class ActionSuggestResources(Action):
             if tracker.get_slot("location_status") == "resolved"
             else None
         )
+        subtopic = tracker.get_slot("subtopic")
         try:
-            items = await in_session(
+            items, specific = await in_session(
                 _guidance,
                 topic=topic,
-                subtopic=tracker.get_slot("subtopic"),
+                subtopic=subtopic,
                 nation=nation,
             )
         except Exception:
@@ -71,5 +94,13 @@ class ActionSuggestResources(Action):
                 "the organisation above or an adviser can help."
             )
             return []
-        dispatcher.utter_message(text=guidance_reply(items, nation=nation))
+        reply = guidance_reply(
+            items,
+            nation=nation,
+            topic=topic,
+            subtopic=subtopic,
+            specific=specific,
+            lang=tracker.get_slot("language"),
+        )
+        dispatcher.utter_message(text=reply)
         return []

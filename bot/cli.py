@@ -488,6 +488,164 @@ def advisers_deactivate(username: str) -> None:
     console.print(f"adviser {username!r} deactivated; their sessions have ended")
 
 
+# --------------------------------------------------------------------------------
+# privacy (issue 13)
+# --------------------------------------------------------------------------------
+
+privacy_app = typer.Typer(
+    help="Retention, subject access (export) and erasure.", no_args_is_help=True
+)
+app.add_typer(privacy_app, name="privacy")
+
+
+def _selector(
+    conversation: str | None, email: str | None, telegram_user: str | None
+) -> tuple[dict[str, str], str, str]:
+    """Return the one selector given, what it is called and how it was found."""
+    given = {
+        k: v
+        for k, v in (
+            ("conversation_id", conversation),
+            ("email", email),
+            ("telegram_user", telegram_user),
+        )
+        if v
+    }
+    if len(given) != 1:
+        err.print(
+            "error: give exactly one of --conversation ID, --email ADDRESS or "
+            "--telegram-user ID."
+        )
+        raise typer.Exit(2)
+    [(key, value)] = given.items()
+    labels = {
+        "conversation_id": ("conversation " + value, "by conversation id"),
+        "email": ("the email address " + value, "by email address"),
+        "telegram_user": ("Telegram user " + value, "by Telegram user id"),
+    }
+    label, how = labels[key]
+    return given, label, how
+
+
+_CONVERSATION = typer.Option(None, "--conversation", help="A conversation id.")
+_EMAIL = typer.Option(None, "--email", help="The person's email address.")
+_TELEGRAM = typer.Option(None, "--telegram-user", help="The person's Telegram id.")
+
+
+@privacy_app.command("export")
+@friendly_errors
+def privacy_export(
+    conversation: str | None = _CONVERSATION,
+    email: str | None = _EMAIL,
+    telegram_user: str | None = _TELEGRAM,
+    as_html: bool = typer.Option(
+        False, "--html", help="A readable HTML page to send them, not JSON."
+    ),
+    out: Path | None = typer.Option(  # noqa: B008
+        None, "--out", help="Write to this file (mode 0600), not stdout."
+    ),
+) -> None:
+    """Print everything held about one person (a subject access request)."""
+    import json
+    import os
+
+    from bot.db.session import session_scope
+    from bot.privacy import audit, export, stores
+
+    given, label, _how = _selector(conversation, email, telegram_user)
+    with session_scope(get_settings().database_url) as session:
+        ids = stores.find_conversations(session, **given)
+        data = export.export(session, ids, by=audit.cli_actor(), asked_for=label)
+    body = (
+        export.to_html(data)
+        if as_html
+        else json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    )
+    if out is None:
+        sys.stdout.write(body)
+    else:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(body)
+        err.print(f"{len(ids)} conversation(s) written to {out}")
+    if not ids:
+        err.print(f"nothing is held about {label}")
+
+
+@privacy_app.command("erase")
+@friendly_errors
+def privacy_erase(
+    conversation: str | None = _CONVERSATION,
+    email: str | None = _EMAIL,
+    telegram_user: str | None = _TELEGRAM,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask to confirm."),
+) -> None:
+    """Erase one person's conversations from every store (asks to confirm)."""
+    from bot.db.session import session_scope
+    from bot.privacy import audit, erasure, stores
+
+    given, label, how = _selector(conversation, email, telegram_user)
+    url = get_settings().database_url
+    with session_scope(url) as session:
+        ids = stores.find_conversations(session, **given)
+    if not ids:
+        console.print(f"nothing is held about {label}: nothing erased")
+        return
+    if not yes and not typer.confirm(
+        f"Erase {len(ids)} conversation(s) of {label} from every store? "
+        "This cannot be undone",
+        default=False,
+    ):
+        err.print("nothing erased")
+        raise typer.Exit(1)
+    with session_scope(url) as session:
+        removed = erasure.erase_conversations(
+            session, ids, by=audit.cli_actor(), how=how
+        )
+    console.print(
+        f"erased {removed.conversations} conversation(s) of {label} "
+        f"({removed.tracker_events} assistant events); the audit log records "
+        "that an erasure happened, not what it erased"
+    )
+
+
+@privacy_app.command("sweep")
+@friendly_errors
+def privacy_sweep(
+    now: str | None = typer.Option(
+        None,
+        "--now",
+        help="Sweep as if it were this time (ISO 8601, e.g. 2027-06-01T00:00Z): "
+        "see what a later sweep would do.",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only count what would be anonymised."
+    ),
+) -> None:
+    """Anonymise conversations idle longer than RETENTION_DAYS."""
+    from datetime import UTC, datetime
+
+    from bot.privacy import audit
+    from bot.privacy.sweep import sweep
+
+    when = None
+    if now:
+        try:
+            when = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        except ValueError:
+            err.print(f"error: --now {now!r} is not an ISO 8601 date and time.")
+            raise typer.Exit(2) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    days = get_settings().retention_days
+    ids = sweep(now=when, by=audit.cli_actor(), dry_run=dry_run)
+    verb = "would anonymise" if dry_run else "anonymised"
+    console.print(
+        f"{verb} {len(ids)} conversation(s) idle more than {days} days; "
+        "kept: dates, channel, topic, council area, outcome"
+    )
+
+
 def main() -> None:
     """Entry point for `python -m bot.cli`."""
     app()

@@ -310,7 +310,7 @@ def build_stack(
         gateway_port=gateway_port or free_port(),
         rasa_token=rasa_token,
     )
-    env = _env(stack, extra_env)
+    env = _env(stack, {"LOG_DIR": str(log_dir.resolve()), **(extra_env or {})})
     env["GATEWAY_WORKERS"] = str(gateway_workers)
     env["RASA_WORKERS"] = str(rasa_workers)
     if redis_url:

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     adviser_timezone: str = "Europe/London"
 
     log_level: str = "INFO"
+    # where the services log (bot/runner.py sets it for its children); the
+    # privacy sweep and erasures remove the lines naming a conversation there
+    log_dir: Path = VAR_DIR / "log"
+
+    # issue 13: how long a conversation is kept after its last activity, in
+    # days; then only anonymous facts stay (docs/privacy.md)
+    retention_days: int = Field(default=180, ge=1)
+    # how often the running gateway sweeps (seconds; 0: never, only by hand)
+    retention_sweep_every_s: float = Field(default=24 * 3600.0, ge=0)
 
     # --- the scaled profile (docs/deploy.md): PostgreSQL + Redis, N workers ---
     # Redis carries live-update notices (ids only), the shared rate limits and

@@ -41,6 +41,9 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Freed pages zeroed, as on the app's connections (bot/db/session.py):
+        # Rasa's own page splits must not leave copies of erased events behind.
+        cursor.execute("PRAGMA secure_delete=ON")
     finally:
         cursor.close()
 

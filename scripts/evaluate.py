@@ -4,8 +4,10 @@ Classifies the dev and frozen test splits with the trained model exactly as the
 server does (bot.triage.classify, the Rasa-side worker) and reports issue 8's
 figures with intervals, the cross-validation and the bake-off
 (scripts/eval_triage.py); scores the location resolver on the labelled place
-mentions; checks the `make triage` contract on docs/triage-sample.jsonl and
-times a 2,000-line run. Writes docs/evaluation.md and its plots under docs/img/.
+mentions and on the frozen split of tests/directory/frozen/, with the guidance
+coverage table (scripts/eval_directory.py); checks the `make triage` contract
+on docs/triage-sample.jsonl and times a 2,000-line run. Writes docs/evaluation.md
+and its plots under docs/img/.
 ``--gate`` also compares the test figures with tests/nlu/floors.json and exits
 non-zero when one fell below its floor.
 """
@@ -16,8 +18,8 @@ import argparse
 import json
 import sys
 
+from scripts import eval_directory, eval_triage
 from scripts import eval_runs as runs
-from scripts import eval_triage
 from scripts.eval_report import write_report
 from scripts.report_common import DOCS, ROOT
 
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     _log("scoring the location resolver ...")
     places = runs.run_places()
 
+    _log("scoring the resolver on the frozen place split, guidance coverage ...")
+    directory_markdown = eval_directory.build()
+
     _log("checking the `make triage` contract on docs/triage-sample.jsonl ...")
     sample = runs.make_triage(
         runs.TRIAGE_SAMPLE.read_text(encoding="utf-8").splitlines()
@@ -77,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         sample=sample,
         speed=speed,
     )
-    REPORT.write_text(write_report(evaluation), encoding="utf-8")
+    REPORT.write_text(
+        eval_directory.splice(write_report(evaluation), directory_markdown),
+        encoding="utf-8",
+    )
     f = test.figures
     _log(
         f"wrote {REPORT.relative_to(ROOT)}: test topic macro-F1 "

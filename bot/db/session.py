@@ -40,6 +40,10 @@ def _engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # A deleted row is overwritten with zeros, not just unlinked: an
+            # erasure or the retention sweep (bot/privacy) must not leave the
+            # person's words readable in the database file (docs/privacy.md).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine

@@ -225,6 +225,60 @@ def resources_for(
 
 
 @dataclass(frozen=True)
+class Guidance:
+    """Pages for a question: those filed under its subtopic, else the topic's."""
+
+    specific: list[Resource]
+    general: list[Resource]
+
+    @property
+    def pages(self) -> list[Resource]:
+        """Return the pages to show (specific ones when there are any)."""
+        return self.specific or self.general
+
+
+def _own_subtopic(res: Resource, topic: str, subtopic: str) -> int:
+    """0 when the page is about exactly this subtopic, else its tag's position."""
+    tag = f"{topic}/{subtopic}"
+    if res.source_subtopic.strip().lower().replace(" ", "_") == subtopic:
+        return 0
+    return 1 + res.tags.index(tag) if tag in res.tags else 99
+
+
+def guidance_for(
+    session: Session,
+    *,
+    topic: str,
+    subtopic: str | None = None,
+    nation: Nation | str | None = None,
+    limit: int = 3,
+) -> Guidance:
+    """Return the guidance for a question: its subtopic's pages, best first.
+
+    A page about exactly the subtopic (the annual-return page for an annual
+    return) comes before one that only touches it, and a page for the nation
+    before a UK-wide one. When the subtopic has no page in the nation, the
+    topic's general pages are returned separately, so the reply can say so.
+    """
+    rows = session.scalars(select(Resource).order_by(Resource.id)).all()
+    nation_value = nation.value if isinstance(nation, Nation) else nation
+
+    def applies(res: Resource) -> bool:
+        return nation_value is None or nation_value in res.nations
+
+    specific: list[Resource] = []
+    if subtopic and subtopic != "general":
+        tag = f"{topic}/{subtopic}"
+        specific = sorted(
+            (r for r in rows if tag in r.tags and applies(r)),
+            key=lambda r: (_own_subtopic(r, topic, subtopic), len(r.nations), r.id),
+        )[:limit]
+    general = [r for r in rows if f"{topic}/general" in r.tags and applies(r)]
+    general.sort(key=lambda r: (len(r.nations), r.id))
+    return Guidance(specific=specific, general=general[:limit] if not specific else [])
+
+
+@dataclass(frozen=True)
 class NationCoverage:
     nation: Nation
     lads: int

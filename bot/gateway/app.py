@@ -22,9 +22,11 @@ from bot.gateway.bridge import RedisBridge
 from bot.gateway.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.gateway.channels.web import STATIC_DIR, WebChannel, widget_routes
 from bot.gateway.events import message_view
+from bot.gateway.leader import Leadership
 from bot.gateway.logs import configure_logging
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.rasa_client import RasaClient
+from bot.privacy.sweep import RetentionSweeper
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -139,8 +141,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return await telegram.webhook(request)
 
     telegram_starter = (
-        health.TelegramStarter(telegram) if telegram is not None else None
+        health.TelegramStarter(
+            telegram,
+            # several workers polling would steal each other's updates
+            leadership=Leadership(settings.database_url, "telegram-polling")
+            if telegram.polling and settings.is_scaled
+            else None,
+        )
+        if telegram is not None
+        else None
     )
+    retention = RetentionSweeper(settings.retention_sweep_every_s)
 
     bridge = (
         RedisBridge(
@@ -159,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         rasa_client.set_client(rasa)
         delivery.set_pipeline(pipeline)
         await delivery.start_worker(pipeline)  # the outbox and the sweeper
+        await retention.start()  # the daily privacy sweep (bot/privacy)
         if telegram_starter is not None:
             # Retried in the background: a Telegram outage never keeps the
             # widget and the console from starting.
@@ -172,6 +184,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await telegram.drain(settings.rasa_timeout_s + SHUTDOWN_DRAIN_MARGIN_S)
             if telegram_starter is not None:
                 await telegram_starter.stop()
+            await retention.stop()
             await rasa.aclose()
             delivery.set_pipeline(None)
             rasa_client.set_client(None)

@@ -14,12 +14,15 @@ from starlette.concurrency import run_in_threadpool
 from bot.backoff import Backoff
 from bot.db.session import session_scope
 from bot.gateway.channels.telegram import TelegramChannel
+from bot.gateway.leader import Leadership
 from bot.gateway.rasa_client import HEALTH_TIMEOUT_S, RasaClient
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 OK, DOWN, OFF, STARTING = "ok", "down", "off", "starting"
+# another worker polls Telegram (the scaled profile); this one takes over if it dies
+STANDBY = "standby"
 
 
 class TelegramStarter:
@@ -36,8 +39,11 @@ class TelegramStarter:
         *,
         backoff: Backoff | None = None,
         first_wait_s: float = 2.0,
+        leadership: Leadership | None = None,
     ) -> None:
         self.channel = channel
+        # polling with several workers: only the worker holding this polls
+        self.leadership = leadership
         self.backoff = backoff or Backoff(first_s=1.0, max_s=60.0)
         self.first_wait_s = first_wait_s
         self.started = False
@@ -49,7 +55,18 @@ class TelegramStarter:
         self._task = asyncio.create_task(self._run(), name="telegram-start")
         await asyncio.wait({self._task}, timeout=self.first_wait_s)
 
+    @property
+    def standby(self) -> bool:
+        """Waiting for another worker's polling to end (it is not down)."""
+        return (
+            not self.started
+            and self.leadership is not None
+            and not self.leadership.held
+        )
+
     async def _run(self) -> None:
+        if self.leadership is not None:
+            await self.leadership.take()
         while True:
             self.attempts += 1
             try:
@@ -81,6 +98,9 @@ class TelegramStarter:
                 await self._task
         with suppress(Exception):
             await self.channel.stop()
+        if self.leadership is not None:
+            with suppress(Exception):
+                await self.leadership.give_up()
 
 
 class Parts:
@@ -109,6 +129,22 @@ class Parts:
         except Exception:  # noqa: BLE001 (down, whatever the reason)
             return False
 
+    async def redis_up(self) -> bool:
+        """Return whether Redis answers PING (the scaled profile's live updates,
+        shared limits and Rasa's lock store)."""
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(
+            self.settings.redis_url or "", socket_timeout=HEALTH_TIMEOUT_S
+        )
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                return bool(await client.ping())  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 (down, whatever the reason)
+            return False
+        finally:
+            await client.aclose()
+
     async def report(self) -> dict[str, Any]:
         """Return the health report: "status", then one field per part."""
         rasa, actions, database = await asyncio.gather(
@@ -119,10 +155,18 @@ class Parts:
             "action_server": OK if actions else DOWN,
             "database": OK if database else DOWN,
         }
+        if self.settings.redis_url:
+            parts["redis"] = OK if await self.redis_up() else DOWN
         if self.telegram is None:
             parts["telegram"] = OFF
         else:
-            parts["telegram"] = OK if self.telegram.started else STARTING
+            parts["telegram"] = (
+                OK
+                if self.telegram.started
+                else STANDBY
+                if self.telegram.standby
+                else STARTING
+            )
         down = [name for name, state in parts.items() if state in (DOWN, STARTING)]
         report: dict[str, Any] = {"status": "degraded" if down else OK, **parts}
         if down:

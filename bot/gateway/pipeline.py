@@ -18,6 +18,7 @@ from bot.db.base import utcnow
 from bot.db.models import ConversationStatus
 from bot.db.repositories import conversations as repo
 from bot.db.session import session_scope
+from bot.directory.reports import parse_payload, record_report, reply_text
 from bot.domain import risk_phrases
 from bot.domain.safety import RiskCheck
 from bot.gateway import action_check, hub, turns
@@ -25,7 +26,7 @@ from bot.gateway.channels.base import Channel, ConversationRef, Incoming
 from bot.gateway.events import message_event, message_view, status_event, typing_event
 from bot.gateway.hours import AdviserHours
 from bot.gateway.locks import conversation_locks
-from bot.gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
+from bot.gateway.rasa_client import BotMessage, BotReply, RasaClient, RasaUnavailable
 from bot.gateway.turns import (
     BOT_UNAVAILABLE_TEXT,
     WITH_ADVISERS,
@@ -432,6 +433,15 @@ class Pipeline:
         topic = hub.conversation_topic(conv.id)
         notice = turns.Notice(self.hours, self.clock())
         hub.publish(topic, typing_event(conv.id, True))
+        report = parse_payload(incoming.rasa_text)
+        if report is not None:  # "Is this wrong?" on a directory entry: no Rasa turn
+            hub.publish(topic, typing_event(conv.id, False))
+            reply = await self.in_db(
+                lambda s: directory_report_reply(s, conv.id, report, incoming.channel)
+            )
+            return await self.in_db(
+                lambda s: turns.store_reply(s, conv, view["id"], reply, notice)
+            )
         try:
             if conv.bot_paused:
                 await self._resume(conv)
@@ -521,3 +531,17 @@ class Pipeline:
             return message_view(message)
 
         return await self.in_db(store)
+
+
+def directory_report_reply(
+    session: Session, conversation_id: str, ids: list[str], channel: str
+) -> BotReply:
+    """Queue an "Is this wrong?" report for the operators; return the thanks."""
+    rows = record_report(
+        session, conversation_id=conversation_id, organisation_ids=ids, channel=channel
+    )
+    logger.info(
+        "directory entry reported",
+        extra={"conversation_id": conversation_id, "reports": len(rows)},
+    )
+    return BotReply(messages=[BotMessage(text=reply_text(bool(rows)))])

@@ -344,6 +344,123 @@ async def test_redis_restart_streams_resubscribe_and_catch_up(scaled: Scaled) ->
             await next_text(on_a, text)
 
 
+# ------------------------------------------------- behind a real reverse proxy
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+HAPROXY_CONFIG = """\
+global
+  maxconn 512
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  timeout tunnel 1h
+frontend front_door
+  bind 127.0.0.1:{port}
+  default_backend gateways
+backend gateways
+  balance roundrobin
+  option httpchk GET /healthz
+  http-response set-header X-Served-By %s
+  server a 127.0.0.1:{a} check inter 1s
+  server b 127.0.0.1:{b} check inter 1s
+"""
+
+
+@pytest.fixture(scope="module")
+def proxy(scaled: Scaled, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """HAProxy (Debian's package) round-robin over gateway A and gateway B."""
+    port = free_port()
+    config = tmp_path_factory.mktemp("haproxy") / "haproxy.cfg"
+    config.write_text(
+        HAPROXY_CONFIG.format(
+            port=port,
+            a=scaled.a.services.gateway_port,
+            b=scaled.b.services.gateway_port,
+        )
+    )
+    proc = subprocess.Popen(
+        [HAPROXY, "-db", "-f", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def both_up() -> bool:
+        try:
+            served = {
+                httpx.get(f"{url}/healthz", timeout=5).headers.get("x-served-by")
+                for _ in range(4)
+            }
+        except httpx.HTTPError:
+            return False
+        return served == {"a", "b"}
+
+    try:
+        wait_for("HAProxy with both gateways up", both_up, timeout=30)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_behind_a_reverse_proxy_any_request_on_any_gateway(
+    scaled: Scaled, proxy: str
+) -> None:
+    async with httpx.AsyncClient(timeout=60) as http:
+        conv = await start_conversation(http, proxy)
+        async with stream(http, proxy, conv) as events:
+            served: set[str] = set()
+            for text in ("How do we apply for a grant?", "Truro", "thanks"):
+                sent = await send(http, proxy, conv, text)
+                assert sent.status_code == 200, sent.text
+                served.add(sent.headers["x-served-by"])
+                for reply in sent.json()["replies"]:
+                    await next_text(events, reply["text"][:40])
+            assert served == {"a", "b"}  # round robin: both gateways answered
+    # the console: signed in through the proxy, each page and form on
+    # whichever gateway HAProxy picks (sessions and CSRF are shared)
+    through_proxy = E2EStack(
+        Stack(
+            database_url=scaled.a.database_url,
+            rasa_port=scaled.rasa.rasa_port,
+            action_port=scaled.rasa.action_port,
+            gateway_port=int(proxy.rsplit(":", 1)[1]),
+            rasa_token=scaled.rasa.rasa_token,
+        ),
+        scaled.a.bot_api,
+        scaled.a.session_secret,
+        scaled.a.log_dir,
+    )
+    handed = httpx.post(
+        f"{proxy}/api/widget/conversations/{conv['conversation_id']}/messages",
+        json={
+            "token": conv["token"],
+            "client_message_id": secrets.token_hex(8),
+            "text": "can I speak to a person please",
+        },
+        timeout=60,
+    )
+    assert handed.status_code == 200
+    console = Console(through_proxy)
+    try:
+        # signing in, then each page and form, round-robin over both gateways
+        console.claim(conv["conversation_id"])
+        text = f"Adviser here {secrets.token_hex(3)}"
+        console._form(conv["conversation_id"], "reply", text=text)
+    finally:
+        console.close()
+
+    def delivered() -> bool:
+        return any(
+            m.content == text and m.delivered_at is not None
+            for m in stored(scaled.a.database_url, conv["conversation_id"])
+        )
+
+    wait_for("the adviser's reply delivered", delivered)
+
+
 async def test_rate_limit_hit_on_one_gateway_counts_on_the_other(
     scaled: Scaled,
 ) -> None:

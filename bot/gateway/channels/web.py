@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
 import re
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from bot.gateway.channels.base import (
 from bot.gateway.events import message_view
 from bot.gateway.pipeline import Pipeline, UnknownConversation
 from bot.gateway.ratelimit import RateLimiter, storage_for
+from bot.gateway.streamcaps import stream_caps
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,13 @@ class WidgetApi:
                 self.settings.redis_url, self.settings.redis_key_prefix
             ),
         )
-        self.streams: Counter[str] = Counter()
+        # open event streams per conversation, counted across every worker
+        self.streams = stream_caps(
+            MAX_STREAMS_PER_CONVERSATION,
+            self.settings.redis_url,
+            self.settings.redis_key_prefix,
+        )
+        self._releases: set[asyncio.Task[None]] = set()
 
     async def _limited(
         self, request: Request, conversation_id: str | None
@@ -253,7 +260,8 @@ class WidgetApi:
         cid = request.path_params["conversation_id"]
         if not _token_ok(self.settings, cid, request.query_params.get("token")):
             return _error(403, "unknown conversation")
-        if self.streams[cid] >= MAX_STREAMS_PER_CONVERSATION:
+        place = await self.streams.take(cid)
+        if place is None:
             return _error(429, "too many open streams", **{"Retry-After": "10"})
         last = request.headers.get("last-event-id") or request.query_params.get(
             "after", ""
@@ -263,7 +271,6 @@ class WidgetApi:
         # count the stream now (the limit is checked now); both are released by
         # the response however it ends, even if the stream never starts.
         subscription = hub.subscribe(hub.conversation_topic(cid))
-        self.streams[cid] += 1
         released = False
 
         def release() -> None:
@@ -272,9 +279,11 @@ class WidgetApi:
                 return
             released = True
             subscription.close()
-            self.streams[cid] -= 1
-            if self.streams[cid] <= 0:
-                del self.streams[cid]
+            task = asyncio.get_running_loop().create_task(
+                self.streams.give_back(place)
+            )
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
 
         async def stream() -> AsyncIterator[str]:
             sent = after or 0
@@ -299,6 +308,7 @@ class WidgetApi:
                 while True:
                     event = await subscription.get(HEARTBEAT_S)
                     if event is None:
+                        await self.streams.renew(place)
                         yield ": keep-alive\n\n"
                         continue
                     kind = event.get("type")

@@ -222,6 +222,7 @@
   }
 
   var WHO = { person: "You", bot: title, adviser: "Adviser" };
+  var INLINE_RE = /^\/directory_report/;
 
   function render(message, pendingNode) {
     if (message.id && state.seen[message.id]) {
@@ -230,11 +231,26 @@
     var sender = message.sender === "person" ? "person" :
       (message.sender === "adviser" ? "adviser" : "bot");
     var node = pendingNode || el("div", { className: "fd-msg fd-msg--" + sender });
+    // "Is this wrong?" on a directory entry stays with its own message.
+    var inline = [], quick = [];
+    (message.buttons || []).forEach(function (b) {
+      (INLINE_RE.test(b.payload || "") ? inline : quick).push(b);
+    });
     if (!pendingNode) {
       node.appendChild(el("span", { className: "fd-who", text: WHO[sender] + ":" }));
       var body = el("p", { className: "fd-text" });
       appendText(body, message.text || "");
       node.appendChild(body);
+      inline.forEach(function (button) {
+        var b = el("button", {
+          type: "button", className: "fd-inline-action", text: button.title
+        });
+        b.addEventListener("click", function () {
+          b.disabled = true;
+          send(button.title, button.payload);
+        });
+        node.appendChild(b);
+      });
       log.appendChild(node);
     }
     if (message.id) {
@@ -245,7 +261,7 @@
     // Quick replies belong to the latest message only (a sent message's own
     // node is already in place, and its answer may have arrived first).
     if (!pendingNode) {
-      showReplies(sender === "person" ? [] : (message.buttons || []));
+      showReplies(sender === "person" ? [] : quick);
     }
     privacy.classList.add("fd-privacy--compact");
     log.scrollTop = log.scrollHeight;
