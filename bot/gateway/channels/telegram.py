@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -396,7 +397,11 @@ class TelegramChannel:
         if plan is not None:
             plan.incoming = await self._source(update, plan)
             stored = await self.pipeline.accept(plan.incoming, settled=plan.settled)
-            await self.pipeline.in_db(lambda s: _remember(s, stored, plan))
+            try:
+                await self.pipeline.in_db(lambda s: _remember(s, stored, plan))
+            except IntegrityError:
+                # another update of this chat made the rows first: now an update
+                await self.pipeline.in_db(lambda s: _remember(s, stored, plan))
 
         async def answer() -> None:
             await self._answer(press, stored, plan)
