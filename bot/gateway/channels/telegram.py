@@ -426,6 +426,9 @@ class TelegramChannel:
     async def _work(self, chat_id: int) -> None:
         queue = self._queues[chat_id]
         try:
+            # Telegram may deliver two updates of a chat over two connections at
+            # once: a moment for the earlier one to arrive before answering.
+            await asyncio.sleep(self.settings.telegram_reorder_window_s)
             while queue:
                 _, _, work = heapq.heappop(queue)
                 try:
