@@ -273,6 +273,8 @@ class Bench:
     load_before: list[float] = field(default_factory=list)
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
     profile: dict[str, Any] = field(default_factory=dict)
+    # the scaled profile: PostgreSQL + Redis, 2 gateway and 2 Rasa workers
+    scaled: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_database() -> str:
@@ -360,8 +362,164 @@ async def bench(plan: Plan) -> Bench:
             result.rss_peak_total = monitor.peak_total
             result.driver_rss = psutil.Process().memory_info().rss
             await asyncio.to_thread(stack.stop)
+    if not os.environ.get("BENCH_SKIP_SCALED"):
+        await bench_scaled(plan, result)
     result.total_s = round(time.perf_counter() - t0, 1)
     return result
+
+
+# ------------------------------------------------------------- scaled profile
+
+SCALED_WORKERS = 2
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def prepare_postgres() -> tuple[str, Callable[[], None]]:
+    """A throwaway PostgreSQL database with the directory; and its dropper."""
+    import psycopg
+
+    from bot.db.migrate import upgrade
+    from bot.db.session import get_engine, session_scope
+    from bot.directory.importer import import_directory
+
+    name = f"fd_bench_{secrets.token_hex(5)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # our own hex name
+    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    ) + f"/{name}"
+    upgrade(url)
+    with session_scope(url) as session:
+        import_directory(session, Path("data/directory"))
+
+    def drop() -> None:
+        get_engine(url).dispose()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
+
+
+def _clear_redis(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+async def bench_scaled(plan: Plan, result: Bench) -> None:
+    """The same loads on the scaled profile, in the same run: PostgreSQL (a
+    throwaway database on the local server), Redis (a key prefix of its own),
+    two gateway workers and two Rasa workers."""
+    t0 = time.perf_counter()
+    _log("scaled profile: a throwaway PostgreSQL database ...")
+    try:
+        url, drop = await asyncio.to_thread(prepare_postgres)
+    except Exception as exc:  # noqa: BLE001 (no PostgreSQL here: say so)
+        result.notes.append(f"scaled profile not run: PostgreSQL unavailable ({exc})")
+        return
+    prefix = f"fdbench{secrets.token_hex(4)}"
+    scaled: dict[str, Any] = {
+        "gateway_workers": SCALED_WORKERS,
+        "rasa_workers": SCALED_WORKERS,
+        "human": [],
+        "saturation": [],
+    }
+    try:
+        gateway_port = free_port()
+        stack = build_stack(
+            database_url=url,
+            gateway_port=gateway_port,
+            rasa_token=secrets.token_hex(16),
+            log_dir=BENCH_DIR / "logs-scaled",
+            gateway_workers=SCALED_WORKERS,
+            rasa_workers=SCALED_WORKERS,
+            redis_url=REDIS_URL,
+            redis_key_prefix=prefix,
+            extra_env={
+                "ENVIRONMENT": "development",
+                "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+                "WIDGET_RATE_LIMIT_PER_MINUTE": "1000000",
+                "LOG_LEVEL": "WARNING",
+            },
+        )
+        _log("scaled profile: starting 2 Rasa workers, actions, 2 gateway workers ...")
+        scaled["ready_s"] = await asyncio.to_thread(start, stack)
+        monitor = Monitor(stack)
+        monitor.start()
+        try:
+            await _scaled_runs(plan, stack, monitor, scaled, t0)
+        finally:
+            await monitor.stop()
+            scaled["rss_peak"] = dict(monitor.peak)
+            scaled["rss_peak_total"] = monitor.peak_total
+            await asyncio.to_thread(stack.stop)
+    finally:
+        await asyncio.to_thread(drop)
+        await asyncio.to_thread(_clear_redis, prefix)
+    scaled["total_s"] = round(time.perf_counter() - t0, 1)
+    result.scaled = scaled
+
+
+async def _scaled_runs(
+    plan: Plan, stack: Stack, monitor: Monitor, scaled: dict[str, Any], t0: float
+) -> None:
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=200)
+    timeout = httpx.Timeout(drv.REQUEST_TIMEOUT_S, connect=5.0)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+
+        def widget(_i: int, _n: int) -> drv.Channel:
+            return drv.WidgetChannel(http, stack.gateway_url)
+
+        def rasa(_i: int, _n: int) -> drv.Channel:
+            return drv.RasaChannel(http, stack.rasa_url)
+
+        pace_rng = random.Random(11)  # noqa: S311
+
+        def human() -> float:
+            return pace_rng.uniform(0.8, 1.2) * plan.pause_mean
+
+        def no_pause() -> float:
+            return 0.0
+
+        await run_load("warm-up", "widget", widget, 4, 8.0, no_pause, monitor)
+        await run_load("warm-up", "rasa", rasa, 4, 4.0, no_pause, monitor)
+        people = HUMAN_LEVELS[-1]
+        _log(f"scaled profile: human pace, {people} people ...")
+        slices: dict[str, list[Slice]] = {"widget": [], "rasa": []}
+        each = plan.human_seconds / HUMAN_SLICES
+        for k in range(HUMAN_SLICES):
+            for target, factory in (("widget", widget), ("rasa", rasa)):
+                slices[target].append(await load_slice(
+                    target, factory, people, each, human, monitor,
+                    stagger=min(plan.pause_mean, each / 3), seed=k,
+                ))
+        for target, parts in slices.items():
+            name = f"scaled-human-{people}-{target}"
+            run = combine(name, target, people, True, parts)
+            scaled["human"].append(asdict(run))
+            _log(_line(run))
+        best = {"widget": 0.0, "rasa": 0.0}
+        flat = {"widget": 0, "rasa": 0}
+        for people in SATURATION_LEVELS:
+            for target, factory in (("widget", widget), ("rasa", rasa)):
+                run = await run_load(
+                    f"scaled-saturation-{people}-{target}", target, factory, people,
+                    plan.step_seconds, no_pause, monitor,
+                )
+                scaled["saturation"].append(asdict(run))
+                _log(_line(run))
+                rate = run.overall["msg_per_s"]
+                flat[target] = 0 if rate > best[target] * 1.03 else flat[target] + 1
+                best[target] = max(best[target], rate)
+            if min(flat.values()) >= 2:
+                break
 
 
 async def _runs(

@@ -220,6 +220,87 @@ def plot(data: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+SCALED_RATIO = Target(1.5)
+SCALED_OVERHEAD = Target(0.15, higher=False)
+
+
+def scaled_section(data: dict[str, Any]) -> list[str]:
+    """The embedded and the scaled profile side by side (same run, same loads)."""
+    scaled = data.get("scaled") or {}
+    out: list[str] = ["## Embedded and scaled profiles\n"]
+    if not scaled:
+        out.append("The scaled profile was not run (" + "; ".join(
+            n for n in data.get("notes", []) if "scaled" in n) + ").\n")
+        return out
+    out.append(
+        "The same run starts the stack a second time in the scaled profile: "
+        "PostgreSQL (a throwaway database on the local server) and Redis (a key "
+        f"prefix of its own), {scaled['gateway_workers']} gateway workers "
+        f"(`GATEWAY_WORKERS`) and {scaled['rasa_workers']} Rasa workers "
+        "(`RASA_WORKERS`, Rasa's Redis lock store), widget only; the same human-"
+        "pace script at 50 people and the same ramp to the peak. Both profiles "
+        "share this 2-core machine with PostgreSQL and Redis themselves.\n")
+    emb_peak = peak(data["saturation"], "widget")
+    sc_peak = peak(scaled["saturation"], "widget")
+    emb_rasa = peak(data["saturation"], "rasa")
+    sc_rasa = peak(scaled["saturation"], "rasa")
+    emb50 = _find(data["human"], "gateway", 50)
+    emb_r50 = _find(data["human"], "rasa", 50)
+    sc50 = _find(scaled["human"], "widget", 50)
+    sc_r50 = _find(scaled["human"], "rasa", 50)
+
+    def rate(run: Run | None) -> float:
+        return run["overall"]["msg_per_s"] if run else float("nan")
+
+    def p(run: Run | None, key: str, channel: str | None = None) -> float:
+        if not run:
+            return float("nan")
+        figures = run["by_channel"].get(channel) if channel else run["overall"]
+        return figures[key] if figures else float("nan")
+
+    rows = [
+        ["peak msg/s through the gateway", f"{rate(emb_peak):.1f}",
+         f"{rate(sc_peak):.1f}"],
+        ["peak msg/s straight to Rasa", f"{rate(emb_rasa):.1f}",
+         f"{rate(sc_rasa):.1f}"],
+        ["p50 / p95 at 50 people, widget",
+         f"{_ms(p(emb50, 'p50', 'widget'))} / {_ms(p(emb50, 'p95', 'widget'))} ms",
+         f"{_ms(p(sc50, 'p50'))} / {_ms(p(sc50, 'p95'))} ms"],
+        ["p50 / p95 at 50 people, Rasa direct",
+         f"{_ms(p(emb_r50, 'p50'))} / {_ms(p(emb_r50, 'p95'))} ms",
+         f"{_ms(p(sc_r50, 'p50'))} / {_ms(p(sc_r50, 'p95'))} ms"],
+        ["CPU cores used at the peak", _cpu(emb_peak) if emb_peak else "n/a",
+         _cpu(sc_peak) if sc_peak else "n/a"],
+        ["RSS peak, whole stack", _mb(float(data["rss_peak_total"])),
+         _mb(float(scaled.get("rss_peak_total", 0)))],
+    ]
+    out.append(md_table(["", "embedded (SQLite, 1 + 1)", "scaled (PostgreSQL + "
+                         "Redis, 2 + 2)"], rows))
+    out.append("")
+    ratio = rate(sc_peak) / rate(emb_peak) if emb_peak and sc_peak else float("nan")
+    sc_ov = overhead(p(sc50, "p50"), p(sc_r50, "p50"))
+    emb_ov = overhead(p(emb50, "p50", "widget"), p(emb_r50, "p50"))
+    out.append(md_table(["figure", "measured", "target", "verdict"], [
+        ["scaled peak / embedded peak (through the gateway)", f"{ratio:.2f}×",
+         f"≥ {SCALED_RATIO.limit:.1f}×", SCALED_RATIO.verdict(ratio, "{:.2f}×")],
+        ["gateway overhead at p50, 50 people, scaled (embedded "
+         f"{emb_ov:+.1%})", f"{sc_ov:+.1%}", f"≤ {SCALED_OVERHEAD.limit:.0%}",
+         SCALED_OVERHEAD.verdict(sc_ov, "{:.1%}")],
+    ]))
+    out.append("")
+    steps = [
+        [r["people"], r["target"], f"{r['overall']['msg_per_s']:.1f}",
+         _ms(r["overall"]["p50"]), _ms(r["overall"]["p95"]),
+         f"{r['overall']['errors']:.0f}", _cpu(r)]
+        for r in scaled["saturation"]
+    ]
+    out.append("Scaled ramp (no pause):\n")
+    out.append(md_table(["people", "path", "msg/s", "p50 ms", "p95 ms", "errors",
+                         "CPU cores used (per process)"], steps))
+    out.append("")
+    return out
+
+
 def write_report(data: dict[str, Any], *, quick: bool = False) -> Path:
     """Write docs/benchmarks.md (and its plot) from the results; return its path."""
     IMG.mkdir(parents=True, exist_ok=True)
@@ -280,6 +361,8 @@ def write_report(data: dict[str, Any], *, quick: bool = False) -> Path:
                   _mb(abs(rss_total - RSS_BYTES.limit)))],
     ]))
     w("")
+
+    out.extend(scaled_section(data))
 
     # ------------------------------------------------------------- human pace
     w("## Human pace\n")

@@ -294,7 +294,15 @@ async def test_guidance_matches_the_nation_and_every_link_is_in_the_data(
 
 async def test_guidance_says_so_when_there_is_none(db: str) -> None:
     d = CollectingDispatcher()
-    t = tracker("x", slots={"topic": "volunteering", "subtopic": "retaining"})
+    t = tracker(
+        "x",
+        slots={
+            "topic": "volunteering",
+            "subtopic": "finding_opportunities",
+            "location_status": "resolved",
+            "nation": "England",
+        },
+    )
     await ActionSuggestResources().run(d, t, DOMAIN)
     assert "don't have an official guidance page" in texts(d)
 
@@ -405,6 +413,20 @@ async def test_a_county_asks_which_council_area(db: str) -> None:
     assert result["location"] is None
     names = [c["name"] for c in result["place_candidates"]]
     assert "Ashford" in names and "Maidstone" in names
+    # Kent's twelve districts and Medway: every one is offered, none dropped.
+    assert len(names) == 13 and "Tunbridge Wells" in names
+    asked = CollectingDispatcher()
+    await ActionAskLocation().run(
+        asked,
+        tracker(
+            "Kent",
+            intent="inform_location",
+            slots={"place_candidates": result["place_candidates"]},
+        ),
+        DOMAIN,
+    )
+    titles = [b["title"] for b in asked.messages[0]["buttons"]]
+    assert titles == [*names, "Skip"]
     assert {c["lad_code"][:3] for c in result["place_candidates"]} <= {"E06", "E07"}
     picked = await form.validate_location(
         "Maidstone",

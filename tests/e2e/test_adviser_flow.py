@@ -30,7 +30,7 @@ from bot.db.models import (
     Organisation,
 )
 from bot.db.session import session_scope
-from bot.directory.service import resources_for
+from bot.directory.service import guidance_for
 from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
 from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import ADVISER_PASSWORD, CHROMIUM, CHROMIUM_ARGS, E2EStack
@@ -104,13 +104,13 @@ def directory_facts(stack: E2EStack, conversation: Conversation) -> dict[str, An
             if conversation.organisation_id
             else None
         )
-        guidance = resources_for(
+        guidance = guidance_for(  # as actions/resources.py chooses them
             session,
             topic=conversation.topic,
             subtopic=conversation.subtopic,
             nation=lad.nation,
             limit=3,
-        )
+        ).pages
         return {
             "lad_name": lad.name,
             "organisation": org.name if org else None,
@@ -251,7 +251,7 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     # Reload: the whole history comes back, the adviser's reply last.
     shown = person.locator(".fd-msg").all_inner_texts()
     person.reload()
-    person.locator(".fd-launcher").click()
+    expect(person.locator("#fd-panel")).to_be_visible()  # open before: open again
     expect(person.locator(".fd-msg")).to_have_count(
         len(shown), timeout=REPLY_TIMEOUT_MS
     )

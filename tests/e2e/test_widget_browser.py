@@ -155,7 +155,7 @@ def test_widget_triage_handoff_reload_and_accessibility(
     # Reload: the same conversation and its history come back.
     count = page.locator(".fd-msg").count()
     page.reload()
-    page.locator(".fd-launcher").click()
+    expect(page.locator("#fd-panel")).to_be_visible()  # open before: open again
     expect(page.locator(".fd-msg")).to_have_count(count, timeout=REPLY_TIMEOUT_MS)
     expect(page.locator(".fd-log")).to_contain_text("Truro")
     expect(page.locator(".fd-notice")).to_contain_text("queue")

@@ -18,6 +18,7 @@ from bot.db.models import (
     Message,
     MessageType,
 )
+from bot.gateway.channels.web import MAX_TEXT
 from bot.gateway.pipeline import BOT_UNAVAILABLE_TEXT
 from tests.gateway.conftest import ALLOWED_ORIGIN, OUT_OF_HOURS, Harness, HarnessFactory
 
@@ -45,7 +46,7 @@ async def test_message_is_stored_then_answered_with_intent(gw: Harness) -> None:
     assert gw.rasa.received[0] == {
         "sender": conv["conversation_id"],
         "message": "Where can we find a grant?",
-        "metadata": {"channel": "web"},
+        "metadata": {"channel": "web", "language": "en"},
     }
     rows = _messages(gw, conv["conversation_id"])
     assert [(m.message_type, m.sender) for m in rows] == [
@@ -218,6 +219,7 @@ async def test_history_after_reload(gw: Harness) -> None:
         "text",
         "buttons",
         "created_at",
+        "urgent",  # the widget pins urgent advice; no adviser ids, no notes
     }
 
 
@@ -407,11 +409,40 @@ async def test_bad_requests_are_400(gw: Harness) -> None:
     for body in (
         {"token": conv["token"], "client_message_id": "abcdefgh", "text": ""},
         {"token": conv["token"], "client_message_id": "short", "text": "hi"},
-        {"token": conv["token"], "client_message_id": "abcdefgh", "text": "x" * 2001},
     ):
         assert (await gw.http.post(url, json=body)).status_code == 400
     assert (await gw.http.post(url, content=b"not json")).status_code == 400
     assert _messages(gw, cid) == []
+
+
+async def test_a_long_enquiry_is_stored_whole_and_too_long_is_refused(
+    gw: Harness,
+) -> None:
+    conv = await gw.start()
+    cid = conv["conversation_id"]
+    url = f"/api/widget/conversations/{cid}/messages"
+    enquiry = ("We are a village hall committee with a question. " * 120)[:5000]
+    ok = await gw.http.post(
+        url,
+        json={
+            "token": conv["token"],
+            "client_message_id": "long-0001",
+            "text": enquiry,
+        },
+    )
+    assert ok.status_code == 200, ok.text
+    too_long = await gw.http.post(
+        url,
+        json={
+            "token": conv["token"],
+            "client_message_id": "long-0002",
+            "text": "y" * (MAX_TEXT + 1),
+        },
+    )
+    assert too_long.status_code == 413
+    assert too_long.json()["max_chars"] == MAX_TEXT >= 5000
+    stored = [m.content for m in _messages(gw, cid) if m.sender == "person"]
+    assert stored == [enquiry.strip()]  # whole, never cut; the refused one not kept
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

@@ -26,6 +26,7 @@ from bot.db.models import (
 from bot.db.repositories import access
 from bot.directory.service import resources_for
 from bot.domain.safety import URGENT_REASON
+from bot.i18n import text
 
 Status = ConversationStatus
 
@@ -93,6 +94,7 @@ class QueueItem:
     person_name: str | None = None
     person_username: str | None = None
     source: str | None = None
+    language: str = "en"  # issue 16: the conversation's language
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,7 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
                 person_name=profile.display_name if profile else None,
                 person_username=profile.username if profile else None,
                 source=profile.source if profile else None,
+                language=c.language or "en",
             )
         )
     return items
@@ -212,6 +215,7 @@ def list_queue(
     *,
     organisation_id: str | None = None,
     area: str | None = None,
+    language: str | None = None,
     limit: int = 200,
     scope: access.Scope | None = None,
 ) -> list[QueueItem]:
@@ -242,6 +246,8 @@ def list_queue(
         query = query.where(
             or_(Conversation.lad_code == area, Conversation.lad_code.in_(in_county))
         )
+    if language:
+        query = query.where(Conversation.language == language)
     query = query.order_by(
         *URGENT_FIRST,
         Conversation.waiting_since.asc().nulls_last(),
@@ -433,7 +439,7 @@ def canned_replies(session: Session, *, conversation_id: str) -> list[CannedRepl
             nation=nation,
             limit=5,
         ):
-            replies.append(_resource_reply(res))
+            replies.append(_resource_reply(res, conversation.language))
     if conversation.organisation_id:
         org = session.get(Organisation, conversation.organisation_id)
         if org is not None and (org.website or org.email or org.phone):
@@ -441,21 +447,36 @@ def canned_replies(session: Session, *, conversation_id: str) -> list[CannedRepl
             replies.append(
                 CannedReply(
                     key=f"organisation:{org.id}",
-                    label=f"Refer to {org.name}",
-                    text=(
-                        f"Your local support organisation, {org.name}, can help "
-                        f"further: {contact}"
+                    label=f"Refer to {org.name}" + _in_welsh(conversation.language),
+                    text=text(
+                        "canned_replies.organisation",
+                        conversation.language,
+                        name=org.name,
+                        contact=contact,
                     ),
                 )
             )
     return replies
 
 
-def _resource_reply(res: Resource) -> CannedReply:
+def _in_welsh(language: str | None) -> str:
+    """Marks a canned reply's label when its text is in Welsh (issue 16)."""
+    return " (Cymraeg)" if language == "cy" else ""
+
+
+def _resource_reply(res: Resource, language: str | None = None) -> CannedReply:
+    """A guidance page in the conversation's language (the page itself is the
+    directory's, English unless it says otherwise)."""
     return CannedReply(
         key=f"resource:{res.id}",
-        label=f"{res.title} ({res.publisher})",
-        text=f"This guidance from {res.publisher} should help: {res.title}. {res.url}",
+        label=f"{res.title} ({res.publisher})" + _in_welsh(language),
+        text=text(
+            "canned_replies.resource",
+            language,
+            publisher=res.publisher,
+            title=res.title,
+            url=res.url,
+        ),
     )
 
 

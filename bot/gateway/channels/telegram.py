@@ -61,7 +61,7 @@ from bot.db.models import (
     TelegramProfile,
 )
 from bot.db.repositories import conversations as repo
-from bot.gateway import hub
+from bot.gateway import hub, turns
 from bot.gateway.channels.base import (
     ConversationRef,
     DeliveryError,
@@ -73,6 +73,7 @@ from bot.gateway.events import message_event, message_view
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.turns import WITH_ADVISERS, Pending, Stored
 from bot.i18n import text as i18n_text
+from bot.language import LANGUAGES
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -224,9 +225,9 @@ class Plan:
     update_id: int
     chat_id: int
     settled: bool = False
-    reply: str | None = None
+    reply: tuple[str, ...] | None = None  # i18n keys, said in the chat's language
     always: bool = False
-    buttons: list[dict[str, str]] | None = None
+    buttons: list[tuple[str, str]] | None = None  # (i18n key, payload)
     action: str | None = None  # "restart", "delete", "keep", "language:cy"
     meta: dict[str, Any] = field(default_factory=dict)  # telegram_messages
     profile: dict[str, Any] = field(default_factory=dict)  # telegram_profiles
@@ -244,6 +245,7 @@ class Press:
     buttons: list[dict[str, str]] = field(default_factory=list)
     message_id: int = 0
     stale: bool = False
+    lang: str = "en"  # the conversation's language
 
 
 class TelegramChannel:
@@ -498,6 +500,7 @@ class TelegramChannel:
     async def _settle(self, stored: Stored, plan: Plan) -> None:
         """Answer a message that gets no bot turn (commands, stickers, edits)."""
         conv = stored.conversation
+        lang = conv.language
         reply, always = plan.reply, plan.always
         if plan.action == "restart":
             # A fresh start for the bot; with the advisers nothing changes.
@@ -510,27 +513,34 @@ class TelegramChannel:
                         conv.id, RESTART_TEXT_FOR_RASA, channel=CHANNEL
                     )
             else:
-                reply = i18n_text("telegram.with_advisers")
+                reply = ("telegram.with_advisers",)
         elif plan.action and plan.action.startswith("language:"):
-            lang = plan.action.split(":", 1)[1]
+            chosen = plan.action.split(":", 1)[1]
             recorded = await self.pipeline.in_db(
-                lambda s: request_language(s, conv.id, lang)
+                lambda s: request_language(s, conv.id, chosen)
             )
-            reply = i18n_text(
+            lang = chosen if recorded else "en"
+            reply = (
                 "telegram.language_set" if recorded else "telegram.language_not_yet",
-                lang if recorded else "en",
             )
         elif plan.action == "delete":
             erased = await self._erase(conv.id)
             if erased:
                 with suppress(TelegramError, RuntimeError):
                     await self.application.bot.send_message(
-                        chat_id=plan.chat_id, text=i18n_text("telegram.deleted")
+                        chat_id=plan.chat_id, text=i18n_text("telegram.deleted", lang)
                     )
                 return
-            reply = i18n_text("telegram.delete_unavailable")
+            reply = ("telegram.delete_unavailable",)
+        text = " ".join(i18n_text(key, lang) for key in reply) if reply else None
+        buttons = None
+        if plan.buttons:
+            buttons = [
+                {"title": i18n_text(key, lang), "payload": payload}
+                for key, payload in plan.buttons
+            ]
         await self.pipeline.settle(
-            stored, plan.incoming, reply=reply, buttons=plan.buttons, always=always
+            stored, plan.incoming, reply=text, buttons=buttons, always=always
         )
 
     async def _erase(self, conversation_id: str) -> bool:
@@ -586,8 +596,10 @@ class TelegramChannel:
         )
         if found is None:
             return Press(query)  # answered, nothing else
-        message_id, buttons, stale = found
-        press = Press(query, buttons=buttons, message_id=message_id, stale=stale)
+        message_id, buttons, stale, lang = found
+        press = Press(
+            query, buttons=buttons, message_id=message_id, stale=stale, lang=lang
+        )
         kind, _, rest = data.partition(":")
         if data.startswith("p"):
             with suppress(ValueError):
@@ -606,7 +618,7 @@ class TelegramChannel:
     async def _answer_press(self, press: Press) -> None:
         """Stop the button's spinner, then update the keyboard that was pressed."""
         query = press.query
-        notice = i18n_text("telegram.stale_button") if press.stale else None
+        notice = i18n_text("telegram.stale_button", press.lang) if press.stale else None
         try:
             # Telegram wants an answer to a callback query soon.
             await query.answer(text=notice[:MAX_CALLBACK_ANSWER] if notice else None)
@@ -618,10 +630,12 @@ class TelegramChannel:
         try:
             if press.page is not None and not press.stale:
                 await message.edit_reply_markup(
-                    reply_markup=keyboard(press.message_id, press.buttons, press.page)
+                    reply_markup=keyboard(
+                        press.message_id, press.buttons, press.page, lang=press.lang
+                    )
                 )
             elif press.chosen is not None and not press.stale:
-                chosen = i18n_text("telegram.chosen", choice=press.chosen)
+                chosen = i18n_text("telegram.chosen", press.lang, choice=press.chosen)
                 shown = f"{message.text}\n\n{chosen}" if message.text else chosen
                 if units(shown) <= MAX_TEXT:
                     await message.edit_text(text=shown, reply_markup=None)
@@ -664,7 +678,7 @@ class TelegramChannel:
                     settled=True,
                     always=True,
                     action=action,
-                    reply=i18n_text("telegram.delete_kept"),
+                    reply=("telegram.delete_kept",),
                     meta=meta,
                 )
             return Plan(incoming, **base, meta=meta)
@@ -699,7 +713,7 @@ class TelegramChannel:
             self._incoming(update, shown),
             **base,
             settled=True,
-            reply=i18n_text("telegram.text_only"),
+            reply=("telegram.text_only",),
             meta=meta,
         )
 
@@ -722,7 +736,7 @@ class TelegramChannel:
                     settled=True,
                     always=True,
                     meta=meta,
-                    reply=i18n_text("telegram.with_advisers"),
+                    reply=("telegram.with_advisers",),
                 )
             return Plan(incoming, **base, meta=meta)
         incoming = self._incoming(update, raw)
@@ -734,39 +748,38 @@ class TelegramChannel:
                     settled=True,
                     always=True,
                     meta=meta,
-                    reply=i18n_text("telegram.with_advisers"),
+                    reply=("telegram.with_advisers",),
                 )
             return Plan(
                 replace(incoming, rasa_text=HUMAN_TEXT_FOR_RASA), **base, meta=meta
             )
 
-        def answer(reply: str | None, **more: Any) -> Plan:
+        def answer(*reply: str, **more: Any) -> Plan:
             return Plan(
                 incoming,
                 **base,
                 settled=True,
                 always=True,
                 meta=meta,
-                reply=reply,
+                reply=reply or None,
                 **more,
             )
 
         if command == "help":
-            return answer(i18n_text("telegram.help"))
+            return answer("telegram.help")
         if command == "privacy":
-            return answer(i18n_text("telegram.privacy"))
+            return answer("telegram.privacy")
         if command in ("restart", "cancel", "stop"):
-            return answer(i18n_text("telegram.restarted"), action="restart")
+            return answer("telegram.restarted", action="restart")
         if command == "iaith":
-            return answer(None, action="language:cy")
+            return answer(action="language:cy")
         if command == "delete":
             buttons = [
-                {"title": i18n_text("telegram.delete_yes"), "payload": DELETE_YES},
-                {"title": i18n_text("telegram.delete_no"), "payload": DELETE_NO},
+                ("telegram.delete_yes", DELETE_YES),
+                ("telegram.delete_no", DELETE_NO),
             ]
-            return answer(i18n_text("telegram.delete_confirm"), buttons=buttons)
-        unknown = i18n_text("telegram.unknown_command")
-        return answer(f"{unknown} {i18n_text('telegram.help')}")
+            return answer("telegram.delete_confirm", buttons=buttons)
+        return answer("telegram.unknown_command", "telegram.help")
 
     async def _location(
         self, update: Update, shown: str, base: dict[str, Any], meta: dict[str, Any]
@@ -780,7 +793,7 @@ class TelegramChannel:
                 self._incoming(update, shown),
                 **base,
                 settled=True,
-                reply=i18n_text("telegram.location_unknown"),
+                reply=("telegram.location_unknown",),
                 meta=meta,
             )
         place, council = near
@@ -873,12 +886,16 @@ class TelegramChannel:
         message_id = view["id"]
         label = None
         if view.get("sender") == "adviser":
-            label = await self.pipeline.in_db(lambda s: _adviser_label(s, view))
-        body = view["text"] or (i18n_text("telegram.choose") if view["buttons"] else "")
+            label = await self.pipeline.in_db(
+                lambda s: _adviser_label(s, view, conversation.language)
+            )
+        lang = conversation.language
+        choose = i18n_text("telegram.choose", lang)
+        body = view["text"] or (choose if view["buttons"] else "")
         if label:
             body = f"{label} {body}"
-        parts = split_text(body or i18n_text("telegram.choose"))
-        markup = keyboard(message_id, view["buttons"])
+        parts = split_text(body or choose)
+        markup = keyboard(message_id, view["buttons"], lang=lang)
         # A list of links is not previewed (only the first would be).
         previews = (
             LinkPreviewOptions(is_disabled=True) if len(URL.findall(body)) > 1 else None
@@ -932,7 +949,7 @@ _ADVISER_STATES = {s.value for s in WITH_ADVISERS}
 
 
 def keyboard(
-    message_id: int, buttons: list[dict[str, str]], page: int = 0
+    message_id: int, buttons: list[dict[str, str]], page: int = 0, *, lang: str = "en"
 ) -> InlineKeyboardMarkup | None:
     """Return a message's quick replies as an inline keyboard, one per row.
 
@@ -947,7 +964,7 @@ def keyboard(
         pages = math.ceil(len(buttons) / PAGE_SIZE)
         page = page % pages
         indexes = indexes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-        title = f"{i18n_text('telegram.more')} ({page + 1}/{pages})"
+        title = f"{i18n_text('telegram.more', lang)} ({page + 1}/{pages})"
         more = InlineKeyboardButton(
             title, callback_data=page_data(message_id, (page + 1) % pages)
         )
@@ -1063,7 +1080,7 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 
 def _buttons_for(
     session: Session, data: str, chat_id: str
-) -> tuple[int, list[dict[str, str]], bool] | None:
+) -> tuple[int, list[dict[str, str]], bool, str] | None:
     """Return (message id, its buttons, stale) of the keyboard behind ``data``
     if it was offered in this chat. A keyboard is stale once the person has
     written since it was sent: its options answer a question no longer asked."""
@@ -1087,7 +1104,8 @@ def _buttons_for(
             Message.id > message_id,
         )
     )
-    return message_id, list(message.buttons), bool(later)
+    language = conversation.language or "en"
+    return message_id, list(message.buttons), bool(later), language
 
 
 def _clashes(
@@ -1140,15 +1158,15 @@ def _remember(session: Session, stored: Stored | None, plan: Plan) -> None:
             setattr(profile, key, value)
 
 
-def _adviser_label(session: Session, view: dict[str, Any]) -> str:
+def _adviser_label(session: Session, view: dict[str, Any], lang: str) -> str:
     """Return "Jo (adviser):", the label of an adviser's message on Telegram."""
     adviser = (
         session.get(Adviser, view["adviser_id"]) if view.get("adviser_id") else None
     )
     name = (adviser.display_name.split() or [""])[0] if adviser else ""
     if name:
-        return i18n_text("telegram.adviser_label", name=name)
-    return i18n_text("telegram.adviser_label_unnamed")
+        return i18n_text("telegram.adviser_label", lang, name=name)
+    return i18n_text("telegram.adviser_label_unnamed", lang)
 
 
 def _privacy_notice(session: Session, conversation_id: str) -> dict[str, Any] | None:
@@ -1159,29 +1177,23 @@ def _privacy_notice(session: Session, conversation_id: str) -> dict[str, Any] | 
     told = service.send_once(
         session,
         conversation=conversation,
-        text=i18n_text("telegram.privacy_notice"),
+        text=i18n_text("telegram.privacy_notice", conversation.language),
         source_id=f"{PRIVACY_SOURCE}{conversation_id}",
     )
     return message_view(told) if told is not None else None
 
 
 def request_language(session: Session, conversation_id: str, lang: str) -> bool:
-    """Record the language the person asked for (/iaith); False if the bot
-    cannot chat in it yet.
-
-    The seam for the Welsh work (issue 16): once conversations carry a
-    ``language`` column the request is recorded there and answered in that
-    language; until then it is kept on the Telegram profile and answered in
-    English.
-    """
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is not None and hasattr(Conversation, "language"):
-        setattr(conversation, "language", lang)  # noqa: B010 (not there yet)
-        return True
+    """Record the language the person asked for (/iaith): the conversation's
+    language, chosen (kept until chosen again; ``bot.language``), and on the
+    Telegram profile. False if the bot cannot chat in it."""
     profile = session.get(TelegramProfile, conversation_id)
     if profile is not None:
         profile.language = lang
-    return False
+    if lang not in LANGUAGES:
+        return False
+    turns.choose_language(session, conversation_id=conversation_id, language=lang)
+    return True
 
 
 def nearest_place(

@@ -1,7 +1,17 @@
 /* Front Door chat widget: embed with one tag,
  *   <script src="https://HOST/widget.js" data-frontdoor-title="Front Door" defer></script>
- * Plain JS, no dependencies, no inline styles or scripts (works under a strict CSP).
- * The conversation id and its token are kept in localStorage so a reload resumes it.
+ * Plain JS, no dependencies, no inline styles or scripts (works under a strict CSP:
+ * sizes are set through the CSSOM, never a style attribute). Text from the server
+ * or the person only ever becomes text nodes and checked http(s) links.
+ *
+ * Kept in the browser: the conversation id, its token and the urgent advice the
+ * person dismissed (localStorage, so a reload resumes the chat); whether the panel
+ * is open and where the conversation was scrolled to (sessionStorage: this tab);
+ * the panel size chosen on a desktop (localStorage).
+ *
+ * Sections: STRINGS · helpers · DOM · layout (phone, resize, persistence) ·
+ * rendering (messages, links, system lines) · quick replies · urgent advice ·
+ * greeting · composer (length limit) · conversation (API, stream) · open/close.
  */
 (function () {
   "use strict";
@@ -12,12 +22,152 @@
   }
   window.__frontDoorWidget = true;
 
+  // Every text the person sees, in one place (a language toggle swaps this object).
+  var STRINGS = {
+    launcherText: "Ask {title}",
+    launcherOpen: "Open chat with {title}",
+    launcherClose: "Close chat with {title}",
+    close: "Close chat",
+    subtitle: "Help for charities and community groups",
+    resize: "Resize the chat panel: arrow keys make it larger or smaller",
+    privacyTitle: "Before you start",
+    privacyStored: "This is an automated assistant. We store what you write here, " +
+      "and any email address you give us, so we can answer you. Human advisers at " +
+      "local support organisations can read this conversation when they help you.",
+    privacyOthers: "Please don't share personal details about other people, " +
+      "or anything you wouldn't want an adviser to see.",
+    privacyShort: "This chat is stored, and advisers can read it. Please don't " +
+      "share other people's personal details.",
+    conversation: "Conversation",
+    you: "You",
+    adviser: "Adviser",
+    typing: "{title} is typing\u2026",
+    queued: "You're in the queue for an adviser. They will reply here.",
+    assigned: "An adviser is looking at your conversation.",
+    unavailable: "Sorry, the chat is not available right now.",
+    notSent: "Not sent. Please check your connection and try again.",
+    label: "Your message",
+    hint: "Press Enter to send, Shift and Enter for a new line.",
+    send: "Send",
+    human: "Talk to a person",
+    humanText: "I'd like to talk to a person",
+    count: "{count} of {max} characters",
+    tooLong: "Your message is {count} characters long, and the limit is {max}. " +
+      "Please shorten it or send it in two parts.",
+    suggested: "Suggested replies",
+    moreOptions: "Show all {count} options",
+    searchOptions: "Search the options",
+    allOptions: "All options",
+    matches: "{count} of {total} options shown",
+    noMatch: "No option matches. You can also type your answer below.",
+    urgentLabel: "Urgent advice",
+    urgentTitle: "Important",
+    dismiss: "Dismiss this advice",
+    greeting: "Hello! I'm {title}, an automated assistant for charities and " +
+      "community groups. I can help with funding, governance and volunteering " +
+      "questions, find your local support organisation, or put you in touch " +
+      "with an adviser. What can I help with?",
+    // Titles the person sees; payloads the bot already understands (domain.yml).
+    greetingButtons: [
+      { title: "Funding", payload: "I have a question about funding" },
+      {
+        title: "Governance",
+        payload: "I have a question about governance and running our group"
+      },
+      { title: "Volunteering", payload: "I have a question about volunteers" },
+      { title: "Talk to a person", payload: "/request_human" }
+    ],
+    languageToggle: "Cymraeg",
+    languageToggleLabel: "Cymraeg: newid i'r Gymraeg (switch to Welsh)"
+  };
+
+  // The same texts in Welsh (issue 16): the Cymraeg / English toggle swaps them.
+  // tests/i18n/test_catalogue.py keeps the two objects' keys in step.
+  var STRINGS_CY = {
+    launcherText: "Gofyn i {title}",
+    launcherOpen: "Agor sgwrs gyda {title}",
+    launcherClose: "Cau'r sgwrs gyda {title}",
+    close: "Cau'r sgwrs",
+    subtitle: "Help i elusennau a grwpiau cymunedol",
+    resize: "Newid maint y panel sgwrsio: mae'r bysellau saeth yn ei wneud yn fwy " +
+      "neu'n llai",
+    privacyTitle: "Cyn i chi ddechrau",
+    privacyStored: "Cynorthwyydd awtomatig yw hwn. Rydyn ni'n cadw'r hyn rydych " +
+      "chi'n ei ysgrifennu yma, ac unrhyw gyfeiriad e-bost rydych chi'n ei roi i " +
+      "ni, er mwyn i ni allu eich ateb. Gall cynghorwyr mewn sefydliadau cymorth " +
+      "lleol ddarllen y sgwrs hon pan fyddan nhw'n eich helpu.",
+    privacyOthers: "Peidiwch â rhannu manylion personol am bobl eraill, nac " +
+      "unrhyw beth na fyddech chi eisiau i gynghorydd ei weld.",
+    privacyShort: "Mae'r sgwrs hon yn cael ei chadw, a gall cynghorwyr ei " +
+      "darllen. Peidiwch â rhannu manylion personol pobl eraill.",
+    conversation: "Sgwrs",
+    you: "Chi",
+    adviser: "Cynghorydd",
+    typing: "Mae {title} yn teipio\u2026",
+    queued: "Rydych chi yn y ciw am gynghorydd. Byddan nhw'n ateb yma.",
+    assigned: "Mae cynghorydd yn edrych ar eich sgwrs.",
+    unavailable: "Mae'n ddrwg gennym, dydy'r sgwrs ddim ar gael ar hyn o bryd.",
+    notSent: "Heb ei anfon. Gwiriwch eich cysylltiad a rhowch gynnig arall arni.",
+    label: "Eich neges",
+    hint: "Pwyswch Enter i anfon, Shift ac Enter am linell newydd.",
+    send: "Anfon",
+    human: "Siarad â pherson",
+    humanText: "Hoffwn i siarad â pherson",
+    count: "{count} o {max} nod",
+    tooLong: "Mae eich neges yn {count} nod o hyd, a'r terfyn yw {max}. " +
+      "Byrhewch hi neu anfonwch hi mewn dwy ran.",
+    suggested: "Atebion a awgrymir",
+    moreOptions: "Dangos pob un o'r {count} dewis",
+    searchOptions: "Chwilio'r dewisiadau",
+    allOptions: "Pob dewis",
+    matches: "{count} o {total} dewis yn y golwg",
+    noMatch: "Does dim dewis yn cyfateb. Gallwch chi hefyd deipio eich ateb isod.",
+    urgentLabel: "Cyngor brys",
+    urgentTitle: "Pwysig",
+    dismiss: "Cau'r cyngor hwn",
+    greeting: "Shwmae! {title} ydw i, cynorthwyydd awtomatig ar gyfer elusennau " +
+      "a grwpiau cymunedol. Galla i helpu gyda chwestiynau am gyllid, llywodraethu " +
+      "a gwirfoddoli, dod o hyd i'ch sefydliad cymorth lleol, neu eich rhoi mewn " +
+      "cysylltiad â chynghorydd. Sut galla i helpu?",
+    // Welsh titles, the same payloads (the bot reads them as before)
+    greetingButtons: [
+      { title: "Cyllid", payload: "I have a question about funding" },
+      {
+        title: "Llywodraethu",
+        payload: "I have a question about governance and running our group"
+      },
+      { title: "Gwirfoddoli", payload: "I have a question about volunteers" },
+      { title: "Siarad â pherson", payload: "/request_human" }
+    ],
+    languageToggle: "English",
+    languageToggleLabel: "English: switch to English (newid i'r Saesneg)"
+  };
+  var LANGUAGES = { en: STRINGS, cy: STRINGS_CY };
+
+  var MAX_CHARS = 6000; // the server's limit (bot/gateway/channels/web.py)
+  var INLINE_MAX = 6; // this many quick replies are shown as they are
+  var INLINE_FEW = 3; // with more, this many choices and "show all"
+  var SMALL_SCREEN = "(max-width: 600px)";
+
   var data = script.dataset || {};
   var base = (data.frontdoorUrl || new URL(script.src, location.href).origin).replace(/\/$/, "");
   var title = data.frontdoorTitle || "Front Door";
   var storeKey = "frontdoor:" + base;
-  var HUMAN_TEXT = "I'd like to talk to a person";
-  var URL_RE = /(https?:\/\/[^\s<>"')]+[^\s<>"'.,;:!?)])/g;
+  var viewKey = "frontdoor:view:" + base;
+  var sizeKey = "frontdoor:size:" + base;
+  var langKey = "frontdoor:lang:" + base;
+  // The language: the person's choice (kept), else the page's (data-frontdoor-lang
+  // or <html lang="cy">), else English. The conversation keeps it on the server.
+  var chosenLanguage = null;
+  try {
+    chosenLanguage = window.localStorage.getItem(langKey);
+  } catch (e) {
+    chosenLanguage = null;
+  }
+  var pageLanguage = (data.frontdoorLang || document.documentElement.lang || "")
+    .toLowerCase().indexOf("cy") === 0 ? "cy" : "en";
+  var language = LANGUAGES[chosenLanguage] ? chosenLanguage : pageLanguage;
+  STRINGS = LANGUAGES[language];
 
   var state = {
     conversationId: null,
@@ -27,10 +177,22 @@
     seen: {},
     pending: 0,
     source: null,
-    open: false
+    open: false,
+    restoring: false,
+    dismissed: [],
+    pinnedId: null
   };
 
   // ------------------------------------------------------------------ helpers
+
+  function t(key, values) {
+    return String(STRINGS[key]).replace(/\{(\w+)\}/g, function (all, name) {
+      if (name === "title") {
+        return title;
+      }
+      return values && values[name] !== undefined ? String(values[name]) : all;
+    });
+  }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -59,23 +221,41 @@
     }).join("");
   }
 
-  function load() {
+  function readJson(storage, key) {
     try {
-      return JSON.parse(window.localStorage.getItem(storeKey) || "null");
+      return JSON.parse(window[storage].getItem(key) || "null");
     } catch (e) {
       return null;
     }
   }
 
-  function save() {
+  function writeJson(storage, key, value) {
     try {
-      window.localStorage.setItem(storeKey, JSON.stringify({
-        conversationId: state.conversationId,
-        token: state.token
-      }));
+      window[storage].setItem(key, JSON.stringify(value));
     } catch (e) {
       /* private browsing: the chat still works, it just won't survive a reload */
     }
+  }
+
+  function load() {
+    return readJson("localStorage", storeKey);
+  }
+
+  function save() {
+    writeJson("localStorage", storeKey, {
+      conversationId: state.conversationId,
+      token: state.token,
+      dismissed: state.dismissed.slice(-20)
+    });
+  }
+
+  function chars(text) {
+    // Characters as the server counts them (code points, not UTF-16 units).
+    return Array.from(text).length;
+  }
+
+  function number(n) {
+    return n.toLocaleString("en-GB");
   }
 
   function api(method, path, body) {
@@ -89,6 +269,7 @@
         if (!response.ok) {
           var error = new Error(json.error || ("HTTP " + response.status));
           error.status = response.status;
+          error.body = json;
           throw error;
         }
         return json;
@@ -119,62 +300,71 @@
     className: "fd-launcher",
     "aria-expanded": "false",
     "aria-controls": "fd-panel",
-    "aria-label": "Open chat with " + title
+    "aria-label": t("launcherOpen")
   }, [
     chatIcon(),
-    el("span", { className: "fd-launcher-text", text: "Ask " + title })
+    el("span", { className: "fd-launcher-text", text: t("launcherText") })
   ]);
 
   var closeButton = el("button", {
-    type: "button", className: "fd-close", "aria-label": "Close chat"
+    type: "button", className: "fd-close", "aria-label": t("close")
   }, [el("span", { "aria-hidden": "true", text: "\u00D7" })]);
 
+  var languageButton = el("button", {
+    type: "button",
+    className: "fd-language",
+    lang: language === "cy" ? "en" : "cy",
+    "aria-label": t("languageToggleLabel"),
+    text: t("languageToggle")
+  });
+
+  var resizeHandle = el("button", {
+    type: "button", className: "fd-resize", "aria-label": t("resize")
+  }, [el("span", { className: "fd-resize-grip", "aria-hidden": "true" })]);
+
   var privacy = el("div", { className: "fd-privacy", id: "fd-privacy" }, [
-    el("h3", { className: "fd-privacy-title", text: "Before you start" }),
-    el("p", { text: "This is an automated assistant. We store what you write here, " +
-      "and any email address you give us, so we can answer you. Human advisers at " +
-      "local support organisations can read this conversation when they help you." }),
-    el("p", { text: "Please don't share personal details about other people, " +
-      "or anything you wouldn't want an adviser to see." }),
-    el("p", { className: "fd-privacy-short", text: "This chat is stored, and " +
-      "advisers can read it. Please don't share other people's personal details." })
+    el("h3", { className: "fd-privacy-title", text: t("privacyTitle") }),
+    el("p", { text: t("privacyStored") }),
+    el("p", { text: t("privacyOthers") }),
+    el("p", { className: "fd-privacy-short", text: t("privacyShort") })
   ]);
+
+  var pinned = el("div", {
+    className: "fd-pinned", role: "region", "aria-label": t("urgentLabel"), hidden: true
+  });
 
   var log = el("div", {
     className: "fd-log",
     role: "log",
     "aria-live": "polite",
     "aria-relevant": "additions",
-    "aria-label": "Conversation",
+    "aria-label": t("conversation"),
     tabindex: "0"
   });
 
   var typing = el("div", { className: "fd-typing", role: "status" });
   var notice = el("p", { className: "fd-notice", role: "status" });
   var replies = el("div", {
-    className: "fd-replies", role: "group", "aria-label": "Suggested replies"
+    className: "fd-replies", role: "group", "aria-label": t("suggested")
   });
 
   var input = el("textarea", {
     id: "fd-input",
     className: "fd-input",
     rows: "2",
-    maxlength: "2000",
     autocomplete: "off",
-    "aria-describedby": "fd-input-hint"
+    "aria-describedby": "fd-input-hint fd-count"
   });
-  var sendButton = el("button", { type: "submit", className: "fd-send", text: "Send" });
+  var counter = el("p", { id: "fd-count", className: "fd-count", "aria-live": "polite" });
+  var sendButton = el("button", { type: "submit", className: "fd-send", text: t("send") });
   var form = el("form", { className: "fd-form", novalidate: true }, [
-    el("label", { "for": "fd-input", className: "fd-label", text: "Your message" }),
-    el("span", {
-      id: "fd-input-hint", className: "fd-visually-hidden",
-      text: "Press Enter to send, Shift and Enter for a new line."
-    }),
-    el("div", { className: "fd-form-row" }, [input, sendButton])
+    el("label", { "for": "fd-input", className: "fd-label", text: t("label") }),
+    el("span", { id: "fd-input-hint", className: "fd-visually-hidden", text: t("hint") }),
+    el("div", { className: "fd-form-row" }, [input, sendButton]),
+    counter
   ]);
-  var humanButton = el("button", {
-    type: "button", className: "fd-human", text: "Talk to a person"
-  });
+  var humanButton = el("button", { type: "button", className: "fd-human", text: t("human") });
+  var footer = el("div", { className: "fd-footer" }, [humanButton]);
 
   var panel = el("section", {
     id: "fd-panel",
@@ -186,126 +376,519 @@
     hidden: true
   }, [
     el("div", { className: "fd-header" }, [
-      el("div", {}, [
+      resizeHandle,
+      el("div", { className: "fd-heading" }, [
         el("h2", { id: "fd-title", className: "fd-title", text: title }),
-        el("p", { className: "fd-subtitle", text: "Help for charities and community groups" })
+        el("p", { className: "fd-subtitle", text: t("subtitle") })
       ]),
+      languageButton,
       closeButton
     ]),
+    pinned,
     el("div", { className: "fd-body" }, [privacy, log, typing]),
     notice,
     replies,
     form,
-    el("div", { className: "fd-footer" }, [humanButton])
+    footer
   ]);
 
   var root = el("div", { id: "frontdoor-widget", className: "fd-root" }, [panel, launcher]);
 
-  // ------------------------------------------------------------- rendering
+  // ------------------------------------------------------------------ layout
+
+  function smallScreen() {
+    return !!(window.matchMedia && window.matchMedia(SMALL_SCREEN).matches);
+  }
+
+  // On a phone the panel fills the visual viewport, which shrinks when the
+  // on-screen keyboard opens: the input stays above the keyboard.
+  function fitViewport() {
+    var vv = window.visualViewport;
+    var height = vv ? vv.height : window.innerHeight;
+    var top = vv ? vv.offsetTop : 0;
+    root.style.setProperty("--fd-vh", height + "px");
+    root.style.setProperty("--fd-vtop", top + "px");
+    if (state.open && nearBottom) {
+      scrollToEnd();
+    }
+  }
+
+  function clamp(value, low, high) {
+    return Math.max(low, Math.min(high, value));
+  }
+
+  function applySize(size) {
+    if (!size || smallScreen()) {
+      return;
+    }
+    var width = clamp(size.width, 288, Math.max(288, window.innerWidth - 32));
+    var height = clamp(size.height, 360, Math.max(360, window.innerHeight - 96));
+    panel.style.width = width + "px";
+    panel.style.height = height + "px";
+  }
+
+  function resizeBy(dw, dh) {
+    var box = panel.getBoundingClientRect();
+    applySize({ width: box.width + dw, height: box.height + dh });
+    var now = panel.getBoundingClientRect();
+    writeJson("localStorage", sizeKey, { width: now.width, height: now.height });
+  }
+
+  // The panel sits at the bottom right, so it grows from its top-left corner.
+  resizeHandle.addEventListener("pointerdown", function (event) {
+    if (smallScreen()) {
+      return;
+    }
+    event.preventDefault();
+    var box = panel.getBoundingClientRect();
+    var startX = event.clientX;
+    var startY = event.clientY;
+    resizeHandle.setPointerCapture(event.pointerId);
+    function move(e) {
+      applySize({
+        width: box.width + startX - e.clientX,
+        height: box.height + startY - e.clientY
+      });
+    }
+    function up() {
+      resizeHandle.removeEventListener("pointermove", move);
+      resizeHandle.removeEventListener("pointerup", up);
+      resizeHandle.removeEventListener("pointercancel", up);
+      resizeBy(0, 0);
+    }
+    resizeHandle.addEventListener("pointermove", move);
+    resizeHandle.addEventListener("pointerup", up);
+    resizeHandle.addEventListener("pointercancel", up);
+  });
+  resizeHandle.addEventListener("keydown", function (event) {
+    var step = 32;
+    var moves = {
+      ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step]
+    };
+    if (moves[event.key]) {
+      event.preventDefault();
+      resizeBy(moves[event.key][0], moves[event.key][1]);
+    }
+  });
+
+  // Open state and scroll position, for this tab: a reload puts them back.
+  var nearBottom = true;
+  function saveView() {
+    writeJson("sessionStorage", viewKey, {
+      open: state.open,
+      scrollTop: log.scrollTop,
+      atBottom: nearBottom
+    });
+  }
+
+  var scrollSaving = false;
+  log.addEventListener("scroll", function () {
+    if (state.restoring) {
+      return;
+    }
+    nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+    if (!scrollSaving) {
+      scrollSaving = true;
+      window.requestAnimationFrame(function () {
+        scrollSaving = false;
+        saveView();
+      });
+    }
+  });
+
+  function restoreScroll() {
+    var view = readJson("sessionStorage", viewKey);
+    state.restoring = false;
+    if (view && view.atBottom === false && typeof view.scrollTop === "number") {
+      log.scrollTop = view.scrollTop;
+      nearBottom = false;
+    } else {
+      scrollToEnd();
+    }
+  }
+
+  // Show the end of the conversation, but never scroll the latest message's
+  // start (the question a list of replies answers) out of view.
+  function scrollToEnd() {
+    log.scrollTop = log.scrollHeight;
+    var last = log.lastElementChild;
+    if (last && last.offsetTop < log.scrollTop) {
+      log.scrollTop = Math.max(0, last.offsetTop - 8);
+    }
+    nearBottom = true;
+  }
+
+  // --------------------------------------------------------------- rendering
+
+  var TRAILING = ".,;:!?'\"*";
+  var CLOSERS = { ")": "(", "]": "[", "}": "{" };
+  var URL_RE = /https?:\/\/[^\s<>"]+/g;
+
+  function count(text, ch) {
+    return text.split(ch).length - 1;
+  }
+
+  function trimUrl(url) {
+    // Drop trailing punctuation, and a closing bracket only when it has no
+    // opening one in the address: "(see x.org/a)" but "x.org/wiki/Foo_(bar)".
+    for (;;) {
+      var last = url.charAt(url.length - 1);
+      if (TRAILING.indexOf(last) >= 0) {
+        url = url.slice(0, -1);
+      } else if (CLOSERS[last] && count(url, CLOSERS[last]) < count(url, last)) {
+        url = url.slice(0, -1);
+      } else {
+        return url;
+      }
+    }
+  }
 
   function appendText(node, text) {
     // Link web addresses; everything else stays plain text (never HTML).
     var last = 0;
-    text.replace(URL_RE, function (match, _url, offset) {
-      if (offset > last) {
-        node.appendChild(document.createTextNode(text.slice(last, offset)));
+    var match;
+    URL_RE.lastIndex = 0;
+    while ((match = URL_RE.exec(text)) !== null) {
+      var url = trimUrl(match[0]);
+      var start = match.index;
+      URL_RE.lastIndex = start + Math.max(url.length, 1);
+      if (!/^https?:\/\/[^/?#]+/.test(url)) {
+        continue; // "https://" alone is not an address
+      }
+      if (start > last) {
+        node.appendChild(document.createTextNode(text.slice(last, start)));
       }
       node.appendChild(el("a", {
-        href: match, target: "_blank", rel: "noopener noreferrer", text: match
+        href: url, target: "_blank", rel: "noopener noreferrer", text: url
       }));
-      last = offset + match.length;
-      return match;
-    });
+      last = start + url.length;
+    }
     if (last < text.length) {
       node.appendChild(document.createTextNode(text.slice(last)));
     }
   }
 
-  var WHO = { person: "You", bot: title, adviser: "Adviser" };
+  var WHO = { person: "you", adviser: "adviser" };
+  // "Is this wrong?" on a directory entry stays with its own message.
   var INLINE_RE = /^\/directory_report/;
+
+  function senderOf(message) {
+    var s = message.sender;
+    return s === "person" || s === "adviser" || s === "system" ? s : "bot";
+  }
+
+  function bubble(sender, text, inline) {
+    var node = el("div", { className: "fd-msg fd-msg--" + sender });
+    if (sender !== "system") {
+      node.appendChild(el("span", {
+        className: "fd-who", text: (WHO[sender] ? t(WHO[sender]) : title) + ":"
+      }));
+    }
+    var body = el("p", { className: "fd-text" });
+    appendText(body, text || "");
+    node.appendChild(body);
+    (inline || []).forEach(function (button) {
+      var b = el("button", {
+        type: "button", className: "fd-inline-action", text: button.title
+      });
+      b.addEventListener("click", function () {
+        b.disabled = true;
+        send(button.title, button.payload);
+      });
+      node.appendChild(b);
+    });
+    return node;
+  }
 
   function render(message, pendingNode) {
     if (message.id && state.seen[message.id]) {
       return state.seen[message.id];
     }
-    var sender = message.sender === "person" ? "person" :
-      (message.sender === "adviser" ? "adviser" : "bot");
-    var node = pendingNode || el("div", { className: "fd-msg fd-msg--" + sender });
-    // "Is this wrong?" on a directory entry stays with its own message.
-    var inline = [], quick = [];
+    var sender = senderOf(message);
+    var stick = nearBottom || sender === "person";
+    var inline = [];
+    var quick = [];
     (message.buttons || []).forEach(function (b) {
       (INLINE_RE.test(b.payload || "") ? inline : quick).push(b);
     });
-    if (!pendingNode) {
-      node.appendChild(el("span", { className: "fd-who", text: WHO[sender] + ":" }));
-      var body = el("p", { className: "fd-text" });
-      appendText(body, message.text || "");
-      node.appendChild(body);
-      inline.forEach(function (button) {
-        var b = el("button", {
-          type: "button", className: "fd-inline-action", text: button.title
-        });
-        b.addEventListener("click", function () {
-          b.disabled = true;
-          send(button.title, button.payload);
-        });
-        node.appendChild(b);
-      });
+    var node = pendingNode;
+    if (!node) {
+      node = bubble(sender, message.text, inline);
       log.appendChild(node);
     }
     if (message.id) {
       state.seen[message.id] = node;
       node.setAttribute("data-id", String(message.id));
       state.lastId = Math.max(state.lastId, message.id);
+      privacy.classList.add("fd-privacy--compact");
+    }
+    if (message.urgent && sender !== "person") {
+      node.classList.add("fd-msg--urgent");
+      pin(message);
     }
     // Quick replies belong to the latest message only (a sent message's own
     // node is already in place, and its answer may have arrived first).
-    if (!pendingNode) {
+    if (!pendingNode && sender !== "system") {
       showReplies(sender === "person" ? [] : quick);
     }
-    privacy.classList.add("fd-privacy--compact");
-    log.scrollTop = log.scrollHeight;
+    if (!state.restoring && stick) {
+      scrollToEnd();
+    }
     return node;
   }
 
-  function showReplies(buttons) {
-    replies.textContent = "";
-    buttons.forEach(function (button) {
-      var b = el("button", { type: "button", className: "fd-reply", text: button.title });
-      b.addEventListener("click", function () {
-        send(button.title, button.payload);
-      });
-      replies.appendChild(b);
-    });
-  }
-
   function setTyping(active) {
-    typing.textContent = active ? title + " is typing\u2026" : "";
+    typing.textContent = active ? t("typing") : "";
     typing.classList.toggle("fd-typing--on", !!active);
   }
 
   function setStatus(status) {
     state.status = status;
-    if (status === "queued") {
-      notice.textContent = "You're in the queue for an adviser. They will reply here.";
-    } else if (status === "assigned") {
-      notice.textContent = "An adviser is looking at your conversation.";
-    } else {
-      notice.textContent = "";
+    notice.textContent = status === "queued" ? t("queued") :
+      (status === "assigned" ? t("assigned") : "");
+  }
+
+  // ------------------------------------------------------------ quick replies
+
+  function isAction(button) {
+    // "/skip_location", "/request_human": not one of the choices, always shown
+    return typeof button.payload === "string" && button.payload.charAt(0) === "/";
+  }
+
+  function replyButton(button, className) {
+    var b = el("button", { type: "button", className: className || "fd-reply", text: button.title });
+    b.addEventListener("click", function () {
+      send(button.title, button.payload);
+    });
+    return b;
+  }
+
+  function showReplies(buttons, greeting) {
+    replies.textContent = "";
+    replies.classList.remove("fd-replies--list");
+    footer.hidden = !!greeting; // the greeting offers "talk to a person" itself
+    if (buttons.length <= INLINE_MAX) {
+      buttons.forEach(function (b) { replies.appendChild(replyButton(b)); });
+      return;
+    }
+    var choices = buttons.filter(function (b) { return !isAction(b); });
+    var actions = buttons.filter(isAction);
+    choices.slice(0, INLINE_FEW).forEach(function (b) {
+      replies.appendChild(replyButton(b));
+    });
+    var more = el("button", {
+      type: "button",
+      className: "fd-reply fd-reply--more",
+      "aria-expanded": "false",
+      text: t("moreOptions", { count: choices.length })
+    });
+    more.addEventListener("click", function () { showChoiceList(choices, actions); });
+    replies.appendChild(more);
+    actions.forEach(function (b) { replies.appendChild(replyButton(b)); });
+  }
+
+  // Every choice, in a list of its own height with a search box: nothing is
+  // dropped however many there are, and the question above stays in view.
+  function showChoiceList(choices, actions) {
+    replies.textContent = "";
+    replies.classList.add("fd-replies--list");
+    var search = el("input", {
+      type: "search",
+      id: "fd-choice-search",
+      className: "fd-choice-search",
+      autocomplete: "off",
+      "aria-controls": "fd-choice-list",
+      "aria-describedby": "fd-choice-count"
+    });
+    var list = el("ul", {
+      id: "fd-choice-list", className: "fd-choice-list", "aria-label": t("allOptions")
+    });
+    var shown = el("p", {
+      id: "fd-choice-count", className: "fd-choice-count", "aria-live": "polite"
+    });
+    var items = choices.map(function (b) {
+      var item = el("li", {}, [replyButton(b, "fd-reply fd-choice")]);
+      list.appendChild(item);
+      return { item: item, key: b.title.toLocaleLowerCase() };
+    });
+    search.addEventListener("input", function () {
+      var q = search.value.trim().toLocaleLowerCase();
+      var n = 0;
+      items.forEach(function (it) {
+        var hit = !q || it.key.indexOf(q) >= 0;
+        it.item.hidden = !hit;
+        n += hit ? 1 : 0;
+      });
+      shown.textContent = n ? (q ? t("matches", { count: n, total: items.length }) : "") :
+        t("noMatch");
+    });
+    search.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault(); // Enter picks the only match, or does nothing
+        var visible = items.filter(function (it) { return !it.item.hidden; });
+        if (visible.length === 1) {
+          visible[0].item.firstChild.click();
+        }
+      }
+    });
+    replies.appendChild(el("label", {
+      "for": "fd-choice-search", className: "fd-choice-label", text: t("searchOptions")
+    }));
+    replies.appendChild(search);
+    replies.appendChild(shown);
+    replies.appendChild(list);
+    if (actions.length) {
+      var row = el("div", { className: "fd-choice-actions" });
+      actions.forEach(function (b) { row.appendChild(replyButton(b)); });
+      replies.appendChild(row);
+    }
+    search.focus();
+    scrollToEnd();
+  }
+
+  // ------------------------------------------------------------ urgent advice
+
+  // The emergency text stays pinned above the conversation, whatever follows
+  // it, until the person dismisses it (remembered across reloads).
+  function pin(message) {
+    if (!message.id || state.dismissed.indexOf(message.id) >= 0) {
+      return;
+    }
+    state.pinnedId = message.id;
+    pinned.textContent = "";
+    var text = el("p", { className: "fd-pinned-text" });
+    appendText(text, message.text || "");
+    var dismiss = el("button", {
+      type: "button", className: "fd-pinned-dismiss", text: t("dismiss")
+    });
+    dismiss.addEventListener("click", function () {
+      state.dismissed.push(message.id);
+      state.pinnedId = null;
+      save();
+      pinned.hidden = true;
+      pinned.textContent = "";
+      input.focus();
+    });
+    pinned.appendChild(el("h3", { className: "fd-pinned-title", text: t("urgentTitle") }));
+    pinned.appendChild(text);
+    pinned.appendChild(dismiss);
+    pinned.hidden = false;
+  }
+
+  // ----------------------------------------------------------------- greeting
+
+  var greeted = false;
+  function greet() {
+    if (greeted) {
+      return;
+    }
+    greeted = true;
+    log.insertBefore(el("div", { className: "fd-msg fd-msg--bot fd-msg--greeting" }, [
+      el("span", { className: "fd-who", text: title + ":" }),
+      el("p", { className: "fd-text", text: t("greeting") })
+    ]), log.firstChild);
+    if (!log.querySelector("[data-id]") && state.pending === 0) {
+      showReplies(STRINGS.greetingButtons, true);
     }
   }
 
-  // ----------------------------------------------------------- conversation
+  // ----------------------------------------------------------------- composer
+
+  function checkLength() {
+    var n = chars(input.value.trim());
+    var over = n > MAX_CHARS;
+    input.setAttribute("aria-invalid", over ? "true" : "false");
+    counter.classList.toggle("fd-count--over", over);
+    if (over) {
+      counter.textContent = t("tooLong", { count: number(n), max: number(MAX_CHARS) });
+    } else if (n > MAX_CHARS * 0.8) {
+      counter.textContent = t("count", { count: number(n), max: number(MAX_CHARS) });
+    } else {
+      counter.textContent = "";
+    }
+    return !over;
+  }
+
+  input.addEventListener("input", checkLength);
+
+  // ------------------------------------------------------------- conversation
+
+  // ----------------------------------------------------------------- language
+
+  // Put every standing text of the panel into the current language.
+  function relabel() {
+    root.setAttribute("lang", language);
+    launcher.setAttribute("aria-label", t(state.open ? "launcherClose" : "launcherOpen"));
+    launcher.querySelector(".fd-launcher-text").textContent = t("launcherText");
+    closeButton.setAttribute("aria-label", t("close"));
+    resizeHandle.setAttribute("aria-label", t("resize"));
+    var texts = privacy.children;
+    texts[0].textContent = t("privacyTitle");
+    texts[1].textContent = t("privacyStored");
+    texts[2].textContent = t("privacyOthers");
+    texts[3].textContent = t("privacyShort");
+    pinned.setAttribute("aria-label", t("urgentLabel"));
+    log.setAttribute("aria-label", t("conversation"));
+    replies.setAttribute("aria-label", t("suggested"));
+    sendButton.textContent = t("send");
+    form.querySelector(".fd-label").textContent = t("label");
+    form.querySelector("#fd-input-hint").textContent = t("hint");
+    humanButton.textContent = t("human");
+    panel.querySelector(".fd-subtitle").textContent = t("subtitle");
+    languageButton.textContent = t("languageToggle");
+    languageButton.setAttribute("aria-label", t("languageToggleLabel"));
+    languageButton.setAttribute("lang", language === "cy" ? "en" : "cy");
+    var greeting = log.querySelector(".fd-msg--greeting .fd-text");
+    if (greeting) {
+      greeting.textContent = t("greeting");
+      if (!log.querySelector("[data-id]") && state.pending === 0) {
+        showReplies(STRINGS.greetingButtons, true);
+      }
+    }
+    setStatus(state.status);
+  }
+
+  function setLanguage(next, chosen) {
+    if (!LANGUAGES[next]) {
+      return;
+    }
+    language = next;
+    STRINGS = LANGUAGES[next];
+    if (chosen) {
+      chosenLanguage = next;
+      try {
+        window.localStorage.setItem(langKey, next);
+      } catch (e) {
+        // private mode: the choice lasts for this page
+      }
+    }
+    relabel();
+  }
+
+  languageButton.addEventListener("click", function () {
+    setLanguage(language === "cy" ? "en" : "cy", true);
+    if (state.conversationId) {
+      api("POST", "/conversations/" + encodeURIComponent(state.conversationId) +
+        "/language", { token: state.token, language: language }).catch(function () {
+        notice.textContent = t("notSent");
+      });
+    }
+  });
 
   function start() {
     var saved = load() || {};
     return api("POST", "/conversations", {
       conversation_id: saved.conversationId || null,
-      token: saved.token || null
+      token: saved.token || null,
+      language: chosenLanguage || (pageLanguage === "cy" ? "cy" : null)
     }).then(function (json) {
       var resumed = json.conversation_id === saved.conversationId;
+      if (json.language && json.language !== language && !chosenLanguage) {
+        setLanguage(json.language, false); // the conversation was in Welsh
+      }
       state.conversationId = json.conversation_id;
       state.token = json.token;
+      state.dismissed = resumed && Array.isArray(saved.dismissed) ? saved.dismissed : [];
       setStatus(json.status);
       save();
       return resumed ? history() : null;
@@ -317,6 +900,7 @@
     if (!starting) {
       starting = start().catch(function (error) {
         starting = null;
+        state.restoring = false;
         throw error;
       });
     }
@@ -324,10 +908,12 @@
   }
 
   function history() {
+    state.restoring = true;
     return api("GET", "/conversations/" + encodeURIComponent(state.conversationId) +
       "/messages?token=" + encodeURIComponent(state.token)).then(function (json) {
       (json.messages || []).forEach(function (m) { render(m); });
       setStatus(json.status);
+      restoreScroll();
     });
   }
 
@@ -365,15 +951,12 @@
       return;
     }
     var clientId = randomId();
-    var node = el("div", { className: "fd-msg fd-msg--person fd-msg--sending" }, [
-      el("span", { className: "fd-who", text: "You:" })
-    ]);
-    var body = el("p", { className: "fd-text" });
-    appendText(body, text);
-    node.appendChild(body);
+    var node = bubble("person", text);
+    node.classList.add("fd-msg--sending");
     log.appendChild(node);
-    log.scrollTop = log.scrollHeight;
+    privacy.classList.add("fd-privacy--compact");
     showReplies([]);
+    scrollToEnd();
     state.pending += 1;
     setTyping(true);
 
@@ -402,14 +985,20 @@
         render(json.message, node);
       }
       (json.replies || []).forEach(function (m) { render(m); });
+      if (json.language && json.language !== language && !chosenLanguage) {
+        setLanguage(json.language, false); // the person writes in Welsh
+      }
       if (json.status) {
         setStatus(json.status);
       }
-    }).catch(function () {
+    }).catch(function (error) {
       node.classList.add("fd-msg--failed");
+      var tooLong = error.status === 413 && error.body && error.body.max_chars;
       node.appendChild(el("p", {
         className: "fd-error",
-        text: "Not sent. Please check your connection and try again."
+        text: tooLong ?
+          t("tooLong", { count: number(chars(text)), max: number(error.body.max_chars) }) :
+          t("notSent")
       }));
     }).then(function () {
       state.pending -= 1;
@@ -421,25 +1010,38 @@
 
   // ----------------------------------------------------------- open / close
 
-  function openPanel() {
+  function openPanel(restoring) {
     state.open = true;
     panel.hidden = false;
+    root.classList.add("fd-root--open");
+    document.documentElement.classList.add("fd-chat-open");
     launcher.setAttribute("aria-expanded", "true");
-    launcher.setAttribute("aria-label", "Close chat with " + title);
-    input.focus();
+    launcher.setAttribute("aria-label", t("launcherClose"));
+    applySize(readJson("localStorage", sizeKey));
+    fitViewport();
+    greet();
+    if (!restoring) {
+      input.focus();
+      saveView(); // a restored view keeps its saved scroll position to put back
+    }
     var saved = load();
     if (saved && saved.conversationId) {
       ensureConversation().catch(function () {
-        notice.textContent = "Sorry, the chat is not available right now.";
+        notice.textContent = t("unavailable");
       });
+    } else {
+      scrollToEnd();
     }
   }
 
   function closePanel() {
     state.open = false;
+    saveView(); // before hiding: a hidden log has no scroll position
     panel.hidden = true;
+    root.classList.remove("fd-root--open");
+    document.documentElement.classList.remove("fd-chat-open");
     launcher.setAttribute("aria-expanded", "false");
-    launcher.setAttribute("aria-label", "Open chat with " + title);
+    launcher.setAttribute("aria-label", t("launcherOpen"));
     launcher.focus();
   }
 
@@ -447,7 +1049,7 @@
     if (state.open) {
       closePanel();
     } else {
-      openPanel();
+      openPanel(false);
     }
   });
   closeButton.addEventListener("click", closePanel);
@@ -459,8 +1061,13 @@
   });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    if (!checkLength()) {
+      input.focus();
+      return; // said in the counter; the text stays in the box to shorten
+    }
     var text = input.value;
     input.value = "";
+    checkLength();
     send(text);
     input.focus();
   });
@@ -471,13 +1078,34 @@
     }
   });
   humanButton.addEventListener("click", function () {
-    send(HUMAN_TEXT);
+    send(t("humanText"));
+  });
+
+  if (window.visualViewport) {
+    window.visualViewport.addEventListener("resize", fitViewport);
+    window.visualViewport.addEventListener("scroll", fitViewport);
+  }
+  window.addEventListener("resize", function () {
+    fitViewport();
+    if (state.open) {
+      applySize(readJson("localStorage", sizeKey));
+    }
+  });
+  window.addEventListener("pagehide", function () {
+    if (!state.restoring) {
+      saveView();
+    }
   });
 
   function mount() {
+    root.setAttribute("lang", language);
     var link = el("link", { rel: "stylesheet", href: base + "/widget.css" });
     document.head.appendChild(link);
     document.body.appendChild(root);
+    var view = readJson("sessionStorage", viewKey);
+    if (view && view.open) {
+      openPanel(true);
+    }
   }
 
   if (document.readyState === "loading") {
