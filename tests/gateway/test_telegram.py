@@ -120,7 +120,8 @@ async def test_same_update_three_times_is_stored_and_answered_once(
         assert incoming[0].source_id == f"update:{update['update_id']}"
         assert api.sent_texts(CHAT) == ["Echo: Can volunteers claim expenses?"]
         assert len(h.rasa.received) == 1
-        assert h.rasa.received[0]["metadata"] == {"channel": "telegram"}
+        metadata = h.rasa.received[0]["metadata"]
+        assert metadata == {"channel": "telegram", "language": "en"}
 
 
 async def test_start_greets_and_buttons_become_inline_keyboard(
