@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
+from bot.db.session import get_engine
+from bot.directory.resolver import resolver_for_engine
 from scripts.eval_directory import run_frozen
 
 pytestmark = pytest.mark.integration
@@ -18,8 +20,11 @@ RIGHT_FLOOR = 0.77
 FALSE_PLACE_CEILING = 0.03
 
 
-def test_frozen_split_stays_above_its_floor(directory_session: Session) -> None:
-    run = run_frozen(directory_session)
+def test_frozen_split_stays_above_its_floor(
+    directory_db_url: str, directory_session: Session
+) -> None:
+    resolver = resolver_for_engine(get_engine(directory_db_url))  # shared, built once
+    run = run_frozen(directory_session, resolver)
     assert not run.note, run.note
     assert run.total >= 300 and run.no_place >= 150
     assert run.right / run.total >= RIGHT_FLOOR
