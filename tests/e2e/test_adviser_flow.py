@@ -32,6 +32,7 @@ from bot.db.models import (
 from bot.db.session import session_scope
 from bot.directory.service import guidance_for
 from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
+from bot.i18n import text as i18n_text
 from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import ADVISER_PASSWORD, CHROMIUM, CHROMIUM_ARGS, E2EStack
 
@@ -43,6 +44,8 @@ SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 REPLY_TIMEOUT_MS = 20_000
 QUESTION = "How can we find a grant for our community garden?"
 HANDED_OVER = "I'm passing you to a human adviser now."
+JOINED = i18n_text("widget.status.claimed")
+CLOSED = i18n_text("widget.status.resolved")
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +230,7 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     expect(person.locator(".fd-notice")).to_contain_text(
         "An adviser is looking", timeout=REPLY_TIMEOUT_MS
     )
+    expect(person.locator(".fd-msg--system")).to_have_text([JOINED])
     # Canned replies come from the directory: the LIO and the guidance shown.
     canned = console.locator(".canned-text")
     for url in facts["guidance_urls"]:
@@ -263,6 +267,7 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     console.goto(f"{stack.console_url}/conversations/{cid}")
     resolve(console, stack, cid, "answered")
     expect(person.locator(".fd-notice")).to_have_text("", timeout=REPLY_TIMEOUT_MS)
+    expect(person.locator(".fd-msg").last).to_have_text(CLOSED)
 
     resolved = stack.conversation(cid)
     assert resolved is not None
@@ -277,8 +282,8 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
         "Truro",
         "I'd like to talk to a person",
     ]
-    assert seen[-2][0] == "bot" and seen[-2][1].startswith(HANDED_OVER)
-    assert seen[-1] == ("adviser", text)
+    assert seen[-4][0] == "bot" and seen[-4][1].startswith(HANDED_OVER)
+    assert seen[-3:] == [("system", JOINED), ("adviser", text), ("system", CLOSED)]
     assert [m.adviser_id for m in stored if m.sender == "adviser"] == [adviser.id]
     assert activity(stored) == [
         "Conversation handed over to the adviser queue",
@@ -295,7 +300,8 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     picked = _index(texts, "Adviser Jo Adviser picked up the conversation")
     replied = _index(texts, text)
     closed = _index(texts, "Adviser Jo Adviser resolved the conversation (answered)")
-    assert handed < picked < replied < closed == len(texts) - 1
+    told = _index(texts, CLOSED)
+    assert handed < picked < replied < closed < told == len(texts) - 1
 
 
 def _index(texts: list[str], part: str) -> int:
@@ -376,6 +382,7 @@ def test_telegram_handover_adviser_reply_and_resolve(
     expect(card.locator(".summary")).to_contain_text("Place: Truro")
     expect(card.locator(".facts")).to_contain_text("Cornwall Voluntary Sector Forum")
     claim_from_queue(console, cid)
+    wait_for_text(JOINED)  # told on Telegram too, through the outbox
     before = texts_here()
     text = "Hello, this is Sam, an adviser. Which grant were you thinking of?"
     reply(console, cid, text)
@@ -395,6 +402,7 @@ def test_telegram_handover_adviser_reply_and_resolve(
     assert texts_here() == after
 
     resolve(console, stack, cid, "referred_to_lio")
+    assert wait_for_text(CLOSED)[-1] == CLOSED
     resolved = stack.conversation(cid)
     assert resolved is not None
     assert resolved.status is ConversationStatus.RESOLVED
@@ -402,9 +410,10 @@ def test_telegram_handover_adviser_reply_and_resolve(
     assert resolved.assignee_id == adviser.id
     stored = stack.messages(cid)
     seen = visible(stored)
-    assert seen[-2:] == [
+    assert seen[-3:] == [
         ("adviser", text),
         ("person", "A community fund grant, thank you"),
+        ("system", CLOSED),
     ]
     adviser_rows = [m for m in stored if m.sender == "adviser"]
     assert [(m.adviser_id, m.delivered_at is not None) for m in adviser_rows] == [
