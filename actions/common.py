@@ -16,15 +16,13 @@ from bot.db.models import LocalAuthority
 from bot.db.session import session_scope
 from bot.directory.resolver import Candidate, Resolution
 from bot.directory.resolver import get_resolver as shared_resolver
+from bot.i18n import LANGUAGES, text
 
 logger = logging.getLogger("actions")
 T = TypeVar("T")
 
 TOPICS = ("funding", "governance", "volunteering")
-SORRY = (
-    "Sorry, something went wrong on our side while I was looking that up. "
-    "You can try again, or ask to talk to a person."
-)
+SORRY = text("actions.sorry", "en")  # English; say(tracker, "actions.sorry")
 
 
 async def in_session(fn: Callable[..., T], /, **kwargs: Any) -> T:
@@ -76,6 +74,18 @@ async def place_choices(resolution: Resolution) -> list[dict[str, Any]]:
 def conversation_id(tracker: Tracker) -> str:
     """Return the conversation id (Rasa's sender id)."""
     return str(tracker.sender_id)
+
+
+def language_of(tracker: Tracker) -> str:
+    """Return the conversation's language, as the gateway sent it ("en" if none)."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    language = metadata.get("language")
+    return language if language in LANGUAGES else "en"
+
+
+def say(tracker: Tracker, key: str, **values: object) -> str:
+    """The text for ``key`` (bot/i18n) in the conversation's language."""
+    return text(key, language_of(tracker), **values)
 
 
 def channel_of(tracker: Tracker) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -10,7 +11,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import SORRY, channel_of, conversation_id, in_session, logger
+from actions.common import (
+    channel_of,
+    conversation_id,
+    in_session,
+    language_of,
+    logger,
+    say,
+)
 from bot.db.repositories.handoffs import update_triage
 from bot.directory.reports import report_button
 from bot.directory.service import (
@@ -19,25 +27,42 @@ from bot.directory.service import (
     national_bodies,
     organisations_for_lad,
 )
-from bot.i18n import text
+from bot.i18n import catalogue, text
+
+
+def _kind_key(kind: str) -> str:
+    """ "volunteer centre" -> "volunteer_centre", "infrastructure (other)" ->
+    "infrastructure_other": the kind's key in bot/i18n."""
+    return re.sub(r"[^a-z]+", "_", kind.lower()).strip("_")
+
+
+def kind_offers(kind: str, lang: str | None = "en") -> str:
+    """What an organisation of this kind does, in the conversation's language
+    (bot/i18n actions.kinds.<kind>); an unknown kind is named as it is."""
+    key = "actions.kinds." + _kind_key(kind)
+    return text(key, lang) if key in catalogue("en") else kind
+
+
+def kind_name(kind: str, lang: str | None = "en") -> str:
+    """What a kind is called in a sentence ("the council for voluntary service")."""
+    key = "actions.kind_names." + _kind_key(kind)
+    return text(key, lang) if key in catalogue("en") else kind
+
 
 # What each kind of organisation in the directory does, in general terms.
 KIND_OFFERS = {
-    "CVS": "the local council for voluntary service: support, advice and training "
-    "for charities and community groups",
-    "TSI": "the Third Sector Interface: support for charities, community groups "
-    "and volunteering in the area",
-    "CVC": "the County Voluntary Council: support for charities, community groups "
-    "and volunteering in the county",
-    "volunteer centre": "the volunteer centre: help with recruiting and involving "
-    "volunteers",
-    "rural community council": "the rural community council: support for village "
-    "halls and rural community groups",
-    "community foundation": "the community foundation: local grant-giving",
-    "infrastructure (other)": "a local support body for the voluntary and "
-    "community sector",
-    "regional body": "a regional network for voluntary and community organisations",
-    "national body": "the national body for the voluntary sector",
+    kind: kind_offers(kind)
+    for kind in (
+        "CVS",
+        "TSI",
+        "CVC",
+        "volunteer centre",
+        "rural community council",
+        "community foundation",
+        "infrastructure (other)",
+        "regional body",
+        "national body",
+    )
 }
 
 
@@ -47,24 +72,15 @@ def month_year(day: date, lang: str | None = None) -> str:
     return f"{months[day.month - 1]} {day.year}"
 
 
-# What each kind is called in a sentence ("Doncaster CVS (the council for
-# voluntary service) closed ...").
-KIND_NAMES = {
-    "CVS": "the council for voluntary service",
-    "TSI": "the Third Sector Interface",
-    "CVC": "the County Voluntary Council",
-    "volunteer centre": "the volunteer centre",
-    "rural community council": "the rural community council",
-    "community foundation": "the community foundation",
-    "infrastructure (other)": "a local support body",
-}
 
 
 def describe(org: OrganisationInfo, lang: str | None = None) -> str:
     """Return one line about an organisation, using only directory facts."""
-    line = f"• {org.name}: {KIND_OFFERS.get(org.kind, org.kind)}."
+    line = f"• {org.name}: {kind_offers(org.kind, lang)}."
     contacts = [c for c in (org.website, org.email, org.phone) if c]
-    line += (" " + " · ".join(contacts)) if contacts else " (no website on record)"
+    line += (
+        (" " + " · ".join(contacts)) if contacts else text("actions.no_contact", lang)
+    )
     if org.last_verified is not None:
         when = month_year(org.last_verified, lang)
         checked = text("directory.last_checked", lang, month_year=when)
@@ -78,7 +94,7 @@ def closed_lines(area: AreaOrganisations, lang: str | None = None) -> list[str]:
     """Return "X closed in 2016." for each closed local body of the area."""
     lines = []
     for org, _successor in area.closed:
-        kind = KIND_NAMES.get(org.kind, org.kind)
+        kind = kind_name(org.kind, lang)
         if org.closed_note:
             lines.append(
                 text(
@@ -114,25 +130,23 @@ def area_reply(
                 shown = [s, *shown]
         lines += [describe(o, lang) for o in shown]
         if area.is_fallback or not any(o.website or o.email or o.phone for o in shown):
-            lines.append("The national body can also help:")
+            lines.append(text("actions.lio_national_too", lang))
             lines += [describe(o, lang) for o in area.national]
         return "\n".join(lines)
     if not area.is_fallback:
-        noun = "organisation" if len(area.local) == 1 else "organisations"
-        lines = [f"The local support {noun} for {where}:"]
+        intro = "lio_intro_one" if len(area.local) == 1 else "lio_intro_many"
+        lines = [text(f"actions.{intro}", lang, where=where)]
         lines += [describe(o, lang) for o in area.local[:4]]
         if not any(o.website or o.email or o.phone for o in area.local[:4]):
             # no way to reach them from what we hold: name the national body too
-            lines.append("The national body can also help:")
+            lines.append(text("actions.lio_national_too", lang))
             lines += [describe(o, lang) for o in area.national]
         return "\n".join(lines)
-    lines = [
-        f"We don't have a local support organisation on record for {area.lad_name}."
-    ]
+    lines = [text("actions.lio_none_on_record", lang, area=area.lad_name)]
     if area.regional:
-        lines.append("This regional network covers the area:")
+        lines.append(text("actions.lio_regional", lang))
         lines += [describe(o, lang) for o in area.regional]
-    lines.append("The national body can help:")
+    lines.append(text("actions.lio_national", lang))
     lines += [describe(o, lang) for o in area.national]
     return "\n".join(lines)
 
@@ -175,10 +189,7 @@ def _lookup(
     update_triage(
         session, conversation_id=conv, channel=channel, topic=topic, subtopic=subtopic
     )
-    lines = [
-        "Without knowing where your group is, I can't name your local support "
-        "organisation, but the national bodies can help:"
-    ]
+    lines = [text("actions.lio_no_place", lang)]
     lines += [describe(o, lang) for o in bodies]
     return "\n".join(lines), [o.id for o in bodies]
 
@@ -196,7 +207,7 @@ class ActionFindLio(Action):
         lad_code = tracker.get_slot("lad_code") if status == "resolved" else None
         conv = conversation_id(tracker)
         try:
-            lang = tracker.get_slot("language")
+            lang = language_of(tracker)
             reply, ids = await in_session(
                 _lookup,
                 lad_code=lad_code,
@@ -209,10 +220,10 @@ class ActionFindLio(Action):
             )
         except Exception:
             logger.exception("organisation look-up failed conversation_id=%s", conv)
-            dispatcher.utter_message(text=SORRY)
+            dispatcher.utter_message(text=say(tracker, "actions.sorry"))
             return []
         if status == "not_found":
-            dispatcher.utter_message(text="I couldn't work out where your group is.")
+            dispatcher.utter_message(text=say(tracker, "actions.where_not_worked_out"))
         # "Is this wrong?": one click queues the entries shown for the operators
         buttons = [report_button(ids, lang)] if ids else []
         dispatcher.utter_message(text=reply, buttons=buttons)

@@ -16,15 +16,19 @@ from actions.common import (
     place_choices,
     place_slots,
     resolve_place,
+    say,
 )
+from bot.i18n import text
 
 MAX_ATTEMPTS = 2
 SKIP = "skip"
-ASK = (
-    "Where is your group based? A postcode, town, council or county is fine. "
-    "Or choose Skip for general guidance."
-)
-SKIP_BUTTON = {"title": "Skip", "payload": "/skip_location"}
+ASK = text("actions.ask_location", "en")
+SKIP_BUTTON = {"title": text("actions.skip_button", "en"), "payload": "/skip_location"}
+
+
+def skip_button(tracker: Tracker) -> dict[str, str]:
+    """The Skip button in the conversation's language."""
+    return {**SKIP_BUTTON, "title": say(tracker, "actions.skip_button")}
 
 
 class ActionAskLocation(Action):
@@ -42,12 +46,14 @@ class ActionAskLocation(Action):
             # long list into a searchable one, Telegram shows a keyboard.
             buttons = [{"title": c["name"], "payload": c["name"]} for c in candidates]
             dispatcher.utter_message(
-                text="That could mean more than one area. Which one is your group "
-                "in? (Or type your town or postcode.)",
-                buttons=[*buttons, SKIP_BUTTON],
+                text=say(tracker, "actions.which_place"),
+                buttons=[*buttons, skip_button(tracker)],
             )
         else:
-            dispatcher.utter_message(text=ASK, buttons=[SKIP_BUTTON])
+            dispatcher.utter_message(
+                text=say(tracker, "actions.ask_location"),
+                buttons=[skip_button(tracker)],
+            )
         return []
 
 
@@ -81,10 +87,7 @@ class ValidateLocationForm(FormValidationAction):
             logger.exception(
                 "place lookup failed conversation_id=%s", conversation_id(tracker)
             )
-            dispatcher.utter_message(
-                text="Sorry, I couldn't look that place up just now. "
-                "I'll give you general guidance instead."
-            )
+            dispatcher.utter_message(text=say(tracker, "actions.place_lookup_failed"))
             return {"location": text, "location_status": "not_found"}
         if result.best is not None and result.best.lad_code:
             return self._resolved(candidate_dict(result.best))
@@ -100,7 +103,7 @@ class ValidateLocationForm(FormValidationAction):
                 "place_candidates": None,
             }
         dispatcher.utter_message(
-            text=f"Sorry, I couldn't find a place called \u201c{text[:80]}\u201d."
+            text=say(tracker, "actions.place_not_found", place=text[:80])
         )
         return {"location": None, "location_attempts": float(attempts)}
 

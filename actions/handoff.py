@@ -13,21 +13,18 @@ from actions.common import (
     channel_of,
     conversation_id,
     in_session,
+    language_of,
     logger,
     recent_messages,
+    say,
 )
 from bot.conversations import service
 from bot.db.models import Organisation
 from bot.domain.safety import RISK_INTENT, URGENT_REASON, emergency_text
+from bot.i18n import text
 
-HANDED_OVER = (
-    "I'm passing you to a human adviser now. They'll reply here in this chat, and "
-    "they can see our conversation so you won't need to repeat yourself."
-)
-HANDOFF_FAILED = (
-    "I'm passing you to a human adviser. There was a problem saving the details, "
-    "so you may need to tell them your question again."
-)
+HANDED_OVER = text("actions.handed_over", "en")
+HANDOFF_FAILED = text("actions.handoff_failed", "en")
 
 
 def handoff_reason(tracker: Tracker) -> str:
@@ -74,7 +71,11 @@ class ActionHandoff(Action):
         resolved = tracker.get_slot("location_status") == "resolved"
         reason = handoff_reason(tracker)
         nation = tracker.get_slot("nation")
-        urgent = emergency_text(nation) if reason == URGENT_REASON else ""
+        urgent = (
+            emergency_text(nation, language_of(tracker))
+            if reason == URGENT_REASON
+            else ""
+        )
         try:
             await in_session(
                 _record,
@@ -92,7 +93,7 @@ class ActionHandoff(Action):
             logger.exception("recording the handoff failed conversation_id=%s", conv)
             if urgent:
                 dispatcher.utter_message(text=urgent)
-            dispatcher.utter_message(text=HANDOFF_FAILED)
+            dispatcher.utter_message(text=say(tracker, "actions.handoff_failed"))
             return [ConversationPaused()]
-        dispatcher.utter_message(text=urgent or HANDED_OVER)
+        dispatcher.utter_message(text=urgent or say(tracker, "actions.handed_over"))
         return [ConversationPaused()]

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import SORRY, conversation_id, in_session, logger
+from actions.common import conversation_id, in_session, language_of, logger, say
 from bot.directory.service import guidance_for
 from bot.i18n import text
 
@@ -39,8 +39,12 @@ def guidance_reply(
     """Return the guidance message; name the nations when the place is unknown.
 
     When no page is filed under the question's subtopic, it says so before the
-    topic's general pages rather than passing them off as the answer.
+    topic's general pages rather than passing them off as the answer. The
+    directory holds each page's English address only, so in another language
+    each page is said plainly to be in English (never a made-up address).
     """
+    if not items:
+        return text("directory.guidance_none", lang)
     if subtopic and subtopic != "general" and not specific:
         topic_name = text(f"directory.topics.{topic}", lang) if topic else ""
         head = text("directory.guidance_no_specific", lang, topic=topic_name)
@@ -52,8 +56,10 @@ def guidance_reply(
     for title, publisher, url, nations in items:
         applies = ""
         if nation is None and len(nations) < 4:
-            applies = f" (applies in {', '.join(nations)})"
-        lines.append(f"• {title}, {publisher}{applies}: {url}")
+            names = ", ".join(text(f"actions.nations.{n}", lang) for n in nations)
+            applies = text("actions.guidance_applies", lang, nations=names)
+        english_only = text("actions.guidance_english_only", lang)
+        lines.append(f"• {title}, {publisher}{applies}: {url}{english_only}")
     return "\n".join(lines)
 
 
@@ -86,13 +92,7 @@ class ActionSuggestResources(Action):
             logger.exception(
                 "guidance look-up failed conversation_id=%s", conversation_id(tracker)
             )
-            dispatcher.utter_message(text=SORRY)
-            return []
-        if not items:
-            dispatcher.utter_message(
-                text="I don't have an official guidance page on record for that yet; "
-                "the organisation above or an adviser can help."
-            )
+            dispatcher.utter_message(text=say(tracker, "actions.sorry"))
             return []
         reply = guidance_reply(
             items,
@@ -100,7 +100,7 @@ class ActionSuggestResources(Action):
             topic=topic,
             subtopic=subtopic,
             specific=specific,
-            lang=tracker.get_slot("language"),
+            lang=language_of(tracker),
         )
         dispatcher.utter_message(text=reply)
         return []

@@ -9,12 +9,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
-    SORRY,
     conversation_id,
     logger,
     place_choices,
     place_events,
     resolve_place,
+    say,
     topic_of,
 )
 
@@ -84,19 +84,16 @@ class ActionSetLocation(Action):
             logger.exception(
                 "place lookup failed conversation_id=%s", conversation_id(tracker)
             )
-            dispatcher.utter_message(text=SORRY)
+            dispatcher.utter_message(text=say(tracker, "actions.sorry"))
             return []
         if not events:
-            dispatcher.utter_message(
-                text="I couldn't find that place. When you ask your question, "
-                "I'll ask where you are again."
-            )
+            dispatcher.utter_message(text=say(tracker, "actions.place_not_known_yet"))
         elif not any(e.get("name") == "lad_code" for e in events):
             dispatcher.utter_message(
-                text="That name matches more than one place. I'll ask which one "
-                "when you tell me what you need."
+                text=say(tracker, "actions.place_ambiguous_later")
             )
         else:
             place = next(e["value"] for e in events if e.get("name") == "place_name")
-            dispatcher.utter_message(text=f"Got it: {place}.")
+            got = say(tracker, "actions.place_got", place=place)
+            dispatcher.utter_message(text=got)
         return events

@@ -104,8 +104,11 @@ def directory_import(
         def advance(stage: str, n: int) -> None:
             progress.update(task, advance=n, description=stage)
 
+        report: list[Any] = []
         with session_scope() as session:
-            counts = import_directory(session, folder, force=force, progress=advance)
+            counts = import_directory(
+                session, folder, force=force, progress=advance, report=report
+            )
     if counts is None:
         console.print("directory already loaded and unchanged: nothing to do")
         return
@@ -113,13 +116,24 @@ def directory_import(
         "directory imported: "
         + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items())
     )
+    if report:
+        console.print(
+            f"{len(report)} operator edit(s) disagree with the new shipped data "
+            "(the edits are kept; check them in the console's directory pages):"
+        )
+        for d in report:
+            console.print(f"  {d.describe()}")
 
 
 @directory_app.command("coverage")
 @friendly_errors
 def directory_coverage() -> None:
     """Print per nation how many LADs have a local LIO or only a fallback."""
+    from sqlalchemy import select
+
+    from bot.db.models import Organisation
     from bot.db.session import session_scope
+    from bot.directory.edits import is_stale
     from bot.directory.service import areas_without_local, coverage
 
     table = Table(
@@ -130,6 +144,10 @@ def directory_coverage() -> None:
         gaps = [
             (la.nation.value, la.name, la.code) for la in areas_without_local(session)
         ]
+        active = session.scalars(
+            select(Organisation.last_verified).where(Organisation.active)
+        ).all()
+        stale = sum(1 for day in active if is_stale(day))
     for r in rows:
         table.add_row(
             r.nation.value,
@@ -142,6 +160,9 @@ def directory_coverage() -> None:
     console.print(f"{len(gaps)} council areas with no local organisation on record:")
     for nation, name, code in gaps:
         console.print(f"  {nation}: {name} ({code})")
+    console.print(
+        f"{stale} of {len(active)} active organisations not verified for 12 months"
+    )
 
 
 @app.command("setup")
@@ -156,6 +177,8 @@ def setup() -> None:
 @friendly_errors
 def locate(text: str) -> None:
     """Find the place in TEXT and print candidates and the best one's organisations."""
+    from rich.markup import escape
+
     from bot.db.session import session_scope
     from bot.directory.resolver import get_resolver
     from bot.directory.service import organisations_for_lad
@@ -197,11 +220,25 @@ def locate(text: str) -> None:
             f"best: {best.name} -> {area.lad_name} ({area.lad_code}), "
             f"{area.nation.value}"
         )
+        for closed, successor in area.closed:
+            instead = f"; instead: {successor.name}" if successor else ""
+            console.print(
+                escape(
+                    f"closed: {closed.name} [{closed.kind}] {closed.closed_note or ''}"
+                    f"{instead}"
+                )
+            )
         if area.is_fallback:
             console.print("no local organisation on record; national/regional bodies:")
         for org in area.recommended:
+            checked = (
+                f", last checked {org.last_verified:%B %Y}" if org.last_verified else ""
+            )
             console.print(
-                f"  - {org.name} [{org.kind}] {org.website or '(no website on record)'}"
+                escape(
+                    f"  - {org.name} [{org.kind}, {org.confidence} confidence"
+                    f"{checked}] {org.website or '(no website on record)'}"
+                )
             )
 
 
@@ -371,6 +408,9 @@ def advisers_add(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from stdin, not a prompt."
     ),
+    languages: str = typer.Option(
+        "en", "--languages", help="Languages the adviser answers in: en, cy or cy,en."
+    ),
 ) -> None:
     """Create an adviser account; the password is asked for (never a default)."""
     from bot.console.auth import PASSWORD_MIN_LENGTH, PasswordTooShort, hash_password
@@ -384,6 +424,12 @@ def advisers_add(
         raise typer.Exit(2)
     if not name.strip():
         err.print("error: --name must not be empty.")
+        raise typer.Exit(2)
+    from bot.language import LANGUAGES
+
+    skills = [code.strip().lower() for code in languages.split(",") if code.strip()]
+    if not skills or any(code not in LANGUAGES for code in skills):
+        err.print("error: --languages takes en, cy or both (cy,en).")
         raise typer.Exit(2)
     url = get_settings().database_url
     with session_scope(url) as session:
@@ -408,6 +454,7 @@ def advisers_add(
             password_hash=password_hash,
             organisations=organisations,
             role=AdviserRole(role) if role else None,
+            languages=",".join(dict.fromkeys(skills)),
         )
     console.print(
         f"adviser {username!r} added ({_scope_text(organisations, role)}); "
@@ -455,7 +502,7 @@ def advisers_list() -> None:
     from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
 
-    table = Table("username", "name", "organisations (role)", "active")
+    table = Table("username", "name", "organisations (role)", "languages", "active")
     with session_scope(get_settings().database_url) as session:
         for a in console_repo.list_advisers(session):
             roles = [
@@ -466,6 +513,7 @@ def advisers_list() -> None:
                 a.username,
                 a.display_name,
                 ", ".join(roles) or "none",
+                a.languages,
                 "yes" if a.active else "no",
             )
     console.print(table)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot import language
 from bot.db.session import session_scope
 from bot.directory.resolver import get_resolver
 from bot.directory.service import organisations_for_lad
@@ -110,7 +111,7 @@ def triage(lines: Iterable[str], model: Path = MODEL) -> Iterator[dict[str, Any]
         best = result.best
         places[i] = best.lad_code if best is not None else None
     orgs = organisations_by_lad(code for code in places.values() if code)
-    for i, (rid, _text, err) in enumerate(parsed):
+    for i, (rid, text, err) in enumerate(parsed):
         if err is not None:
             yield {"id": rid, "error": err}
             continue
@@ -119,6 +120,7 @@ def triage(lines: Iterable[str], model: Path = MODEL) -> Iterator[dict[str, Any]
             yield {"id": rid, "error": (r or {}).get("error", "not classified")}
             continue
         lad = places.get(i)
+        assert text is not None
         yield {
             "id": rid,
             "topic": r["topic"],
@@ -129,6 +131,7 @@ def triage(lines: Iterable[str], model: Path = MODEL) -> Iterator[dict[str, Any]
             "subtopic": r.get("subtopic"),
             "lad_code": lad,
             "organisations": orgs.get(lad, []) if lad else [],
+            "language": language.detect(text).language,
         }
 
 

@@ -17,6 +17,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from scripts.report_common import DOCS, ROOT, md_table, pct
 
@@ -61,15 +62,16 @@ def reachable_subtopics(path: Path = RESPONSES) -> list[tuple[str, str]]:
     return sorted(set(keys))
 
 
-def run_frozen(session: object) -> FrozenRun:
-    """Resolve every frozen row with a resolver built from ``session``."""
+def run_frozen(session: object, resolver: Any = None) -> FrozenRun:
+    """Resolve every frozen row (with ``resolver``, or one built from ``session``)."""
     from bot.directory.resolver import LocationResolver
 
     run = FrozenRun()
     if not FROZEN_PLACES.exists() or not FROZEN_NO_PLACE.exists():
         run.note = "frozen files not found"
         return run
-    resolver = LocationResolver.from_session(session)  # type: ignore[arg-type]
+    if resolver is None:
+        resolver = LocationResolver.from_session(session)  # type: ignore[arg-type]
     with FROZEN_PLACES.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             expected = row["expected_lad_code"].strip()

@@ -179,6 +179,7 @@ GOOD_FIELDS: dict[str, tuple[type, ...]] = {
     "subtopic": (str, type(None)),
     "lad_code": (str, type(None)),
     "organisations": (list,),
+    "language": (str,),
 }
 
 
@@ -255,6 +256,8 @@ def check_contract(run: TriageRun) -> list[str]:
                 key == "confidence" and isinstance(out[key], bool)
             ):
                 problems.append(f"line {n}: {key!r} is {type(out[key]).__name__}")
+        if out.get("language") not in ("en", "cy"):
+            problems.append(f"line {n}: language {out.get('language')!r}")
         if out.get("topic") not in (*m.TOPICS, m.OTHER):
             problems.append(f"line {n}: topic {out.get('topic')!r}")
         conf = out.get("confidence")

@@ -3,11 +3,12 @@
 Classifies the dev and frozen test splits with the trained model exactly as the
 server does (bot.triage.classify, the Rasa-side worker) and reports issue 8's
 figures with intervals, the cross-validation and the bake-off
-(scripts/eval_triage.py); scores the location resolver on the labelled place
-mentions and on the frozen split of tests/directory/frozen/, with the guidance
-coverage table (scripts/eval_directory.py); checks the `make triage` contract
-on docs/triage-sample.jsonl and times a 2,000-line run. Writes docs/evaluation.md
-and its plots under docs/img/.
+(scripts/eval_triage.py); the Welsh test split and language detection
+(scripts/eval_welsh.py, issue 16); scores the location resolver on the labelled
+place mentions and on the frozen split of tests/directory/frozen/, with the
+guidance coverage table (scripts/eval_directory.py); checks the `make triage`
+contract on docs/triage-sample.jsonl and times a 2,000-line run. Writes
+docs/evaluation.md and its plots under docs/img/.
 ``--gate`` also compares the test figures with tests/nlu/floors.json and exits
 non-zero when one fell below its floor.
 """
@@ -18,7 +19,7 @@ import argparse
 import json
 import sys
 
-from scripts import eval_directory, eval_triage
+from scripts import eval_directory, eval_language, eval_triage, eval_welsh
 from scripts import eval_runs as runs
 from scripts.eval_report import write_report
 from scripts.report_common import DOCS, ROOT
@@ -53,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"train {len(splits.train)}, dev {len(dev.items)}, test {len(test.items)}")
     nlu_markdown = eval_triage.section(splits, dev, test)
 
+    _log("classifying the Welsh test split and measuring language detection ...")
+    welsh, detection = eval_welsh.run(), eval_language.run()
+    welsh_markdown = eval_welsh.section(welsh, detection)
+
     _log("scoring the location resolver ...")
     places = runs.run_places()
 
@@ -83,20 +88,28 @@ def main(argv: list[str] | None = None) -> int:
         speed=speed,
     )
     REPORT.write_text(
-        eval_directory.splice(write_report(evaluation), directory_markdown),
+        eval_directory.splice(write_report(evaluation), directory_markdown).rstrip(
+            "\n"
+        )
+        + "\n\n"
+        + welsh_markdown,
         encoding="utf-8",
     )
     f = test.figures
     _log(
         f"wrote {REPORT.relative_to(ROOT)}: test topic macro-F1 "
         f"{f['topic_macro_f1']:.3f}, kept out {f['off_topic_kept_out']:.3f}, "
-        f"person {f['person_handed_over']:.3f}, urgent {f['urgent_recall']:.3f}"
+        f"person {f['person_handed_over']:.3f}, urgent {f['urgent_recall']:.3f}; "
+        f"Welsh topic macro-F1 {welsh.figures['topic_macro_f1']:.3f}, person "
+        f"{welsh.figures['person_handed_over']:.3f}; language right "
+        f"{detection.figures['language_long']:.3f} (5+ words), "
+        f"{detection.figures['language_short']:.3f} (shorter)"
     )
     if args.set_floors:
         eval_triage.set_floors(test)
         _log(f"floors written to {eval_triage.FLOORS.relative_to(ROOT)}")
     if args.gate:
-        problems = eval_triage.gate(test)
+        problems = eval_triage.gate(test) + eval_welsh.gate(welsh, detection)
         for p in problems:
             _log(f"below the floor: {p}")
         return 1 if problems else 0

@@ -51,12 +51,15 @@ from bot.console.conversation import (
     resolve,
     retry_delivery,
 )
+from bot.console.directory_admin import directory_routes
 from bot.console.events import event_stream
 from bot.console.headers import ConsoleHeaders
 from bot.console.views import STATIC_DIR, error_page, render, see_other
 from bot.db.base import utcnow
 from bot.db.repositories import advisers
 from bot.db.repositories import console as repo
+from bot.directory.service import current_lad_code
+from bot.language import normalise as normalise_language
 
 log = logging.getLogger(__name__)
 
@@ -159,19 +162,36 @@ async def logout(request: Request) -> Response:
 def _queue_context(request: Request, *, choices: bool) -> Any:
     organisation = _code(request.query_params.get("organisation"))
     area = _code(request.query_params.get("area"))
+    language = normalise_language(request.query_params.get("language"))
     adviser = adviser_of(request)
     scope = scope_of(request)
 
     def load(db: Session) -> dict[str, Any]:
+        nonlocal area
+        if area:  # a superseded council code filters as its successor (issue 14)
+            area = current_lad_code(db, area)
         data: dict[str, Any] = {
             "waiting": repo.list_queue(
-                db, organisation_id=organisation, area=area, scope=scope
+                db,
+                organisation_id=organisation,
+                area=area,
+                scope=scope,
+                language=language,
             ),
             "mine": repo.list_assigned(db, adviser_id=adviser.id, scope=scope),
             "organisation": organisation or "",
             "area": area or "",
+            "language": language or "",
             "query": urlencode(
-                {k: v for k, v in (("organisation", organisation), ("area", area)) if v}
+                {
+                    k: v
+                    for k, v in (
+                        ("organisation", organisation),
+                        ("area", area),
+                        ("language", language),
+                    )
+                    if v
+                }
             ),
         }
         if choices:
@@ -236,6 +256,7 @@ def console_routes() -> list[BaseRoute]:
             "console_retry_delivery",
         ),
         (f"{conversation}/notes", add_note, "POST", "console_note"),
+        *directory_routes(),
     ]
     # The body limit sits inside the headers wrapper, so a 413 carries them too.
     limited = [*headers, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)]

@@ -214,6 +214,10 @@ class Adviser(Base):
     organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # issue 16: the languages the adviser answers in, e.g. "cy,en"
+    languages: Mapped[str] = mapped_column(
+        String(40), default="en", server_default="en"
+    )
 
 
 class Conversation(Base):
@@ -255,6 +259,14 @@ class Conversation(Base):
     )
     # issue 13: when retention or an erasure removed its identifiable content
     anonymised_at: Mapped[datetime | None]
+    # issue 16: the conversation's language ("en" or "cy") and how it was set:
+    # "detected" from the person's messages or "chosen" (widget toggle, /iaith)
+    language: Mapped[str] = mapped_column(
+        String(2), default="en", server_default="en"
+    )
+    language_source: Mapped[str] = mapped_column(
+        String(10), default="detected", server_default="detected"
+    )
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"

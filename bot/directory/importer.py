@@ -51,6 +51,14 @@ FILES = (
     "organisation_scope.csv",
     "resources.csv",
     "resource_topics.csv",
+    "guidance_new.csv",
+    "guidance_new_topics.csv",
+    "lio_websites_found.csv",
+)
+# Guidance pages and their topic tags, file by file (resources.csv's format).
+RESOURCE_FILES = (
+    ("resources.csv", "resource_topics.csv"),
+    ("guidance_new.csv", "guidance_new_topics.csv"),
 )
 
 LAD_RE = re.compile(r"^[ENSW]\d{8}$")
@@ -333,9 +341,7 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
         website = r["website"].strip() or None
         if website and not URL_RE.match(website):
             raise DataFileError(name, line, f"website is not a URL: {website!r}")
-        lads = [
-            _check_lad(name, line, c, known, succ) for c in _split(r["lad_codes"])
-        ]
+        lads = [_check_lad(name, line, c, known, succ) for c in _split(r["lad_codes"])]
         if not lads:
             raise DataFileError(name, line, "organisation covers no LAD")
         is_national = scope.get(oid) == "national" or r["type"] == "national body"
@@ -373,9 +379,7 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
         org_ids.add(oid)
         if r["country"] not in NATIONS:
             raise DataFileError(name, line, f"unknown nation {r['country']!r}")
-        lads = [
-            _check_lad(name, line, c, known, succ) for c in _split(r["lad_codes"])
-        ]
+        lads = [_check_lad(name, line, c, known, succ) for c in _split(r["lad_codes"])]
         if not lads:
             raise DataFileError(name, line, "organisation covers no LAD")
         successor = r["successor_id"].strip() or None
@@ -406,6 +410,19 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
     for line, successor in closed:
         if successor not in org_ids:
             raise DataFileError(name, line, f"unknown successor {successor!r}")
+    name = "lio_websites_found.csv"
+    by_id = {o["id"]: o for o in out.organisations}
+    for line, r in _rows(data_dir / name, ("organisation_id", "website", "where_seen")):
+        org = by_id.get(r["organisation_id"].strip())
+        if org is None:
+            raise DataFileError(
+                name, line, f"unknown organisation {r['organisation_id']!r}"
+            )
+        website = r["website"].strip()
+        if not URL_RE.match(website):
+            raise DataFileError(name, line, f"website is not a URL: {website!r}")
+        if org["website"] is None:  # a website seen on the body's own pages
+            org["website"] = website
     unknown_scope = set(scope) - org_ids
     if unknown_scope:
         raise DataFileError(
@@ -414,42 +431,44 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
             f"unknown organisation(s): {sorted(unknown_scope)}",
         )
 
-    tags: dict[str, tuple[str, list[str]]] = {}
-    name = "resource_topics.csv"
-    for line, r in _rows(data_dir / name, ("resource_id", "topic", "tags")):
-        if r["topic"] not in TOPICS:
-            raise DataFileError(name, line, f"unknown topic {r['topic']!r}")
-        tags[r["resource_id"]] = (r["topic"], _split(r["tags"]))
-    name = "resources.csv"
-    for line, r in _rows(
-        data_dir / name,
-        ("id", "topic", "subtopic", "title", "publisher", "url", "nations"),
-    ):
-        if not URL_RE.match(r["url"].strip()):
-            raise DataFileError(name, line, f"url is not a URL: {r['url']!r}")
-        nations = _split(r["nations"])
-        if not nations or any(n not in NATIONS for n in nations):
-            raise DataFileError(name, line, f"bad nations {r['nations']!r}")
-        if r["id"] not in tags:
-            raise DataFileError(
-                name, line, f"{r['id']} has no row in resource_topics.csv"
+    seen_resources: set[str] = set()
+    for pages, topics in RESOURCE_FILES:
+        tags: dict[str, tuple[str, list[str]]] = {}
+        for line, r in _rows(data_dir / topics, ("resource_id", "topic", "tags")):
+            if r["topic"] not in TOPICS:
+                raise DataFileError(topics, line, f"unknown topic {r['topic']!r}")
+            tags[r["resource_id"]] = (r["topic"], _split(r["tags"]))
+        name = pages
+        for line, r in _rows(
+            data_dir / name,
+            ("id", "topic", "subtopic", "title", "publisher", "url", "nations"),
+        ):
+            if not URL_RE.match(r["url"].strip()):
+                raise DataFileError(name, line, f"url is not a URL: {r['url']!r}")
+            nations = _split(r["nations"])
+            if not nations or any(n not in NATIONS for n in nations):
+                raise DataFileError(name, line, f"bad nations {r['nations']!r}")
+            if r["id"] not in tags:
+                raise DataFileError(name, line, f"{r['id']} has no row in {topics}")
+            if r["id"] in seen_resources:
+                raise DataFileError(name, line, f"duplicate resource id {r['id']}")
+            seen_resources.add(r["id"])
+            topic, tag_list = tags[r["id"]]
+            out.resources.append(
+                {
+                    "id": r["id"],
+                    "topic": topic,
+                    "tags": tag_list,
+                    "source_topic": r["topic"],
+                    "source_subtopic": r["subtopic"],
+                    "title": r["title"],
+                    "publisher": r["publisher"],
+                    "url": r["url"].strip(),
+                    "nations": nations,
+                    "summary": r.get("summary", ""),
+                    "last_verified": DATA_COMPILED_ON,
+                }
             )
-        topic, tag_list = tags[r["id"]]
-        out.resources.append(
-            {
-                "id": r["id"],
-                "topic": topic,
-                "tags": tag_list,
-                "source_topic": r["topic"],
-                "source_subtopic": r["subtopic"],
-                "title": r["title"],
-                "publisher": r["publisher"],
-                "url": r["url"].strip(),
-                "nations": nations,
-                "summary": r.get("summary", ""),
-                "last_verified": DATA_COMPILED_ON,
-            }
-        )
 
     # Postcodes (1.7 million rows) are validated as they are streamed in at insert
     # time; a bad row there rolls back the caller's transaction like any other.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.i18n import text
+
 RISK_INTENT = "report_risk"  # the NLU intent for "someone may be at risk now"
 URGENT_REASON = "urgent"  # the hand-over reason of an urgent conversation
 URGENT_ACTIVITY_TEXT = (
@@ -19,34 +21,11 @@ URGENT_ACTIVITY_TEXT = (
 SCOTLAND = "Scotland"
 NORTHERN_IRELAND = "Northern Ireland"
 
-_DANGER = "If anyone is in immediate danger, call 999 now (or 112)."
-_CHILD = "Worried about a child? Call the NSPCC helpline on 0808 800 5000."
-_SAMARITANS = "Samaritans are there for anyone who needs to talk, any time, on 116 123."
-_POLICE = {
-    SCOTLAND: "If it isn't an emergency, call Police Scotland on 101.",
-    NORTHERN_IRELAND: "If it isn't an emergency, call the PSNI on 101.",
+# The wording of each line is in bot/i18n (section "safety"), in every language.
+_SAFETY_KEYS = {
+    SCOTLAND: "scotland",
+    NORTHERN_IRELAND: "northern_ireland",
 }
-_POLICE_DEFAULT = "If it isn't an emergency, call the police on 101."
-_COUNCIL = {
-    SCOTLAND: (
-        "You can also tell the council's social work department (adult or "
-        "children's services)."
-    ),
-    NORTHERN_IRELAND: (
-        "You can also tell the Gateway team of your local Health and Social Care Trust."
-    ),
-}
-_COUNCIL_DEFAULT = (
-    "You can also tell your council's safeguarding team (adult or children's services)."
-)
-_WHERE_IT_DIFFERS = (
-    "In Scotland, that is the council's social work department (Police Scotland "
-    "on 101); in Northern Ireland, the Gateway team of your local Health and "
-    "Social Care Trust (the PSNI on 101)."
-)
-_HANDED_OVER = (
-    "I've passed this conversation to an adviser as urgent, so they will read it first."
-)
 KNOWN_NATIONS = ("England", "Wales", SCOTLAND, NORTHERN_IRELAND)
 
 
@@ -70,24 +49,30 @@ class RiskCheck:
         return "model" if self.intent == RISK_INTENT else None
 
 
-def emergency_text(nation: str | None = None) -> str:
-    """Return the emergency text, worded for ``nation`` when it is known.
+def emergency_text(nation: str | None = None, language: str | None = None) -> str:
+    """Return the emergency text, worded for ``nation`` when it is known, in the
+    conversation's ``language`` (English by default).
 
     England and Wales share one wording; for Scotland and Northern Ireland the
     police and the council's team are named as they are there. When the nation
     is not known, the text says where Scotland and Northern Ireland differ.
     """
     known = nation if nation in KNOWN_NATIONS else None
-    council = _COUNCIL.get(known or "", _COUNCIL_DEFAULT)
+    where = _SAFETY_KEYS.get(known or "", "default")
+
+    def line(key: str) -> str:
+        return text(f"safety.{key}", language)
+
+    council = line(f"council_{where}")
     if known is None:
-        council = f"{council} {_WHERE_IT_DIFFERS}"
+        council = f"{council} {line('where_it_differs')}"
     return "\n".join(
         (
-            _DANGER,
-            _POLICE.get(known or "", _POLICE_DEFAULT),
-            _CHILD,
-            _SAMARITANS,
+            line("danger"),
+            line(f"police_{where}"),
+            line("child"),
+            line("samaritans"),
             council,
-            _HANDED_OVER,
+            line("handed_over"),
         )
     )

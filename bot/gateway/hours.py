@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.i18n import text
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = (
     "Monday",
@@ -78,25 +80,38 @@ class AdviserHours:
                     return opening
         return None
 
-    def describe_next_opening(self, now: datetime) -> str:
+    def describe_next_opening(self, now: datetime, language: str | None = None) -> str:
         """Return e.g. "tomorrow (Tuesday) at 09:00" or "on Monday at 09:00"."""
         opening = self.next_opening(now)
         if opening is None:
-            return "as soon as an adviser is available"
+            return text("gateway.when_available", language)
         local_today = now.astimezone(self.tz).date()
         at = opening.strftime("%H:%M")
+        day = text(f"gateway.days.{DAYS[opening.weekday()]}", language)
         days_ahead = (opening.date() - local_today).days
         if days_ahead == 0:
-            return f"today at {at}"
+            return text("gateway.today_at", language, at=at)
         if days_ahead == 1:
-            return f"tomorrow ({DAY_NAMES[opening.weekday()]}) at {at}"
-        return f"on {DAY_NAMES[opening.weekday()]} at {at}"
+            return text("gateway.tomorrow_at", language, day=day, at=at)
+        return text("gateway.on_day_at", language, day=day, at=at)
+
+    def describe(self, language: str | None = None) -> str:
+        """The hours as configured, with the day names in ``language``."""
+
+        def day(m: re.Match[str]) -> str:
+            key = m.group(0)[:3].lower()
+            return text(f"gateway.day_abbreviations.{key}", language)
+
+        return re.sub(r"\b(?:%s)[a-z]*\b" % "|".join(DAYS), day, self.spec, flags=re.I)
 
 
-def out_of_hours_notice(hours: AdviserHours, now: datetime) -> str:
+def out_of_hours_notice(
+    hours: AdviserHours, now: datetime, language: str | None = None
+) -> str:
     """Return what the person is told when handed over outside adviser hours."""
-    return (
-        f"Our advisers work {hours.spec} (UK time), so the earliest you can expect "
-        f"a reply here is {hours.describe_next_opening(now)}. If you'd also like an "
-        "answer by email, type your email address and an adviser will use it."
+    return text(
+        "gateway.out_of_hours",
+        language,
+        hours=hours.describe(language) if language == "cy" else hours.spec,
+        when=hours.describe_next_opening(now, language),
     )

@@ -125,12 +125,17 @@ class RasaClient:
         except ValueError as exc:
             raise RasaUnavailable("Rasa answered with invalid JSON") from exc
 
-    async def send(self, conversation_id: str, text: str, *, channel: str) -> BotReply:
-        """Send the person's message to Rasa and return the bot's reply."""
+    async def send(
+        self, conversation_id: str, text: str, *, channel: str, language: str = "en"
+    ) -> BotReply:
+        """Send the person's message to Rasa and return the bot's reply.
+
+        The conversation's language goes with it (metadata): the actions and
+        Rasa's responses answer in it (rasa_addons/i18n_nlg.py)."""
         payload = {
             "sender": conversation_id,
             "message": text,
-            "metadata": {"channel": channel},
+            "metadata": {"channel": channel, "language": language},
         }
         body = await self._call_json(
             "POST", WEBHOOK_PATH, timeout=self.total_timeout, json=payload

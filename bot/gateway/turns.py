@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import language as lang
 from bot.conversations import service
 from bot.db.models import (
     Conversation,
@@ -25,14 +26,13 @@ from bot.gateway.channels.base import ConversationRef, Incoming
 from bot.gateway.events import message_view
 from bot.gateway.hours import AdviserHours, out_of_hours_notice
 from bot.gateway.rasa_client import BotReply
+from bot.i18n import text as i18n_text
 
 logger = logging.getLogger(__name__)
 
-BOT_UNAVAILABLE_TEXT = (
-    "Sorry, I'm having trouble right now — I've passed your message to an adviser, "
-    "who will reply here as soon as they can."
-)
-EMAIL_THANKS_TEXT = "Thank you — an adviser can reply to {email} as well as here."
+# English, as tests and callers compare; each conversation gets its language's.
+BOT_UNAVAILABLE_TEXT = i18n_text("gateway.bot_unavailable", "en")
+EMAIL_THANKS_TEXT = i18n_text("gateway.email_thanks", "en")
 WITH_ADVISERS = repo.WITH_ADVISERS
 EMERGENCY_SOURCE = "notice:emergency:"  # + the id of the message it answers
 
@@ -84,6 +84,7 @@ def ref(conversation: Conversation) -> ConversationRef:
         channel_user_id=conversation.channel_user_id,
         status=conversation.status.value,
         bot_paused=bool(conversation.bot_paused),
+        language=conversation.language or lang.DEFAULT,
     )
 
 
@@ -121,6 +122,7 @@ def store_incoming(
         urgent=urgent,
     )
     if message is not None:
+        follow_language(conversation, incoming.text)
         return Stored(ref(conversation), message_view(message))
     # Stored before (a channel's retry, or a duplicate delivery); a failed
     # insert rolled back, taking a conversation made just now with it.
@@ -140,6 +142,36 @@ def store_incoming(
         new=False,
         answered=first.answered_at is not None,
     )
+
+
+def follow_language(conversation: Conversation, text: str) -> None:
+    """Set the conversation's language from a new message (bot.language.follow)."""
+    found = lang.follow(
+        conversation.language, conversation.language_source, lang.detect(text)
+    )
+    if found != conversation.language:
+        conversation.language = found
+        logger.info(
+            "conversation language now %s",
+            found,
+            extra={"conversation_id": conversation.id},
+        )
+
+
+def choose_language(
+    session: Session, *, conversation_id: str, language: str
+) -> Conversation:
+    """The person chose the conversation's language (toggle, /iaith): kept until
+    they choose again."""
+    conversation = repo.get_conversation(session, conversation_id=conversation_id)
+    if conversation is None:
+        raise UnknownConversation(conversation_id)
+    if language not in lang.LANGUAGES:
+        raise ValueError(f"unknown language {language!r}")
+    conversation.language = language
+    conversation.language_source = lang.CHOSEN
+    session.flush()
+    return conversation
 
 
 def is_answered(session: Session, message_id: int) -> bool:
@@ -180,7 +212,7 @@ def keep_email(
     thanks = service.send_once(
         session,
         conversation=conversation,
-        text=EMAIL_THANKS_TEXT.format(email=email),
+        text=i18n_text("gateway.email_thanks", conversation.language, email=email),
         source_id=f"notice:email:{conv.id}:{handoff.id if handoff else 0}",
     )
     return [message_view(thanks)] if thanks else []
@@ -256,7 +288,10 @@ def store_unavailable(
         ).handoff
         handoff_id, handoff_reason = handoff.id, handoff.reason
     apology = service.send(
-        session, conversation=conversation, sender="bot", text=BOT_UNAVAILABLE_TEXT
+        session,
+        conversation=conversation,
+        sender="bot",
+        text=i18n_text("gateway.bot_unavailable", conversation.language),
     )
     session.commit()
     views = [message_view(apology)]
@@ -321,7 +356,9 @@ def store_urgent(
                 session,
                 conversation=conversation,
                 sender="bot",
-                text=emergency_text(_nation(session, conversation)),
+                text=emergency_text(
+                    _nation(session, conversation), conversation.language
+                ),
                 source_id=f"{EMERGENCY_SOURCE}{message_id}",
                 urgent=True,
             )
@@ -392,7 +429,7 @@ def hours_notice(
     told = service.send_once(
         session,
         conversation=conversation,
-        text=out_of_hours_notice(notice.hours, notice.now),
+        text=out_of_hours_notice(notice.hours, notice.now, conversation.language),
         source_id=f"notice:hours:{conversation.id}:{handoff_id}",
     )
     return [message_view(told)] if told else []

@@ -3,7 +3,9 @@
 ``text(key, lang, **values)`` returns the text for a dotted key in that
 language, with ``{name}`` placeholders filled; a language without the key
 falls back to English (the completeness test keeps that from happening in a
-release). Keys are grouped by area, one top-level section each.
+release). Keys are grouped by area, one top-level section each; a key given twice in one
+file is an error (YAML would silently keep the last), so two areas cannot take
+the same section by accident.
 """
 
 from __future__ import annotations
@@ -19,12 +21,37 @@ DEFAULT_LANGUAGE = "en"
 _DIR = Path(__file__).parent
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that refuses a mapping key given twice."""
+
+
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            line = key_node.start_mark.line + 1
+            raise ValueError(f"{key!r} given twice (line {line})")
+        seen.add(key)
+    return dict(loader.construct_pairs(node))
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping
+)
+
+
+def load(path: Path) -> Any:
+    """One catalogue file as written (duplicate keys refused)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
+
+
 @cache
 def catalogue(lang: str) -> dict[str, str]:
     """Every key of one language, flattened to dotted names."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}")
-    raw = yaml.safe_load((_DIR / f"{lang}.yml").read_text(encoding="utf-8")) or {}
+    raw = load(_DIR / f"{lang}.yml") or {}
     flat: dict[str, str] = {}
 
     def walk(prefix: str, node: Any) -> None:

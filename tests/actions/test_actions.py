@@ -294,7 +294,15 @@ async def test_guidance_matches_the_nation_and_every_link_is_in_the_data(
 
 async def test_guidance_says_so_when_there_is_none(db: str) -> None:
     d = CollectingDispatcher()
-    t = tracker("x", slots={"topic": "volunteering", "subtopic": "retaining"})
+    t = tracker(
+        "x",
+        slots={
+            "topic": "volunteering",
+            "subtopic": "finding_opportunities",
+            "location_status": "resolved",
+            "nation": "England",
+        },
+    )
     await ActionSuggestResources().run(d, t, DOMAIN)
     assert "don't have an official guidance page" in texts(d)
 

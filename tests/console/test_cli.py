@@ -139,3 +139,25 @@ def test_list_and_deactivate_ends_sessions(db_url: str) -> None:
 
 def test_there_is_no_default_account(db_url: str) -> None:
     assert _advisers(db_url) == []
+
+
+def test_add_with_language_skills(db_url: str) -> None:
+    """Issue 16: an adviser's languages (en by default; cy,en for Welsh too)."""
+    result = runner.invoke(
+        app,
+        ["advisers", "add", "ffion", "--name", "Ffion", "--password-stdin",
+         "--languages", "cy, en"],
+        input=f"{GOOD}\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [adviser] = _advisers(db_url)
+    assert adviser.languages == "cy,en"
+    listed = runner.invoke(app, ["advisers", "list"])
+    assert "cy,en" in listed.output
+    bad = runner.invoke(
+        app,
+        ["advisers", "add", "jo", "--name", "Jo", "--password-stdin",
+         "--languages", "fr"],
+        input=f"{GOOD}\n",
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "--languages" in bad.output

@@ -50,7 +50,7 @@ def test_import_loads_every_file_and_counts(
     assert result is not None
     assert result["local_authorities"] == 361
     assert result["organisations"] == 258 + 16 + 8  # + lio259-275, closed rows
-    assert result["resources"] == 30
+    assert result["resources"] == 30 + 141  # resources.csv + guidance_new.csv
     c = counts(migrated_db_url)
     assert c["local_authorities"] == 361
     assert c["postcodes"] == result["postcodes"] > 2000

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
 from bot.db.models import Conversation, DirectoryReport, Message, Nation, Organisation
 from bot.directory.reports import report_button
-from tests.gateway.conftest import Harness
+from tests.gateway.conftest import Harness, HarnessFactory
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +64,66 @@ async def test_a_malformed_report_payload_never_reaches_rasa(gw: Harness) -> Non
     assert gw.rasa.received == []
     with gw.db() as s:
         assert list(s.scalars(select(DirectoryReport))) == []
+
+
+async def test_is_this_wrong_on_telegram_is_an_inline_button(
+    start_gateway: HarnessFactory,
+) -> None:
+    from tests.gateway.test_telegram import CHAT, post_update, telegram_gateway
+
+    button = report_button(["lio901"])
+
+    def script(sender: str, text: str) -> dict[str, Any]:
+        return {
+            "messages": [
+                {
+                    "text": "The local support organisation: Test CVC.",
+                    "buttons": [button],
+                }
+            ],
+            "intent": {"name": "funding", "confidence": 0.9},
+            "paused": False,
+        }
+
+    async with telegram_gateway(start_gateway) as (h, api):
+        with h.db() as s, s.begin():
+            s.add(
+                Organisation(
+                    id="lio901",
+                    name="Test CVC",
+                    kind="CVC",
+                    is_national=False,
+                    nation=Nation.WALES,
+                    confidence="medium",
+                    active=True,
+                )
+            )
+        h.rasa.script = script
+        await post_update(h, api.text_update(CHAT, "we're in Bangor"))
+        sent = (await api.wait_for("sendMessage", 1))[0]
+        keyboard = sent["reply_markup"]["inline_keyboard"]
+        assert keyboard[0][0]["text"] == "Is this wrong?"
+        to_rasa = len(h.rasa.received)
+        await post_update(h, api.callback_update(CHAT, keyboard[0][0]["callback_data"]))
+        await api.wait_for("sendMessage", 2)
+        assert api.sent_texts(CHAT)[-1].startswith("Thank you. We've passed this")
+        assert len(h.rasa.received) == to_rasa
+        with h.db() as s:
+            rows = list(s.scalars(select(DirectoryReport)))
+            assert [(r.organisation_id, r.channel) for r in rows] == [
+                ("lio901", "telegram")
+            ]
+
+
+async def test_the_thanks_is_in_the_conversations_language(gw: Harness) -> None:
+    conv = await gw.start()
+    cid = conv["conversation_id"]
+    await gw.send(conv, "helo")
+    with gw.db() as s, s.begin():
+        row = s.get(Conversation, cid)
+        assert row is not None
+        row.language = "cy"
+    button = report_button(["lio999"], "cy")
+    assert button["title"] == "Ydy hyn yn anghywir?"
+    response = await gw.send(conv, button["title"], payload=button["payload"])
+    assert response.json()["replies"][0]["text"].startswith("Diolch.")

@@ -46,7 +46,7 @@ async def test_message_is_stored_then_answered_with_intent(gw: Harness) -> None:
     assert gw.rasa.received[0] == {
         "sender": conv["conversation_id"],
         "message": "Where can we find a grant?",
-        "metadata": {"channel": "web"},
+        "metadata": {"channel": "web", "language": "en"},
     }
     rows = _messages(gw, conv["conversation_id"])
     assert [(m.message_type, m.sender) for m in rows] == [

@@ -117,7 +117,7 @@ def test_triage_contract_check() -> None:
     lines = ['{"id": 1, "text": "gift aid"}', "{broken", '{"id": 3}']
     good = {"id": 1, "topic": "funding", "confidence": 0.9, "handoff": False,
             "urgent": False, "intent": "funding", "subtopic": "gift_aid",
-            "lad_code": None, "organisations": []}  # fmt: skip
+            "lad_code": None, "organisations": [], "language": "en"}  # fmt: skip
     run = TriageRun(lines, [good, {"id": None, "error": "x"},
                             {"id": 3, "error": "y"}], 1.0, 0)  # fmt: skip
     assert check_contract(run) == []
@@ -128,6 +128,8 @@ def test_triage_contract_check() -> None:
     no_urgent = {k: v for k, v in good.items() if k != "urgent"}
     missing = TriageRun(lines, [no_urgent, *run.outputs[1:]], 1.0, 0)
     assert "line 1: missing 'urgent'" in check_contract(missing)
+    french = TriageRun(lines, [{**good, "language": "fr"}, *run.outputs[1:]], 1.0, 0)
+    assert "line 1: language 'fr'" in check_contract(french)
 
 
 def test_parse_nlu_splits_retrieval_intents() -> None:

@@ -32,12 +32,14 @@ def create_adviser(
     organisation_id: str | None = None,
     role: AdviserRole | None = None,
     organisations: Sequence[str] = (),
+    languages: str = "en",
 ) -> Adviser:
     """Add an adviser account (flushed, not committed) with its memberships.
 
     ``role`` (default ``adviser``) applies to ``organisation_id`` and every id in
     ``organisations``; with none of them the adviser gets a national role
     (every area), as every adviser had before organisations (issue 13).
+    ``languages``: the languages they answer in, as "cy,en" (issue 16).
     """
     orgs = list(
         dict.fromkeys([*([organisation_id] if organisation_id else []), *organisations])
@@ -48,6 +50,7 @@ def create_adviser(
         password_hash=password_hash,
         organisation_id=orgs[0] if orgs else None,
         active=True,
+        languages=languages,
     )
     session.add(adviser)
     session.flush()

@@ -25,6 +25,7 @@ from bot.db.models import (
 from bot.db.repositories import access
 from bot.directory.service import resources_for
 from bot.domain.safety import URGENT_REASON
+from bot.i18n import text
 
 Status = ConversationStatus
 
@@ -88,6 +89,7 @@ class QueueItem:
     handoff: HandoffSummary | None
     urgent: bool = False
     urgent_since: datetime | None = None
+    language: str = "en"  # issue 16: the conversation's language
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
                 handoff=_summary(handoff) if handoff else None,
                 urgent=c.urgent,
                 urgent_since=c.urgent_since,
+                language=c.language or "en",
             )
         )
     return items
@@ -197,6 +200,7 @@ def list_queue(
     *,
     organisation_id: str | None = None,
     area: str | None = None,
+    language: str | None = None,
     limit: int = 200,
     scope: access.Scope | None = None,
 ) -> list[QueueItem]:
@@ -227,6 +231,8 @@ def list_queue(
         query = query.where(
             or_(Conversation.lad_code == area, Conversation.lad_code.in_(in_county))
         )
+    if language:
+        query = query.where(Conversation.language == language)
     query = query.order_by(
         *URGENT_FIRST,
         Conversation.waiting_since.asc().nulls_last(),
@@ -418,7 +424,7 @@ def canned_replies(session: Session, *, conversation_id: str) -> list[CannedRepl
             nation=nation,
             limit=5,
         ):
-            replies.append(_resource_reply(res))
+            replies.append(_resource_reply(res, conversation.language))
     if conversation.organisation_id:
         org = session.get(Organisation, conversation.organisation_id)
         if org is not None and (org.website or org.email or org.phone):
@@ -426,21 +432,36 @@ def canned_replies(session: Session, *, conversation_id: str) -> list[CannedRepl
             replies.append(
                 CannedReply(
                     key=f"organisation:{org.id}",
-                    label=f"Refer to {org.name}",
-                    text=(
-                        f"Your local support organisation, {org.name}, can help "
-                        f"further: {contact}"
+                    label=f"Refer to {org.name}" + _in_welsh(conversation.language),
+                    text=text(
+                        "canned_replies.organisation",
+                        conversation.language,
+                        name=org.name,
+                        contact=contact,
                     ),
                 )
             )
     return replies
 
 
-def _resource_reply(res: Resource) -> CannedReply:
+def _in_welsh(language: str | None) -> str:
+    """Marks a canned reply's label when its text is in Welsh (issue 16)."""
+    return " (Cymraeg)" if language == "cy" else ""
+
+
+def _resource_reply(res: Resource, language: str | None = None) -> CannedReply:
+    """A guidance page in the conversation's language (the page itself is the
+    directory's, English unless it says otherwise)."""
     return CannedReply(
         key=f"resource:{res.id}",
-        label=f"{res.title} ({res.publisher})",
-        text=f"This guidance from {res.publisher} should help: {res.title}. {res.url}",
+        label=f"{res.title} ({res.publisher})" + _in_welsh(language),
+        text=text(
+            "canned_replies.resource",
+            language,
+            publisher=res.publisher,
+            title=res.title,
+            url=res.url,
+        ),
     )
 
 

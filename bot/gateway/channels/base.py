@@ -64,6 +64,7 @@ class ConversationRef:
     channel_user_id: str | None
     status: str
     bot_paused: bool = False  # Rasa still holds a hand-over's pause
+    language: str = "en"  # the conversation's language (bot.language)
 
     @property
     def lock_key(self) -> str:

@@ -21,9 +21,10 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from bot import language
 from bot.db.models import MessageType
 from bot.db.repositories import conversations as repo
-from bot.gateway import hub
+from bot.gateway import hub, turns
 from bot.gateway.channels.base import (
     ConversationRef,
     Incoming,
@@ -138,9 +139,15 @@ class WidgetApi:
         return json_object(b"".join(chunks))
 
     async def _status(self, conversation_id: str) -> str | None:
-        def read(session: Session) -> str | None:
+        found = await self._status_and_language(conversation_id)
+        return found[0] if found else None
+
+    async def _status_and_language(
+        self, conversation_id: str
+    ) -> tuple[str, str] | None:
+        def read(session: Session) -> tuple[str, str] | None:
             conv = repo.get_conversation(session, conversation_id=conversation_id)
-            return conv.status.value if conv else None
+            return (conv.status.value, conv.language or "en") if conv else None
 
         return await self.pipeline.in_db(read)
 
@@ -156,16 +163,29 @@ class WidgetApi:
         if isinstance(cid, str) and _token_ok(self.settings, cid, body.get("token")):
             if limited := await self._limited(request, cid):
                 return limited
-            status = await self._status(cid)
-            if status is not None:
+            found = await self._status_and_language(cid)
+            if found is not None:
                 return JSONResponse(
-                    {"conversation_id": cid, "token": body["token"], "status": status}
+                    {
+                        "conversation_id": cid,
+                        "token": body["token"],
+                        "status": found[0],
+                        "language": found[1],
+                    }
                 )
         if limited := await self._limited(request, None):
             return limited
 
+        # issue 16: a page in Welsh (or the toggle before the first message)
+        # starts the conversation in the language the person chose
+        chosen = language.normalise(body.get("language"))
+
         def create(session: Session) -> tuple[str, str]:
             conv = repo.create_conversation(session, channel=CHANNEL)
+            if chosen is not None:
+                turns.choose_language(
+                    session, conversation_id=conv.id, language=chosen
+                )
             return conv.id, conv.status.value
 
         new_id, status = await self.pipeline.in_db(create)
@@ -175,9 +195,41 @@ class WidgetApi:
                 "conversation_id": new_id,
                 "token": widget_token(self.settings, new_id),
                 "status": status,
+                "language": chosen or language.DEFAULT,
             },
             status_code=201,
         )
+
+    async def set_language(self, request: Request) -> Response:
+        """The Cymraeg / English toggle: the conversation's language, chosen
+        (kept until chosen again; bot.language)."""
+        cid = request.path_params["conversation_id"]
+        try:
+            body = await self._json(request)
+        except _TooLarge:
+            return _error(413, "request too large")
+        if body is None:
+            return _error(400, "expected a JSON object")
+        if not _token_ok(self.settings, cid, body.get("token")):
+            return _error(403, "unknown conversation")
+        if limited := await self._limited(request, cid):
+            return limited
+        chosen = language.normalise(body.get("language"))
+        if chosen is None:
+            return _error(400, "language must be cy or en")
+
+        def choose(session: Session) -> str:
+            conv = turns.choose_language(
+                session, conversation_id=cid, language=chosen
+            )
+            return conv.language
+
+        try:
+            now = await self.pipeline.in_db(choose)
+        except UnknownConversation:
+            return _error(404, "unknown conversation")
+        logger.info("widget language chosen", extra={"conversation_id": cid})
+        return JSONResponse({"language": now})
 
     async def history(self, request: Request) -> Response:
         """Return the person-visible messages after ``?after=`` (default: all)."""
@@ -263,6 +315,7 @@ class WidgetApi:
                 "status": received.status,
                 "message": person_view(received.message) if received.message else None,
                 "replies": [person_view(r) for r in received.replies],
+                "language": received.language,
             }
         )
 
@@ -442,6 +495,11 @@ def widget_routes(pipeline: Pipeline) -> list[BaseRoute]:
                     "/conversations/{conversation_id}/events",
                     api.events,
                     methods=["GET"],
+                ),
+                Route(
+                    "/conversations/{conversation_id}/language",
+                    api.set_language,
+                    methods=["POST"],
                 ),
             ],
             middleware=[cors],

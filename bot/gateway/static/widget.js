@@ -76,8 +76,73 @@
       },
       { title: "Volunteering", payload: "I have a question about volunteers" },
       { title: "Talk to a person", payload: "/request_human" }
-    ]
+    ],
+    languageToggle: "Cymraeg",
+    languageToggleLabel: "Cymraeg: newid i'r Gymraeg (switch to Welsh)"
   };
+
+  // The same texts in Welsh (issue 16): the Cymraeg / English toggle swaps them.
+  // tests/i18n/test_catalogue.py keeps the two objects' keys in step.
+  var STRINGS_CY = {
+    launcherText: "Gofyn i {title}",
+    launcherOpen: "Agor sgwrs gyda {title}",
+    launcherClose: "Cau'r sgwrs gyda {title}",
+    close: "Cau'r sgwrs",
+    subtitle: "Help i elusennau a grwpiau cymunedol",
+    resize: "Newid maint y panel sgwrsio: mae'r bysellau saeth yn ei wneud yn fwy " +
+      "neu'n llai",
+    privacyTitle: "Cyn i chi ddechrau",
+    privacyStored: "Cynorthwyydd awtomatig yw hwn. Rydyn ni'n cadw'r hyn rydych " +
+      "chi'n ei ysgrifennu yma, ac unrhyw gyfeiriad e-bost rydych chi'n ei roi i " +
+      "ni, er mwyn i ni allu eich ateb. Gall cynghorwyr mewn sefydliadau cymorth " +
+      "lleol ddarllen y sgwrs hon pan fyddan nhw'n eich helpu.",
+    privacyOthers: "Peidiwch â rhannu manylion personol am bobl eraill, nac " +
+      "unrhyw beth na fyddech chi eisiau i gynghorydd ei weld.",
+    privacyShort: "Mae'r sgwrs hon yn cael ei chadw, a gall cynghorwyr ei " +
+      "darllen. Peidiwch â rhannu manylion personol pobl eraill.",
+    conversation: "Sgwrs",
+    you: "Chi",
+    adviser: "Cynghorydd",
+    typing: "Mae {title} yn teipio\u2026",
+    queued: "Rydych chi yn y ciw am gynghorydd. Byddan nhw'n ateb yma.",
+    assigned: "Mae cynghorydd yn edrych ar eich sgwrs.",
+    unavailable: "Mae'n ddrwg gennym, dydy'r sgwrs ddim ar gael ar hyn o bryd.",
+    notSent: "Heb ei anfon. Gwiriwch eich cysylltiad a rhowch gynnig arall arni.",
+    label: "Eich neges",
+    hint: "Pwyswch Enter i anfon, Shift ac Enter am linell newydd.",
+    send: "Anfon",
+    human: "Siarad â pherson",
+    humanText: "Hoffwn i siarad â pherson",
+    count: "{count} o {max} nod",
+    tooLong: "Mae eich neges yn {count} nod o hyd, a'r terfyn yw {max}. " +
+      "Byrhewch hi neu anfonwch hi mewn dwy ran.",
+    suggested: "Atebion a awgrymir",
+    moreOptions: "Dangos pob un o'r {count} dewis",
+    searchOptions: "Chwilio'r dewisiadau",
+    allOptions: "Pob dewis",
+    matches: "{count} o {total} dewis yn y golwg",
+    noMatch: "Does dim dewis yn cyfateb. Gallwch chi hefyd deipio eich ateb isod.",
+    urgentLabel: "Cyngor brys",
+    urgentTitle: "Pwysig",
+    dismiss: "Cau'r cyngor hwn",
+    greeting: "Shwmae! {title} ydw i, cynorthwyydd awtomatig ar gyfer elusennau " +
+      "a grwpiau cymunedol. Galla i helpu gyda chwestiynau am gyllid, llywodraethu " +
+      "a gwirfoddoli, dod o hyd i'ch sefydliad cymorth lleol, neu eich rhoi mewn " +
+      "cysylltiad â chynghorydd. Sut galla i helpu?",
+    // Welsh titles, the same payloads (the bot reads them as before)
+    greetingButtons: [
+      { title: "Cyllid", payload: "I have a question about funding" },
+      {
+        title: "Llywodraethu",
+        payload: "I have a question about governance and running our group"
+      },
+      { title: "Gwirfoddoli", payload: "I have a question about volunteers" },
+      { title: "Siarad â pherson", payload: "/request_human" }
+    ],
+    languageToggle: "English",
+    languageToggleLabel: "English: switch to English (newid i'r Saesneg)"
+  };
+  var LANGUAGES = { en: STRINGS, cy: STRINGS_CY };
 
   var MAX_CHARS = 6000; // the server's limit (bot/gateway/channels/web.py)
   var INLINE_MAX = 6; // this many quick replies are shown as they are
@@ -90,6 +155,19 @@
   var storeKey = "frontdoor:" + base;
   var viewKey = "frontdoor:view:" + base;
   var sizeKey = "frontdoor:size:" + base;
+  var langKey = "frontdoor:lang:" + base;
+  // The language: the person's choice (kept), else the page's (data-frontdoor-lang
+  // or <html lang="cy">), else English. The conversation keeps it on the server.
+  var chosenLanguage = null;
+  try {
+    chosenLanguage = window.localStorage.getItem(langKey);
+  } catch (e) {
+    chosenLanguage = null;
+  }
+  var pageLanguage = (data.frontdoorLang || document.documentElement.lang || "")
+    .toLowerCase().indexOf("cy") === 0 ? "cy" : "en";
+  var language = LANGUAGES[chosenLanguage] ? chosenLanguage : pageLanguage;
+  STRINGS = LANGUAGES[language];
 
   var state = {
     conversationId: null,
@@ -232,6 +310,14 @@
     type: "button", className: "fd-close", "aria-label": t("close")
   }, [el("span", { "aria-hidden": "true", text: "\u00D7" })]);
 
+  var languageButton = el("button", {
+    type: "button",
+    className: "fd-language",
+    lang: language === "cy" ? "en" : "cy",
+    "aria-label": t("languageToggleLabel"),
+    text: t("languageToggle")
+  });
+
   var resizeHandle = el("button", {
     type: "button", className: "fd-resize", "aria-label": t("resize")
   }, [el("span", { className: "fd-resize-grip", "aria-hidden": "true" })]);
@@ -295,6 +381,7 @@
         el("h2", { id: "fd-title", className: "fd-title", text: title }),
         el("p", { className: "fd-subtitle", text: t("subtitle") })
       ]),
+      languageButton,
       closeButton
     ]),
     pinned,
@@ -726,13 +813,79 @@
 
   // ------------------------------------------------------------- conversation
 
+  // ----------------------------------------------------------------- language
+
+  // Put every standing text of the panel into the current language.
+  function relabel() {
+    root.setAttribute("lang", language);
+    launcher.setAttribute("aria-label", t(state.open ? "launcherClose" : "launcherOpen"));
+    launcher.querySelector(".fd-launcher-text").textContent = t("launcherText");
+    closeButton.setAttribute("aria-label", t("close"));
+    resizeHandle.setAttribute("aria-label", t("resize"));
+    var texts = privacy.children;
+    texts[0].textContent = t("privacyTitle");
+    texts[1].textContent = t("privacyStored");
+    texts[2].textContent = t("privacyOthers");
+    texts[3].textContent = t("privacyShort");
+    pinned.setAttribute("aria-label", t("urgentLabel"));
+    log.setAttribute("aria-label", t("conversation"));
+    replies.setAttribute("aria-label", t("suggested"));
+    sendButton.textContent = t("send");
+    form.querySelector(".fd-label").textContent = t("label");
+    form.querySelector("#fd-input-hint").textContent = t("hint");
+    humanButton.textContent = t("human");
+    panel.querySelector(".fd-subtitle").textContent = t("subtitle");
+    languageButton.textContent = t("languageToggle");
+    languageButton.setAttribute("aria-label", t("languageToggleLabel"));
+    languageButton.setAttribute("lang", language === "cy" ? "en" : "cy");
+    var greeting = log.querySelector(".fd-msg--greeting .fd-text");
+    if (greeting) {
+      greeting.textContent = t("greeting");
+      if (!log.querySelector("[data-id]") && state.pending === 0) {
+        showReplies(STRINGS.greetingButtons, true);
+      }
+    }
+    setStatus(state.status);
+  }
+
+  function setLanguage(next, chosen) {
+    if (!LANGUAGES[next]) {
+      return;
+    }
+    language = next;
+    STRINGS = LANGUAGES[next];
+    if (chosen) {
+      chosenLanguage = next;
+      try {
+        window.localStorage.setItem(langKey, next);
+      } catch (e) {
+        // private mode: the choice lasts for this page
+      }
+    }
+    relabel();
+  }
+
+  languageButton.addEventListener("click", function () {
+    setLanguage(language === "cy" ? "en" : "cy", true);
+    if (state.conversationId) {
+      api("POST", "/conversations/" + encodeURIComponent(state.conversationId) +
+        "/language", { token: state.token, language: language }).catch(function () {
+        notice.textContent = t("notSent");
+      });
+    }
+  });
+
   function start() {
     var saved = load() || {};
     return api("POST", "/conversations", {
       conversation_id: saved.conversationId || null,
-      token: saved.token || null
+      token: saved.token || null,
+      language: chosenLanguage || (pageLanguage === "cy" ? "cy" : null)
     }).then(function (json) {
       var resumed = json.conversation_id === saved.conversationId;
+      if (json.language && json.language !== language && !chosenLanguage) {
+        setLanguage(json.language, false); // the conversation was in Welsh
+      }
       state.conversationId = json.conversation_id;
       state.token = json.token;
       state.dismissed = resumed && Array.isArray(saved.dismissed) ? saved.dismissed : [];
@@ -832,6 +985,9 @@
         render(json.message, node);
       }
       (json.replies || []).forEach(function (m) { render(m); });
+      if (json.language && json.language !== language && !chosenLanguage) {
+        setLanguage(json.language, false); // the person writes in Welsh
+      }
       if (json.status) {
         setStatus(json.status);
       }
@@ -942,6 +1098,7 @@
   });
 
   function mount() {
+    root.setAttribute("lang", language);
     var link = el("link", { rel: "stylesheet", href: base + "/widget.css" });
     document.head.appendChild(link);
     document.body.appendChild(root);
