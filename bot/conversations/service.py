@@ -221,13 +221,11 @@ def transition(
 
 def tell_person(session: Session, conversation: Conversation, key: str) -> Message:
     """Send the person a system line (an i18n key) through the outbox."""
-    # The conversation's language once it has one (the Welsh work adds it).
-    lang = getattr(conversation, "language", None)
     return send(
         session,
         conversation=conversation,
         sender="system",
-        text=i18n_text(key, lang if isinstance(lang, str) else None),
+        text=i18n_text(key, conversation.language),
     )
 
 

@@ -306,6 +306,27 @@ async def test_the_person_is_told_of_each_adviser_move_on_their_channel(
     assert text("widget.status.resolved", "cy") != told[-1]  # Welsh is there too
 
 
+def test_the_person_is_told_in_the_conversations_language(
+    url: str, alex: Adviser
+) -> None:
+    cid = _conversation(url, queued=True)
+    with session_scope(url) as s:
+        conversation = s.get(Conversation, cid)
+        assert conversation is not None
+        conversation.language = "cy"
+    with session_scope(url) as s:
+        service.claim(s, conversation_id=cid, adviser=alex)
+    with session_scope(url) as s:
+        told = s.scalars(
+            select(Message.content).where(
+                Message.conversation_id == cid,
+                Message.message_type == MessageType.OUTGOING,
+            )
+        ).all()
+    assert told == [text("widget.status.claimed", "cy")]
+    assert told != [text("widget.status.claimed", "en")]
+
+
 def test_hand_back_gives_it_to_the_bot_and_ends_the_urgency(
     url: str, alex: Adviser
 ) -> None:
