@@ -30,6 +30,7 @@ from bot.settings import PROJECT_ROOT, get_settings
 logger = logging.getLogger(__name__)
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 MODEL = PROJECT_ROOT / "models" / "frontdoor.tar.gz"
 # The gateway's graceful shutdown outlasts a Rasa call (rasa_timeout_s) by this
@@ -54,6 +55,8 @@ class Service:
     ready_url: str
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    # sent with the readiness request (Rasa's token: a header, never the URL)
+    ready_headers: dict[str, str] = field(default_factory=dict, repr=False)
     # How long a SIGTERM may take before the group is killed.
     stop_timeout_s: float = 10.0
     started_at: float = 0.0  # time.monotonic() of the last start
@@ -82,7 +85,9 @@ class Service:
     def is_ready(self) -> bool:
         """Return whether the service answers its readiness URL."""
         try:
-            response = httpx.get(self.ready_url, timeout=2.0)
+            response = httpx.get(
+                self.ready_url, timeout=2.0, headers=self.ready_headers
+            )
         except httpx.HTTPError:
             return False
         if response.status_code != 200:
@@ -202,6 +207,60 @@ def child_env() -> dict[str, str]:
     return env
 
 
+# What Rasa gets of the environment: the basics a process needs, its own
+# settings and the two URLs endpoints.yml reads, its token (rasa_addons/run.py);
+# never the app's secrets (session secret, Telegram token, database password
+# beyond the tracker store's URL).
+RASA_ENV_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "TZ",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "PYTHONPATH",
+        "PYTHONUNBUFFERED",
+        "LD_LIBRARY_PATH",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "TRACKER_STORE_URL",
+        "ACTION_SERVER_URL",
+        "RASA_TOKEN",
+        "LOG_LEVEL",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+    }
+)
+RASA_ENV_PREFIXES = ("LC_", "TF_", "RASA_", "SANIC_", "OMP_", "FRONTDOOR_ONNX_")
+# Names that hold a secret: the action server is not given them.
+SECRET_NAMES = frozenset(
+    {"SESSION_SECRET", "RASA_TOKEN", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"}
+)
+
+
+def only_for_rasa(env: dict[str, str]) -> dict[str, str]:
+    """Return the part of ``env`` Rasa needs (RASA_ENV_NAMES and prefixes)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k in RASA_ENV_NAMES or k.startswith(RASA_ENV_PREFIXES)
+    }
+
+
+def without_secrets(env: dict[str, str]) -> dict[str, str]:
+    """Return ``env`` without the secrets (for the action server)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k not in SECRET_NAMES
+        and not any(w in k for w in ("SECRET", "TOKEN", "PASSWORD"))
+    }
+
+
 def tracker_store_url(database_url: str) -> str:
     """Return the URL Rasa's SQL tracker store opens for the app's database.
 
@@ -277,6 +336,18 @@ def _env(stack: Stack, extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
+def proxy_args(trusted_proxies: list[str]) -> list[str]:
+    """uvicorn's flags for X-Forwarded-For: believed only from these proxies.
+
+    uvicorn trusts 127.0.0.1 by default, so any local caller (or a proxy that
+    passes the header through) could spoof the address the widget's and the
+    login's rate limits count by.
+    """
+    if not trusted_proxies:
+        return ["--no-proxy-headers"]
+    return ["--proxy-headers", "--forwarded-allow-ips", ",".join(trusted_proxies)]
+
+
 def build_stack(
     *,
     database_url: str,
@@ -332,7 +403,7 @@ def build_stack(
                     str(stack.action_port),
                     "--quiet",
                 ],
-                env,
+                without_secrets(env),
                 f"http://127.0.0.1:{stack.action_port}/health",
                 log_dir / "actions.log",
             )
@@ -342,11 +413,13 @@ def build_stack(
             Service(
                 "rasa",
                 [
-                    str(RASA_BIN),
+                    # `rasa run`, its token from RASA_TOKEN and read from a
+                    # header: never on this command line (rasa_addons/run.py)
+                    str(RASA_PYTHON),
+                    "-m",
+                    "rasa_addons.run",
                     "run",
                     "--enable-api",
-                    "--auth-token",
-                    rasa_token,
                     "-i",
                     "127.0.0.1",
                     "-p",
@@ -358,9 +431,10 @@ def build_stack(
                     "--credentials",
                     "credentials.yml",
                 ],
-                rasa_env,
-                f"{stack.rasa_url}/status?token={rasa_token}",
+                only_for_rasa(rasa_env),
+                f"{stack.rasa_url}/status",
                 log_dir / "rasa.log",
+                ready_headers={"Authorization": f"Bearer {rasa_token}"},
             )
         )
     if with_gateway:
@@ -378,6 +452,7 @@ def build_stack(
                     "--port",
                     str(stack.gateway_port),
                     "--no-access-log",
+                    *proxy_args(get_settings().trusted_proxies),
                     # A turn in flight is answered before the gateway exits; an
                     # open widget event stream holds a shutdown this long at most.
                     "--timeout-graceful-shutdown",

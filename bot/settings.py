@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+import stat
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +18,53 @@ VAR_DIR = PROJECT_ROOT / "var"
 DIRECTORY_DATA_DIR = PROJECT_ROOT / "data" / "directory"
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
+# The secrets made on first start when none is set (issue 13): kept here, 0600.
+SECRETS_FILE = VAR_DIR / "secrets.json"
+GENERATED = ("rasa_token", "session_secret")
+Environment = Literal["development", "test", "staging", "production"]
+
+
+class SecretsFileError(ValueError):
+    """The generated-secrets file is unsafe or unreadable."""
+
+
+def generated_secrets(path: Path) -> dict[str, str]:
+    """Return the secrets kept in ``path``, making it (mode 0600) if missing.
+
+    Made once and reused, so every process of the stack (the gateway's
+    workers, the runner that gives Rasa its token) reads the same ones; two
+    processes starting together agree (the file appears whole, by a link).
+    A file that others can read or write is refused, never used.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        values = {name: secrets.token_urlsafe(32) for name in GENERATED}
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(values, f)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+        finally:
+            tmp.unlink(missing_ok=True)
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretsFileError(
+            f"{path} can be read by other users (mode {stat.filemode(mode)}): "
+            f"run `chmod 600 {path}` and start again"
+        )
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise SecretsFileError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(n), str) and len(data[n]) >= 32 for n in GENERATED
+    ):
+        raise SecretsFileError(f"{path} does not hold the secrets: delete it")
+    return {n: data[n] for n in GENERATED}
 
 
 class Settings(BaseSettings):
@@ -22,7 +74,8 @@ class Settings(BaseSettings):
         env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    environment: str = Field(default="development")
+    # development (a laptop), test (a throwaway test run), staging, production
+    environment: Environment = "development"
     database_url: str = Field(
         default=f"sqlite:///{VAR_DIR / 'frontdoor.db'}",
         description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://...",
@@ -31,7 +84,8 @@ class Settings(BaseSettings):
 
     # Rasa and the action server listen on loopback only.
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: SecretStr = SecretStr("dev-rasa-token")
+    # unset: generated into SECRETS_FILE on first start and reused
+    rasa_token: SecretStr = SecretStr("")
     rasa_timeout_s: float = 8.0
     # The risk check asks Rasa's NLU about messages the bot does not answer
     # (queued, with an adviser): a short wait, then the phrase floor alone.
@@ -41,9 +95,18 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
-    session_secret: SecretStr = SecretStr("dev-session-secret-not-for-production")
+    # signs console sessions' CSRF and the widget's conversation tokens;
+    # unset: generated into SECRETS_FILE on first start and reused
+    session_secret: SecretStr = SecretStr("")
+    secrets_file: Path = SECRETS_FILE
     widget_allowed_origins: list[str] = Field(default_factory=list)
     widget_rate_limit_per_minute: int = 30
+    # issue 13: the reverse proxies whose X-Forwarded-For / -Proto the gateway
+    # believes (addresses or networks); none: the TCP peer is the client
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # the most any request may send (bytes); larger is refused with 413 as
+    # soon as it is seen, before the body is read whole
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
@@ -63,6 +126,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=1)
     # how often the running gateway sweeps (seconds; 0: never, only by hand)
     retention_sweep_every_s: float = Field(default=24 * 3600.0, ge=0)
+    # where people ask for a copy or deletion (an email address or a web page
+    # of the organisation running Front Door), named in the privacy notice
+    privacy_contact: str = ""
 
     # --- the scaled profile (docs/deploy.md): PostgreSQL + Redis, N workers ---
     # Redis carries live-update notices (ids only), the shared rate limits and
@@ -102,13 +168,27 @@ class Settings(BaseSettings):
         return None
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> Settings:
+    def _secrets_fail_closed(self) -> Settings:
+        """Fill unset secrets from the generated file; refuse placeholders.
+
+        There is no usable default: a secret that is not set comes from
+        ``secrets_file`` (made on first start), and outside development a
+        placeholder ("change-me", "dev-...") stops start-up.
+        """
+        missing = [n for n in GENERATED if not getattr(self, n).get_secret_value()]
+        if missing:
+            made = generated_secrets(self.secrets_file)
+            for name in missing:
+                setattr(self, name, SecretStr(made[name]))
         if self.environment != "development":
-            for name in ("rasa_token", "session_secret"):
+            for name in GENERATED:
                 value: SecretStr = getattr(self, name)
                 secret = value.get_secret_value()
                 if secret.lower() in PLACEHOLDER_SECRETS or secret.startswith("dev-"):
-                    raise ValueError(f"{name.upper()} must be set to a real secret")
+                    raise ValueError(
+                        f"{name.upper()} is a placeholder: set a real secret, or "
+                        f"unset it to use the one generated in {self.secrets_file}"
+                    )
         return self
 
 

@@ -23,6 +23,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from rasa_addons.run import authorised
+
 logger = logging.getLogger(__name__)
 
 HEALTH_TTL_S = 5.0
@@ -87,6 +89,11 @@ class FrontDoorInput(RestInput):
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            # Channels are outside Rasa's API authentication: the gateway sends
+            # the same token in a header (rasa_addons/run.py), anyone else is
+            # refused, however local.
+            if not authorised(request):
+                return response.json({"error": "unauthorised"}, 401)
             body: Dict[Text, Any] = request.json or {}
             sender_id = body.get("sender")
             text = body.get("message")

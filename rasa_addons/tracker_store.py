@@ -70,6 +70,9 @@ class FrontDoorSQLTrackerStore(SQLTrackerStore):
             self.engine = sa.create_engine(url, poolclass=SingletonThreadPool)
             event.listen(self.engine, "connect", sqlite_pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        # A failed statement's error in rasa.log leaves out the bound values
+        # (an event's data: the person's words), as on the app's engine.
+        self.engine.hide_parameters = True
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import hmac
 import logging
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +17,7 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,7 +25,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from bot.console import csrf
 from bot.db.base import utcnow
-from bot.db.models import Adviser
+from bot.db.models import Adviser, LoginFailure
 from bot.db.repositories import access
 from bot.db.repositories import advisers as repo
 from bot.db.session import session_scope
@@ -120,13 +124,49 @@ def _expiry(created_at: datetime, now: datetime) -> datetime:
     return min(created_at + ABSOLUTE_TTL, now + IDLE_TTL)
 
 
+VISITOR_PREFIX = "v."
+
+
+def _visitor_csrf(token: str) -> str:
+    key = get_settings().session_secret.get_secret_value().encode()
+    digest = hmac.new(key, b"console-visitor:" + token.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+def visitor_session() -> ConsoleSession:
+    """Return pre-login state for the sign-in form, with no row in the database.
+
+    The cookie holds ``v.<time>.<random>`` and the form's CSRF token is its HMAC
+    under the session secret: a site that cannot read the (HttpOnly) cookie
+    cannot forge the token, and a visit to the login page writes nothing
+    (a server-side session is made only at sign-in). Valid for VISITOR_TTL.
+    """
+    token = f"{VISITOR_PREFIX}{int(time.time())}.{secrets.token_urlsafe(24)}"
+    return ConsoleSession(
+        id="", csrf_token=_visitor_csrf(token), adviser=None, token=token
+    )
+
+
+def _visitor(token: str) -> ConsoleSession | None:
+    _, _, rest = token.partition(VISITOR_PREFIX)
+    made, _, _ = rest.partition(".")
+    if not made.isdigit():
+        return None
+    age = time.time() - int(made)
+    if not 0 <= age <= VISITOR_TTL.total_seconds():
+        return None
+    return ConsoleSession(id="", csrf_token=_visitor_csrf(token), adviser=None)
+
+
 async def current_session(request: Request) -> ConsoleSession | None:
     """Return the request's live session, if its cookie names one."""
     if "console_session" in request.state._state:
         return request.state.console_session  # type: ignore[no-any-return]
     token = request.cookies.get(COOKIE_NAME)
     found: ConsoleSession | None = None
-    if token and len(token) <= 128:
+    if token and len(token) <= 128 and token.startswith(VISITOR_PREFIX):
+        found = _visitor(token)
+    elif token and len(token) <= 128:
 
         def load(session: Session) -> ConsoleSession | None:
             now = utcnow()
@@ -305,6 +345,35 @@ class LoginResult:
     session: ConsoleSession | None = None
 
 
+def _reserve_attempt(
+    session: Session, *, username: str, ip: str, since: datetime
+) -> int | None:
+    """Count this attempt as a failure *before* the password is checked, then
+    see whether it is within the limits; return its row id, or None (limited).
+
+    The row is committed on its own first, so concurrent attempts each see
+    every earlier one: of 30 wrong passwords at once, at most MAX_FAILURES are
+    checked (the count and the record were separate steps, and all 30 were).
+    A limited attempt's row is taken back; a success clears them all.
+    """
+    bind = session.get_bind()
+    with Session(bind=bind) as own, own.begin():
+        row = LoginFailure(username=username, client_ip=ip)
+        own.add(row)
+        own.flush()
+        row_id = row.id
+    with Session(bind=bind) as own, own.begin():
+        if (
+            repo.count_login_failures(own, username=username, client_ip=ip, since=since)
+            <= MAX_FAILURES
+            and repo.count_failures_from(own, client_ip=ip, since=since)
+            <= MAX_FAILURES_PER_ADDRESS
+        ):
+            return row_id
+        own.execute(delete(LoginFailure).where(LoginFailure.id == row_id))
+    return None
+
+
 def attempt_login(
     session: Session,
     *,
@@ -320,20 +389,15 @@ def attempt_login(
     """
     now = utcnow()
     since = now - FAILURE_WINDOW
-    if (
-        repo.count_login_failures(session, username=username, client_ip=ip, since=since)
-        >= MAX_FAILURES
-        or repo.count_failures_from(session, client_ip=ip, since=since)
-        >= MAX_FAILURES_PER_ADDRESS
-    ):
+    reserved = _reserve_attempt(session, username=username, ip=ip, since=since)
+    if reserved is None:
         return LoginResult("limited")
     adviser = repo.find_adviser(session, username=username)
     usable = adviser is not None and adviser.active
     stored = adviser.password_hash if adviser is not None and usable else None
     matched = verify_password(stored or _dummy_hash(), password)
     if not (matched and stored and adviser is not None):
-        repo.record_login_failure(session, username=username, client_ip=ip)
-        return LoginResult("failed")
+        return LoginResult("failed")  # the reserved attempt stays, as a failure
     repo.clear_login_failures(session, username=username, client_ip=ip)
     if _hasher.check_needs_rehash(stored):
         repo.set_password_hash(

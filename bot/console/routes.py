@@ -19,12 +19,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import live
+from bot.console import live, reports
 from bot.console.audit import audit_page
 from bot.console.auth import (
-    FAILURE_WINDOW,
-    VISITOR_TTL,
-    ConsoleSession,
     adviser_of,
     attempt_login,
     base_path,
@@ -32,11 +29,11 @@ from bot.console.auth import (
     client_ip,
     current_session,
     guard,
-    new_session,
     run_db,
     safe_next,
     scope_of,
     set_session_cookie,
+    visitor_session,
 )
 from bot.console.conversation import (
     add_note,
@@ -55,7 +52,6 @@ from bot.console.directory_admin import directory_routes
 from bot.console.events import event_stream
 from bot.console.headers import ConsoleHeaders
 from bot.console.views import STATIC_DIR, error_page, render, see_other
-from bot.db.base import utcnow
 from bot.db.repositories import advisers
 from bot.db.repositories import console as repo
 from bot.directory.service import current_lad_code
@@ -85,13 +81,8 @@ async def login_page(request: Request) -> Response:
         return see_other(base_path(request) + "/")
     fresh = None
     if session is None:
-
-        def start(db: Session) -> ConsoleSession:
-            now = utcnow()
-            advisers.purge_expired(db, now=now, failures_before=now - FAILURE_WINDOW)
-            return new_session(db, adviser_id=None, ttl=VISITOR_TTL)
-
-        fresh = await run_db(start)
+        # no database row until sign-in (auth.visitor_session)
+        fresh = visitor_session()
         request.state.console_session = fresh
     response = render(
         request,
@@ -257,6 +248,7 @@ def console_routes() -> list[BaseRoute]:
         ),
         (f"{conversation}/notes", add_note, "POST", "console_note"),
         *directory_routes(),
+        *reports.ROUTES,
     ]
     # The body limit sits inside the headers wrapper, so a 413 carries them too.
     limited = [*headers, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)]

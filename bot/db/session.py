@@ -12,6 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import get_settings
 
+# A failed statement's error (and so a 500's traceback in the log) leaves out
+# the bound values: they are the person's message, their email address.
+HIDE_PARAMETERS = True
+
 
 def normalise_url(url: str) -> str:
     """Pick the psycopg 3 driver for plain ``postgresql://`` URLs."""
@@ -32,7 +36,9 @@ def _engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(
+            url, connect_args={"timeout": 30}, hide_parameters=HIDE_PARAMETERS
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -47,7 +53,13 @@ def _engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        hide_parameters=HIDE_PARAMETERS,
+    )
 
 
 def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:

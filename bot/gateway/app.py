@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -151,7 +152,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if telegram is not None
         else None
     )
-    retention = RetentionSweeper(settings.retention_sweep_every_s)
+    retention = RetentionSweeper(settings)
 
     bridge = (
         RedisBridge(
@@ -208,7 +209,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 SecurityHeaders,
                 csp=content_security_policy(settings.widget_allowed_origins),
-            )
+            ),
+            # every route: a body over the cap is a 413 before it is read whole
+            Middleware(
+                RequestBodyLimitMiddleware,
+                max_body_size=settings.max_request_body_bytes,
+            ),
         ],
         lifespan=lifespan,
     )

@@ -102,13 +102,21 @@ class RasaClient:
             transport=transport,
         )
 
+    def _auth(self) -> dict[str, str]:
+        """The token, in a header (never in the URL: rasa_addons/run.py)."""
+        return {
+            "Authorization": f"Bearer {self.settings.rasa_token.get_secret_value()}"
+        }
+
     async def _call(
         self, method: str, path: str, *, timeout: float, **kwargs: Any
     ) -> httpx.Response:
         """One request to Rasa within ``timeout``; RasaUnavailable unless HTTP 200."""
         try:
             async with asyncio.timeout(timeout):
-                response = await self._http.request(method, path, **kwargs)
+                response = await self._http.request(
+                    method, path, headers=self._auth(), **kwargs
+                )
         except (httpx.HTTPError, TimeoutError) as exc:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
@@ -148,10 +156,11 @@ class RasaClient:
         Waits at most ``rasa_parse_timeout_s``; raises RasaUnavailable after that,
         so a risk check never holds up a message for long.
         """
-        token = self.settings.rasa_token.get_secret_value()
         body = await self._call_json(
-            "POST", PARSE_PATH, timeout=self.settings.rasa_parse_timeout_s,
-            params={"token": token}, json={"text": text},
+            "POST",
+            PARSE_PATH,
+            timeout=self.settings.rasa_parse_timeout_s,
+            json={"text": text},
         )
         intent = body.get("intent") if isinstance(body, dict) else None
         if not isinstance(intent, dict):
@@ -164,18 +173,18 @@ class RasaClient:
 
     async def resume(self, conversation_id: str) -> None:
         """Un-pause the conversation in Rasa so the bot answers again."""
-        token = self.settings.rasa_token.get_secret_value()
         await self._call(
-            "POST", f"/conversations/{conversation_id}/tracker/events",
-            timeout=self.total_timeout, params={"token": token}, json=RESUME_EVENTS,
+            "POST",
+            f"/conversations/{conversation_id}/tracker/events",
+            timeout=self.total_timeout,
+            json=RESUME_EVENTS,
         )
 
     async def rasa_up(self, timeout: float = HEALTH_TIMEOUT_S) -> bool:
         """Return whether Rasa answers its status with a model loaded."""
-        token = self.settings.rasa_token.get_secret_value()
         try:
             async with asyncio.timeout(timeout):
-                response = await self._http.get("/status", params={"token": token})
+                response = await self._http.get("/status", headers=self._auth())
             body = response.json()
         except (httpx.HTTPError, TimeoutError, ValueError):
             return False

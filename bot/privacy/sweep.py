@@ -17,7 +17,7 @@ from bot.db.base import utcnow
 from bot.db.models import Conversation, Message
 from bot.db.session import session_scope
 from bot.privacy.erasure import Removed, anonymise_conversations
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,9 @@ def sweep(
 class RetentionSweeper:
     """The daily sweep inside the running gateway (started in its lifespan)."""
 
-    def __init__(self, every_s: float | None = None) -> None:
-        self.every_s = (
-            get_settings().retention_sweep_every_s if every_s is None else every_s
-        )
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.every_s = self.settings.retention_sweep_every_s
         self.task: asyncio.Task[None] | None = None
         self.last: Removed | None = None
 
@@ -98,7 +97,11 @@ class RetentionSweeper:
     async def _loop(self) -> None:
         while True:
             try:
-                swept = await run_in_threadpool(sweep)
+                swept = await run_in_threadpool(
+                    lambda: sweep(
+                        self.settings.database_url, days=self.settings.retention_days
+                    )
+                )
                 if swept:
                     log.info("privacy: retention sweep anonymised %d", len(swept))
             except Exception:

@@ -349,13 +349,21 @@ async def test_resolve_with_an_outcome(
     with session_scope(db_url) as s:
         handoff = s.scalars(select(Handoff).where(Handoff.conversation_id == cid)).one()
         assert handoff.outcome == outcome and handoff.resolved_at is not None
-    *_, last, told = _messages(db_url, cid)
+    said = _messages(db_url, cid)
+    # then the person is asked, once, whether it helped (issue 15), unless
+    # the outcome says there is no one to ask (no reply, a duplicate)
+    asks = outcome in ("answered", "referred_to_lio", "other")
+    line, told = (said[-3], said[-2]) if asks else (said[-2], said[-1])
     assert (told.message_type, told.sender) == (MessageType.OUTGOING, "system")
-    assert told.content == "This conversation is closed — write again any time."
-    assert last.message_type is MessageType.ACTIVITY
-    assert last.content == (
+    assert told.content == i18n_text("widget.status.resolved")
+    assert line.message_type is MessageType.ACTIVITY
+    assert line.content == (
         f"Adviser Alex Adviser resolved the conversation ({outcome.replace('_', ' ')})"
     )
+    if asks:
+        assert said[-1].message_type is MessageType.OUTGOING
+        assert said[-1].content == i18n_text("ratings.question")
+        assert len(said[-1].buttons or []) == 5
 
 
 async def test_resolve_refuses_unknown_outcomes_and_other_advisers(

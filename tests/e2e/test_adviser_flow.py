@@ -46,6 +46,7 @@ QUESTION = "How can we find a grant for our community garden?"
 HANDED_OVER = "I'm passing you to a human adviser now."
 JOINED = i18n_text("widget.status.claimed")
 CLOSED = i18n_text("widget.status.resolved")
+RATING_QUESTION = i18n_text("ratings.question")
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +268,7 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     console.goto(f"{stack.console_url}/conversations/{cid}")
     resolve(console, stack, cid, "answered")
     expect(person.locator(".fd-notice")).to_have_text("", timeout=REPLY_TIMEOUT_MS)
-    expect(person.locator(".fd-msg").last).to_have_text(CLOSED)
+    expect(person.locator(".fd-msg--system").last).to_have_text(CLOSED)
 
     resolved = stack.conversation(cid)
     assert resolved is not None
@@ -282,8 +283,13 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
         "Truro",
         "I'd like to talk to a person",
     ]
-    assert seen[-4][0] == "bot" and seen[-4][1].startswith(HANDED_OVER)
-    assert seen[-3:] == [("system", JOINED), ("adviser", text), ("system", CLOSED)]
+    assert seen[-5][0] == "bot" and seen[-5][1].startswith(HANDED_OVER)
+    assert seen[-4:] == [
+        ("system", JOINED),
+        ("adviser", text),
+        ("system", CLOSED),
+        ("bot", RATING_QUESTION),  # asked once at the resolve
+    ]
     assert [m.adviser_id for m in stored if m.sender == "adviser"] == [adviser.id]
     assert activity(stored) == [
         "Conversation handed over to the adviser queue",
@@ -301,7 +307,8 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     replied = _index(texts, text)
     closed = _index(texts, "Adviser Jo Adviser resolved the conversation (answered)")
     told = _index(texts, CLOSED)
-    assert handed < picked < replied < closed < told == len(texts) - 1
+    asked = _index(texts, RATING_QUESTION)
+    assert handed < picked < replied < closed < told < asked == len(texts) - 1
 
 
 def _index(texts: list[str], part: str) -> int:
@@ -402,7 +409,7 @@ def test_telegram_handover_adviser_reply_and_resolve(
     assert texts_here() == after
 
     resolve(console, stack, cid, "referred_to_lio")
-    assert wait_for_text(CLOSED)[-1] == CLOSED
+    wait_for_text(CLOSED)
     resolved = stack.conversation(cid)
     assert resolved is not None
     assert resolved.status is ConversationStatus.RESOLVED
@@ -410,10 +417,11 @@ def test_telegram_handover_adviser_reply_and_resolve(
     assert resolved.assignee_id == adviser.id
     stored = stack.messages(cid)
     seen = visible(stored)
-    assert seen[-3:] == [
+    assert seen[-4:] == [
         ("adviser", text),
         ("person", "A community fund grant, thank you"),
         ("system", CLOSED),
+        ("bot", RATING_QUESTION),  # asked once at the resolve
     ]
     adviser_rows = [m for m in stored if m.sender == "adviser"]
     assert [(m.adviser_id, m.delivered_at is not None) for m in adviser_rows] == [

@@ -126,7 +126,7 @@ class Supervised:
     def tracker(self, conversation_id: str) -> dict[str, Any]:
         response = httpx.get(
             f"{self.rasa_url}/conversations/{conversation_id}/tracker",
-            params={"token": self.rasa_token},
+            headers={"Authorization": f"Bearer {self.rasa_token}"},
             timeout=10,
         )
         assert response.status_code == 200, response.text

@@ -408,7 +408,9 @@ def test_urgent_advice_stays_pinned_until_dismissed(
 
         # Resolved: told live that it is closed, and that they may write again.
         console.resolve(cid, "answered")
-        expect(page.locator(".fd-msg").last).to_have_text(CLOSED, timeout=TIMEOUT_MS)
+        expect(page.locator(".fd-msg--system").last).to_have_text(
+            CLOSED, timeout=TIMEOUT_MS
+        )
         expect(page.locator(".fd-msg--system")).to_have_text([JOINED, CLOSED])
         expect(page.locator(".fd-notice")).to_have_text("")
         assert_no_axe_violations(page)

@@ -31,7 +31,8 @@ def rasa_and_actions() -> Starlette:
     """Rasa's /status (model loaded) and the action server's /health, on one port."""
 
     async def status(request: Request) -> Response:
-        if request.query_params.get("token") != TOKEN:
+        # the token in a header, as rasa_addons/run.py wants it
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return JSONResponse({"error": "unauthorised"}, 401)
         return JSONResponse({"model_file": "frontdoor.tar.gz"})
 

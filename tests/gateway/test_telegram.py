@@ -201,7 +201,7 @@ async def test_adviser_moves_are_told_in_the_chat(
                 )
                 s.commit()
         await api.wait_for("sendMessage", 3)
-        assert api.sent_texts(CHAT)[1:] == [
+        assert api.sent_texts(CHAT)[1:3] == [
             text("widget.status.claimed"),
             text("widget.status.resolved"),
         ]

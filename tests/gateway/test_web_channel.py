@@ -407,7 +407,12 @@ async def test_bad_requests_are_400(gw: Harness) -> None:
         {"token": conv["token"], "client_message_id": "short", "text": "hi"},
     ):
         assert (await gw.http.post(url, json=body)).status_code == 400
-    assert (await gw.http.post(url, content=b"not json")).status_code == 400
+    json_type = {"Content-Type": "application/json"}
+    assert (
+        await gw.http.post(url, content=b"not json", headers=json_type)
+    ).status_code == 400
+    # not declared as JSON: refused before reading (no CORS-simple text/plain)
+    assert (await gw.http.post(url, content=b"{}")).status_code == 415
     assert _messages(gw, cid) == []
 
 

@@ -95,8 +95,15 @@ class FakeRasa:
         """Return the texts Rasa was sent, in order."""
         return [r["message"] for r in self.received]
 
+    def _authorised(self, request: Request) -> bool:
+        """As rasa_addons/run.py: the token in an Authorization header only."""
+        return request.headers.get("authorization") == f"Bearer {self.token}"
+
     def app(self) -> Starlette:
         async def webhook(request: Request) -> Response:
+            # the project's channel checks the token too (rasa_addons/run.py)
+            if not self._authorised(request):
+                return JSONResponse({"error": "unauthorised"}, 401)
             body = await request.json()
             self.received.append(body)
             sender = body["sender"]
@@ -120,7 +127,7 @@ class FakeRasa:
                 self.in_flight[sender] -= 1
 
         async def events(request: Request) -> Response:
-            if request.query_params.get("token") != self.token:
+            if not self._authorised(request):
                 return JSONResponse({"error": "unauthorised"}, 401)
             if self.status_code != 200:
                 return JSONResponse({"error": "down"}, self.status_code)
@@ -130,7 +137,7 @@ class FakeRasa:
             return JSONResponse({"sender_id": request.path_params["cid"]})
 
         async def parse(request: Request) -> Response:
-            if request.query_params.get("token") != self.token:
+            if not self._authorised(request):
                 return JSONResponse({"error": "unauthorised"}, 401)
             text = (await request.json())["text"]
             self.parsed.append(text)

@@ -17,6 +17,7 @@ console's route guard answers 404 when it fails, whatever the URL).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
@@ -78,21 +79,31 @@ def _fallback_nations(organisation_ids: frozenset[str]) -> set[Nation]:
     }
 
 
-def _covered_by_local() -> ColumnElement[bool]:
+def _covered_by_local(lad_code: Any = Conversation.lad_code) -> ColumnElement[bool]:
     """The conversation's area is covered by an active local or regional body."""
     return exists(
         select(OrganisationArea.lad_code)
         .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
         .where(
-            OrganisationArea.lad_code == Conversation.lad_code,
+            OrganisationArea.lad_code == lad_code,
             Organisation.active.is_(True),
             Organisation.is_national.is_(False),
         )
     )
 
 
-def visible(scope: Scope) -> ColumnElement[bool]:
-    """Return the SQL condition on ``Conversation`` for what ``scope`` may see."""
+def visible(
+    scope: Scope,
+    *,
+    lad_code: Any = Conversation.lad_code,
+    organisation_id: Any = Conversation.organisation_id,
+) -> ColumnElement[bool]:
+    """Return the SQL condition on ``Conversation`` for what ``scope`` may see.
+
+    The same rule on another table's columns (the reports' anonymous facts,
+    which outlive their conversations) by passing them as ``lad_code`` and
+    ``organisation_id``.
+    """
     if scope.everything:
         return true()
     if not scope.organisation_ids:
@@ -107,8 +118,8 @@ def visible(scope: Scope) -> ColumnElement[bool]:
         )
     )
     terms: list[ColumnElement[bool]] = [
-        Conversation.organisation_id.in_(orgs),
-        Conversation.lad_code.in_(covered),
+        organisation_id.in_(orgs),
+        lad_code.in_(covered),
     ]
     nations = _fallback_nations(scope.organisation_ids)
     if nations:
@@ -117,10 +128,10 @@ def visible(scope: Scope) -> ColumnElement[bool]:
         )
         terms.append(
             and_(
-                ~_covered_by_local(),
+                ~_covered_by_local(lad_code),
                 or_(
-                    Conversation.lad_code.is_(None),
-                    Conversation.lad_code.in_(in_nations),
+                    lad_code.is_(None),
+                    lad_code.in_(in_nations),
                 ),
             )
         )

@@ -35,6 +35,7 @@ from bot.gateway.events import message_view
 from bot.gateway.pipeline import Pipeline, UnknownConversation
 from bot.gateway.ratelimit import RateLimiter, storage_for
 from bot.gateway.streamcaps import stream_caps
+from bot.privacy import notice
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class WidgetApi:
         return _error(429, "too many requests", **{"Retry-After": str(int(wait) + 1)})
 
     async def _json(self, request: Request) -> dict[str, Any] | None:
+        check_widget_request(request, self.settings)
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
@@ -155,8 +157,8 @@ class WidgetApi:
         """Resume the conversation if its id and token check out, else start one."""
         try:
             body = await self._json(request)
-        except _TooLarge:
-            return _error(413, "request too large")
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
         if body is None:
             return _error(400, "expected a JSON object")
         cid = body.get("conversation_id")
@@ -200,14 +202,34 @@ class WidgetApi:
             status_code=201,
         )
 
+    async def delete(self, request: Request) -> Response:
+        """The person deletes their own conversation (issue 13: bot/privacy)."""
+        cid = request.path_params["conversation_id"]
+        try:
+            body = await self._json(request)
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
+        if not _token_ok(self.settings, cid, (body or {}).get("token")):
+            return _error(403, "unknown conversation")
+        if not notice.delete_body_ok(body):
+            return _error(400, 'send {"token": ..., "confirm": true}')
+        if limited := await self._limited(request, cid):
+            return limited
+        found = await self.pipeline.in_db(lambda s: notice.erase_own(s, cid))
+        return notice.deleted_response(found)
+
+    async def privacy(self, request: Request) -> Response:
+        """The privacy notice and the delete texts, in the widget's language."""
+        return await notice.privacy_page(request, self.settings)
+
     async def set_language(self, request: Request) -> Response:
         """The Cymraeg / English toggle: the conversation's language, chosen
         (kept until chosen again; bot.language)."""
         cid = request.path_params["conversation_id"]
         try:
             body = await self._json(request)
-        except _TooLarge:
-            return _error(413, "request too large")
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
         if body is None:
             return _error(400, "expected a JSON object")
         if not _token_ok(self.settings, cid, body.get("token")):
@@ -262,8 +284,8 @@ class WidgetApi:
         cid = request.path_params["conversation_id"]
         try:
             body = await self._json(request)
-        except _TooLarge:
-            return _error(413, "request too large")
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
         if body is None:
             return _error(400, "expected a JSON object")
         if not _token_ok(self.settings, cid, body.get("token")):
@@ -428,8 +450,45 @@ class ReleasingStream(StreamingResponse):
                 await closer()
 
 
-class _TooLarge(Exception):
+class _Refused(Exception):
+    """A widget request refused before its body is read (status, message)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _TooLarge(_Refused):
     """A widget request body over MAX_BODY."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "request too large")
+
+
+def _own_origins(request: Request, settings: Settings) -> set[str]:
+    """The gateway's own origins (the demo page and the public URL)."""
+    own = {f"{request.url.scheme}://{request.url.netloc}".lower()}
+    public = settings.public_url.rstrip("/").lower()
+    if public.count("/") >= 2:
+        own.add("/".join(public.split("/")[:3]))
+    return own
+
+
+def check_widget_request(request: Request, settings: Settings) -> None:
+    """Refuse a widget POST that is not JSON or comes from a foreign page.
+
+    ``application/json`` needs a CORS preflight, so a cross-site form or a
+    ``text/plain`` fetch can no longer post; a browser's Origin must be ours or
+    one of WIDGET_ALLOWED_ORIGINS (no Origin: not a browser, nothing to forge).
+    """
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise _Refused(415, "send the body as application/json")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        allowed = {o.rstrip("/").lower() for o in settings.widget_allowed_origins}
+        if origin.lower() not in allowed | _own_origins(request, settings):
+            raise _Refused(403, "origin not allowed")
 
 
 def _message_id(value: str) -> int | None:
@@ -481,6 +540,12 @@ def widget_routes(pipeline: Pipeline) -> list[BaseRoute]:
             "/api/widget",
             routes=[
                 Route("/conversations", api.start, methods=["POST"]),
+                Route("/privacy", api.privacy, methods=["GET"]),
+                Route(
+                    "/conversations/{conversation_id}/delete",
+                    api.delete,
+                    methods=["POST"],
+                ),
                 Route(
                     "/conversations/{conversation_id}/messages",
                     api.history,

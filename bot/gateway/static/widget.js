@@ -1097,6 +1097,118 @@
     }
   });
 
+  // ---------------------------------------------------- privacy (issue 13)
+  // The notice comes from the server (bot/privacy/notice.py, bot/i18n): what
+  // is kept, by whom, for how long (RETENTION_DAYS) and how to ask for a copy.
+  // "Delete this conversation" asks first, then erases it from every store.
+
+  var privacyTexts = null;
+  var privacyFor = null; // the conversation the notice's reference names
+  var deleteButton = el("button", { type: "button", className: "fd-delete", hidden: true });
+  var deleteQuestion = el("p", { id: "fd-delete-q", className: "fd-delete-q" });
+  var deleteYes = el("button", { type: "button", className: "fd-delete-yes" });
+  var deleteNo = el("button", { type: "button", className: "fd-delete-no" });
+  var deleteConfirm = el("div", {
+    className: "fd-delete-confirm", role: "group", "aria-labelledby": "fd-delete-q",
+    hidden: true
+  }, [deleteQuestion, el("div", { className: "fd-delete-row" }, [deleteYes, deleteNo])]);
+  var privacySummary = el("summary", { className: "fd-privacy-summary" });
+  var privacyMore = el("div", { className: "fd-privacy-notice" });
+  // One folded line under the chat, once there is a conversation: the layout
+  // of the greeting is left as it is.
+  var privacyTools = el("details", { className: "fd-privacy-tools", hidden: true }, [
+    privacySummary, privacyMore, deleteButton, deleteConfirm
+  ]);
+  panel.appendChild(privacyTools);
+
+  function privacyLang() {
+    var lang = (document.documentElement.lang || "en").toLowerCase();
+    return lang.indexOf("cy") === 0 ? "cy" : "en";
+  }
+
+  function showDelete() {
+    privacyTools.hidden = !(privacyTexts && state.conversationId);
+    deleteButton.hidden = !(privacyTexts && state.conversationId && deleteConfirm.hidden);
+  }
+
+  function loadPrivacy() {
+    privacyFor = state.conversationId;
+    var query = "/privacy?lang=" + privacyLang() +
+      (state.conversationId ? "&conversation_id=" + encodeURIComponent(state.conversationId) : "");
+    return api("GET", query).then(function (json) {
+      privacyTexts = json;
+      privacySummary.textContent = json.title;
+      privacyMore.textContent = "";
+      (json.paragraphs || []).forEach(function (text) {
+        privacyMore.appendChild(el("p", { text: text }));
+      });
+      deleteButton.textContent = json.delete_button;
+      deleteQuestion.textContent = json.delete_confirm;
+      deleteYes.textContent = json.delete_yes;
+      deleteNo.textContent = json.delete_no;
+      showDelete();
+    }).catch(function () { /* the static notice stays */ });
+  }
+
+  function forgetConversation() {
+    if (state.source) {
+      state.source.close();
+      state.source = null;
+    }
+    state.conversationId = null;
+    state.token = null;
+    state.status = "bot";
+    state.lastId = 0;
+    state.seen = {};
+    state.dismissed = [];
+    starting = null;
+    writeJson("localStorage", storeKey, {});
+    log.textContent = "";
+    replies.textContent = "";
+    setTyping(false);
+  }
+
+  deleteButton.addEventListener("click", function () {
+    deleteButton.hidden = true;
+    deleteConfirm.hidden = false;
+    deleteNo.focus();
+  });
+  deleteNo.addEventListener("click", function () {
+    deleteConfirm.hidden = true;
+    showDelete();
+    deleteButton.focus();
+  });
+  deleteYes.addEventListener("click", function () {
+    var id = state.conversationId;
+    if (!id) {
+      return;
+    }
+    deleteYes.disabled = true;
+    api("POST", "/conversations/" + encodeURIComponent(id) + "/delete", {
+      token: state.token, confirm: true
+    }).then(function () {
+      forgetConversation();
+      deleteConfirm.hidden = true;
+      privacyTools.open = false;
+      notice.textContent = privacyTexts.deleted;
+      loadPrivacy();
+      input.focus();
+    }, function () {
+      notice.textContent = privacyTexts.delete_failed;
+    }).then(function () {
+      deleteYes.disabled = false;
+    });
+  });
+
+  // The button appears once there is a conversation to delete.
+  new MutationObserver(function () {
+    if (state.conversationId && state.conversationId !== privacyFor) {
+      loadPrivacy();
+    }
+    showDelete();
+  }).observe(log, { childList: true });
+  loadPrivacy();
+
   function mount() {
     root.setAttribute("lang", language);
     var link = el("link", { rel: "stylesheet", href: base + "/widget.css" });
