@@ -184,7 +184,10 @@ async def test_a_refused_reply_fails_holds_nothing_up_and_can_be_retried(
             assert service.retry_delivery(s, conversation_id=cid, message_id=line.id)
         await api.wait_for("sendMessage", 2)
         assert api.sent_texts(CHAT) == ["Echo: second", "Echo: first"]
-        assert _console_states(h, cid) == ["delivered", "delivered"]
+        await until(
+            lambda: _console_states(h, cid) == ["delivered", "delivered"],
+            what="both shown delivered",
+        )
 
 
 async def test_rows_left_by_a_stopped_gateway_go_out_at_the_next_start(
@@ -200,10 +203,10 @@ async def test_rows_left_by_a_stopped_gateway_go_out_at_the_next_start(
     async with telegram_gateway(start_gateway) as (h2, api2):
         await api2.wait_for("sendMessage", 1, timeout=15)
         assert api2.sent_texts(CHAT) == ["Echo: are you there?"]
-        # recorded just after the send returns (the fake counts it before)
+        # marked delivered once the Bot API has answered (just after it got it)
         await until(
             lambda: [r[2] for r in _rows(h2)] == [OutboxState.DELIVERED],
-            what="the row recorded delivered",
+            what="the row marked delivered",
         )
 
 
