@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -26,12 +26,13 @@ from bot.db.models import (
     AdviserMembership,
     AdviserRole,
     Conversation,
+    LadCodeChange,
     LocalAuthority,
     Nation,
     Organisation,
     OrganisationArea,
 )
-from bot.directory.service import NATIONAL_FALLBACK_IDS
+from bot.directory.service import NATIONAL_FALLBACK_IDS, current_lad_code
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,24 @@ def _fallback_nations(organisation_ids: frozenset[str]) -> set[Nation]:
     }
 
 
+def _area() -> ColumnElement[str | None]:
+    """The conversation's council code, as its successor if it was superseded
+    (the directory's areas use the current codes: issue 14's code history)."""
+    successor = (
+        select(LadCodeChange.current_code)
+        .where(LadCodeChange.old_code == Conversation.lad_code)
+        .scalar_subquery()
+    )
+    return func.coalesce(successor, Conversation.lad_code)
+
+
 def _covered_by_local() -> ColumnElement[bool]:
     """The conversation's area is covered by an active local or regional body."""
     return exists(
         select(OrganisationArea.lad_code)
         .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
         .where(
-            OrganisationArea.lad_code == Conversation.lad_code,
+            OrganisationArea.lad_code == _area(),
             Organisation.active.is_(True),
             Organisation.is_national.is_(False),
         )
@@ -108,7 +120,7 @@ def visible(scope: Scope) -> ColumnElement[bool]:
     )
     terms: list[ColumnElement[bool]] = [
         Conversation.organisation_id.in_(orgs),
-        Conversation.lad_code.in_(covered),
+        _area().in_(covered),
     ]
     nations = _fallback_nations(scope.organisation_ids)
     if nations:
@@ -120,7 +132,7 @@ def visible(scope: Scope) -> ColumnElement[bool]:
                 ~_covered_by_local(),
                 or_(
                     Conversation.lad_code.is_(None),
-                    Conversation.lad_code.in_(in_nations),
+                    _area().in_(in_nations),
                 ),
             )
         )
@@ -146,18 +158,19 @@ def routed_organisations(session: Session, conversation: Conversation) -> list[s
     local: list[str] = []
     nations = list(NATIONAL_FALLBACK_IDS)
     if conversation.lad_code:
+        area = current_lad_code(session, conversation.lad_code)
         local = list(
             session.scalars(
                 select(OrganisationArea.organisation_id)
                 .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
                 .where(
-                    OrganisationArea.lad_code == conversation.lad_code,
+                    OrganisationArea.lad_code == area,
                     Organisation.active.is_(True),
                     Organisation.is_national.is_(False),
                 )
             )
         )
-        lad = session.get(LocalAuthority, conversation.lad_code)
+        lad = session.get(LocalAuthority, area)
         nations = [lad.nation] if lad else []
     found.update(local)
     if not local:
