@@ -10,20 +10,54 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import conversation_id, in_session, language_of, logger, say
+from bot import language
+from bot.db.models import Resource
 from bot.directory.service import guidance_for
 from bot.i18n import text
 
-Item = tuple[str, str, str, list[str]]
+# title, publisher, url, the page is in Welsh, nations
+Item = tuple[str, str, str, bool, list[str]]
+SHOWN = 3
+
+
+def in_welsh(page: Resource) -> bool:
+    """Whether the directory's page is in Welsh: its record says so (a Welsh-
+    language summary, a ".cy" or "/cy/" address, a title marked ", Welsh)") or
+    its title is clearly Welsh."""
+    url, summary = page.url.lower(), (page.summary or "").lower()
+    if "/cy/" in url or url.endswith(".cy") or "welsh-language" in summary:
+        return True
+    if page.title.rstrip().endswith(", Welsh)"):
+        return True
+    found = language.detect(page.title)
+    return found.sure and found.language == "cy"
 
 
 def _guidance(
-    session: Session, *, topic: str, subtopic: str | None, nation: str | None
+    session: Session,
+    *,
+    topic: str,
+    subtopic: str | None,
+    nation: str | None,
+    lang: str | None = None,
 ) -> tuple[list[Item], bool]:
-    """Return the pages to show and whether they answer the subtopic itself."""
+    """Return the pages to show and whether they answer the subtopic itself.
+
+    In a Welsh conversation a Welsh page the directory holds comes first."""
     found = guidance_for(
-        session, topic=topic, subtopic=subtopic, nation=nation, limit=3
+        session,
+        topic=topic,
+        subtopic=subtopic,
+        nation=nation,
+        limit=SHOWN * 2 if lang == "cy" else SHOWN,
     )
-    items = [(r.title, r.publisher, r.url, list(r.nations)) for r in found.pages]
+    pages = [(r, in_welsh(r)) for r in found.pages]
+    if lang == "cy":
+        pages.sort(key=lambda p: not p[1])  # stable: the best Welsh page first
+    items = [
+        (r.title, r.publisher, r.url, welsh, list(r.nations))
+        for r, welsh in pages[:SHOWN]
+    ]
     return items, bool(found.specific)
 
 
@@ -53,13 +87,19 @@ def guidance_reply(
     else:
         head = text("directory.guidance_general", lang)
     lines = [head]
-    for title, publisher, url, nations in items:
+    for title, publisher, url, welsh, nations in items:
         applies = ""
         if nation is None and len(nations) < 4:
             names = ", ".join(text(f"actions.nations.{n}", lang) for n in nations)
             applies = text("actions.guidance_applies", lang, nations=names)
-        english_only = text("actions.guidance_english_only", lang)
-        lines.append(f"• {title}, {publisher}{applies}: {url}{english_only}")
+        # the page's language said plainly when it is not the conversation's
+        if welsh and lang != "cy":
+            marker = text("actions.guidance_in_welsh", lang)
+        elif not welsh and lang == "cy":
+            marker = text("actions.guidance_english_only", lang)
+        else:
+            marker = ""
+        lines.append(f"• {title}, {publisher}{applies}: {url}{marker}")
     return "\n".join(lines)
 
 
@@ -87,6 +127,7 @@ class ActionSuggestResources(Action):
                 topic=topic,
                 subtopic=subtopic,
                 nation=nation,
+                lang=language_of(tracker),
             )
         except Exception:
             logger.exception(

@@ -537,6 +537,67 @@ def advisers_deactivate(username: str) -> None:
 
 
 # --------------------------------------------------------------------------------
+# Reports (issue 15)
+# --------------------------------------------------------------------------------
+
+
+def _day(value: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@app.command("report")
+@friendly_errors
+def report(
+    date_from: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD"),
+    date_to: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD"),
+    organisation: str | None = typer.Option(
+        None, "--organisation", help="an organisation's id: its areas only"
+    ),
+    fmt: str = typer.Option("html", "--format", help="html, csv or json"),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="write to this file (default: stdout)"
+    ),
+    exact: bool = typer.Option(
+        False,
+        "--exact",
+        help="show counts under 5 exactly (only for the organisation's own "
+        "advisers; anything shared shows them as <5)",
+    ),
+) -> None:
+    """Write the report of a period (enquiries, hand-overs, times, ratings)."""
+    from bot.db.session import session_scope
+    from bot.reports import figures as report_figures
+    from bot.reports.render import render
+
+    if fmt not in ("html", "csv", "json"):
+        raise typer.BadParameter("--format must be html, csv or json")
+    start, end = _day(date_from), _day(date_to)
+    if end < start:
+        raise typer.BadParameter("--to is before --from")
+    with session_scope(get_settings().database_url) as session:
+        try:
+            figures = report_figures.build(
+                session, start=start, end=end, organisation_id=organisation
+            )
+        except report_figures.UnknownOrganisation:
+            err.print(f"error: no organisation with id {organisation!r}.")
+            raise typer.Exit(1) from None
+    if not exact:
+        figures = report_figures.suppress(figures)
+    text = render(figures, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"report written to {output}")
+
+
+# --------------------------------------------------------------------------------
 # privacy (issue 13)
 # --------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import live
+from bot.console import live, reports
 from bot.console.audit import audit_page
 from bot.console.auth import (
     adviser_of,
@@ -248,6 +248,7 @@ def console_routes() -> list[BaseRoute]:
         ),
         (f"{conversation}/notes", add_note, "POST", "console_note"),
         *directory_routes(),
+        *reports.ROUTES,
     ]
     # The body limit sits inside the headers wrapper, so a 413 carries them too.
     limited = [*headers, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)]

@@ -48,6 +48,7 @@ from bot.domain.handoff import (
 from bot.domain.safety import URGENT_ACTIVITY_TEXT, URGENT_REASON
 from bot.gateway.events import message_event, message_view, status_event
 from bot.gateway.hub import QUEUE_TOPIC, conversation_topic
+from bot.reports import facts, ratings
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,9 @@ def transition(
         ),
         adviser_id=adviser.id if adviser else None,
     )
+    if move is Transition.RESOLVE:
+        facts.resolved(session, conversation_id, outcome=outcome, at=now)
+        ratings.after_resolve(session, conversation, outcome)
     if move is not Transition.HAND_OVER:
         # The queue and the conversation's watchers; a hand-over is announced
         # by the pipeline after the turn (most are made in the action server).
@@ -313,6 +317,7 @@ def hand_over(
     )
     session.add(handoff)
     session.flush()
+    facts.handed_over(session, conversation.id, reason=reason)
     raised = False
     if reason == URGENT_REASON:
         raised = mark_urgent(session, conversation_id=conversation.id)
@@ -362,6 +367,7 @@ def mark_urgent(session: Session, *, conversation_id: str) -> bool:
     conversation = _current(session, conversation_id)
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
+    facts.marked_urgent(session, conversation_id)
     _activity(session, conversation, URGENT_ACTIVITY_TEXT)
     return True
 

@@ -552,6 +552,70 @@ class DirectoryReport(Base):
 # --- issue 15: reports, ratings, referrals ---
 
 
+class ConversationFacts(Base):
+    """The anonymous facts of one conversation, which reports read.
+
+    Written by the bot at the moment each thing happens (bot.reports.facts) and
+    never joined to the conversation: no foreign key, so the retention sweep or
+    an erasure that deletes the conversation leaves its figures counted. Holds
+    no text, names, emails or channel user ids: dates, channel, topic, council
+    area, organisation, how it was handled, outcome and rating.
+    """
+
+    __tablename__ = "conversation_facts"
+
+    # the conversation's random id (links to nothing once the conversation goes)
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    topic: Mapped[str | None] = mapped_column(String(30))
+    subtopic: Mapped[str | None] = mapped_column(String(60))
+    lad_code: Mapped[str | None] = mapped_column(String(9), index=True)
+    organisation_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    # the area has no local organisation: the national body was named instead
+    fallback: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    started_out_of_hours: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    handed_over_at: Mapped[datetime | None]
+    handover_reason: Mapped[str | None] = mapped_column(String(40))
+    handover_out_of_hours: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    first_reply_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    # the person took the assistant's answer (declined a person, or thanked it)
+    assistant_accepted_at: Mapped[datetime | None]
+    # the least sure the assistant was about one of the person's messages
+    min_confidence: Mapped[float | None] = mapped_column(Float)
+    min_confidence_intent: Mapped[str | None] = mapped_column(String(60))
+    rating_asked_at: Mapped[datetime | None]
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None]
+
+
+class ReferralFact(Base):
+    """One conversation passed from one organisation to another (a referral).
+
+    Anonymous like ConversationFacts: organisations, area, topic and time only.
+    """
+
+    __tablename__ = "referral_facts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    from_organisation_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    to_organisation_id: Mapped[str] = mapped_column(String(16), index=True)
+    lad_code: Mapped[str | None] = mapped_column(String(9))
+    topic: Mapped[str | None] = mapped_column(String(30))
+    referred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+
 # --- issue 16: language ---
 
 

@@ -32,6 +32,7 @@ from bot.gateway.turns import (
     WITH_ADVISERS,
     UnknownConversation,
 )
+from bot.reports import ratings
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -161,6 +162,17 @@ class Pipeline:
         status = ConversationStatus(conv.status)
         if phrase is not None:
             return await self._urgent(conv, view, RiskCheck(phrase=phrase))
+        answer = ratings.read(incoming.rasa_text)
+        if answer.kind:
+            # a rating button: answered here, never a turn of Rasa's dialogue
+            return await self._rated(conv, view, answer)
+        if status not in WITH_ADVISERS and await self.in_db(
+            lambda s: ratings.waiting_for_comment(s, conv.id)
+        ):
+            check, nlu = await self._ask_nlu(conv, incoming)
+            if check.urgent:
+                return await self._urgent(conv, view, check, nlu=nlu)
+            return await self._rated(conv, view, ratings.Answer("comment"))
         if status in WITH_ADVISERS:
             check, nlu = await self._ask_nlu(conv, incoming)
             if check.urgent:
@@ -170,6 +182,14 @@ class Pipeline:
             conv = await self._reopen(conv)
         turn = await self._bot_turn(conv, incoming, view)
         return await self._answered(conv, view, turn)
+
+    async def _rated(
+        self, conv: ConversationRef, view: dict[str, Any], answer: ratings.Answer
+    ) -> Received:
+        replies = await self.in_db(
+            lambda s: turns.rated(s, conv, view["id"], answer)
+        )
+        return Received(conv.id, message=view, replies=replies, status=conv.status)
 
     def _duplicate(self, conv: ConversationRef) -> Received:
         logger.info(

@@ -27,6 +27,7 @@ from bot.gateway.events import message_view
 from bot.gateway.hours import AdviserHours, out_of_hours_notice
 from bot.gateway.rasa_client import BotReply
 from bot.i18n import text as i18n_text
+from bot.reports import ratings
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +237,7 @@ def store_reply(
     conversation = repo.get_conversation(session, conversation_id=conv.id)
     assert conversation is not None
     session.refresh(conversation)
+    said_before = repo.last_said(session, conversation_id=conv.id)
     replies = [
         service.send(
             session,
@@ -246,6 +248,12 @@ def store_reply(
         )
         for m in reply.messages
     ]
+    if conversation.status is ConversationStatus.BOT and not reply.paused:
+        # the person took the assistant's answer: "Did this help?" (once)
+        asked = ratings.accepted(
+            session, conversation, intent=reply.intent, last_said=said_before
+        )
+        replies += [asked] if asked else []
     handoff_id = handoff_reason = None
     if conversation.status is ConversationStatus.BOT and reply.paused:
         # Rasa paused but nothing queued it: queue it rather than lose it.
@@ -299,6 +307,18 @@ def store_unavailable(
         views += hours_notice(session, conversation, handoff_id, notice)
     service.mark_answered(session, message_id=message_id)
     return Turn(ref(conversation), views, handoff_id, handoff_reason)
+
+
+def rated(
+    session: Session, conv: ConversationRef, message_id: int, answer: ratings.Answer
+) -> list[dict[str, Any]]:
+    """Answer a rating button or comment (never a turn of the bot's dialogue)."""
+    said = ratings.handle(
+        session, conversation_id=conv.id, message_id=message_id, answer=answer
+    )
+    session.commit()
+    service.mark_answered(session, message_id=message_id)
+    return ratings.views(said)
 
 
 def record_nlu(

@@ -21,6 +21,7 @@ from bot.db.models import (
 from bot.db.session import session_scope
 from bot.domain.handoff import OUTCOMES
 from bot.gateway import hub
+from bot.i18n import text as i18n_text
 from tests.console.conftest import Adviser, make_conversation, resource
 
 pytestmark = pytest.mark.integration
@@ -336,11 +337,19 @@ async def test_resolve_with_an_outcome(
     with session_scope(db_url) as s:
         handoff = s.scalars(select(Handoff).where(Handoff.conversation_id == cid)).one()
         assert handoff.outcome == outcome and handoff.resolved_at is not None
-    last = _messages(db_url, cid)[-1]
-    assert last.message_type is MessageType.ACTIVITY
-    assert last.content == (
+    said = _messages(db_url, cid)
+    # then the person is asked, once, whether it helped (issue 15), unless
+    # the outcome says there is no one to ask (no reply, a duplicate)
+    asks = outcome in ("answered", "referred_to_lio", "other")
+    line = said[-2] if asks else said[-1]
+    assert line.message_type is MessageType.ACTIVITY
+    assert line.content == (
         f"Adviser Alex Adviser resolved the conversation ({outcome.replace('_', ' ')})"
     )
+    if asks:
+        assert said[-1].message_type is MessageType.OUTGOING
+        assert said[-1].content == i18n_text("ratings.question")
+        assert len(said[-1].buttons or []) == 5
 
 
 async def test_resolve_refuses_unknown_outcomes_and_other_advisers(

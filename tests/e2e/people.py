@@ -266,7 +266,22 @@ class Console:
         wait_for(f"the adviser's reply {text!r} delivered", delivered)
 
     def resolve(self, cid: str, outcome: str = "answered") -> None:
+        """Resolve, and wait until what it said (the rating question, issue 15)
+        went out, so it never lands inside the person's next exchange."""
         self._form(cid, "resolve", outcome=outcome)
+
+        def sent() -> bool:
+            with session_scope(self.stack.database_url) as s:
+                waiting = s.scalars(
+                    select(Outbox.id).where(
+                        Outbox.conversation_id == cid,
+                        Outbox.state == OutboxState.PENDING,
+                    )
+                ).first()
+                return waiting is None
+
+        if not self.stack.bot_api.down:  # (nothing goes out to a Bot API down)
+            wait_for(f"what the resolve of {cid} said delivered", sent)
 
     def close(self) -> None:
         self.http.close()

@@ -32,6 +32,7 @@ from bot.db.models import (
 from bot.db.session import session_scope
 from bot.directory.service import guidance_for
 from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
+from bot.i18n import text as i18n_text
 from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import ADVISER_PASSWORD, CHROMIUM, CHROMIUM_ARGS, E2EStack
 
@@ -43,6 +44,7 @@ SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 REPLY_TIMEOUT_MS = 20_000
 QUESTION = "How can we find a grant for our community garden?"
 HANDED_OVER = "I'm passing you to a human adviser now."
+RATING_QUESTION = i18n_text("ratings.question")
 
 
 @pytest.fixture(scope="module")
@@ -277,8 +279,9 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
         "Truro",
         "I'd like to talk to a person",
     ]
-    assert seen[-2][0] == "bot" and seen[-2][1].startswith(HANDED_OVER)
-    assert seen[-1] == ("adviser", text)
+    assert seen[-3][0] == "bot" and seen[-3][1].startswith(HANDED_OVER)
+    assert seen[-2] == ("adviser", text)
+    assert seen[-1] == ("bot", RATING_QUESTION)  # asked once at the resolve
     assert [m.adviser_id for m in stored if m.sender == "adviser"] == [adviser.id]
     assert activity(stored) == [
         "Conversation handed over to the adviser queue",
@@ -295,7 +298,8 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     picked = _index(texts, "Adviser Jo Adviser picked up the conversation")
     replied = _index(texts, text)
     closed = _index(texts, "Adviser Jo Adviser resolved the conversation (answered)")
-    assert handed < picked < replied < closed == len(texts) - 1
+    asked = _index(texts, RATING_QUESTION)
+    assert handed < picked < replied < closed < asked == len(texts) - 1
 
 
 def _index(texts: list[str], part: str) -> int:
@@ -402,9 +406,10 @@ def test_telegram_handover_adviser_reply_and_resolve(
     assert resolved.assignee_id == adviser.id
     stored = stack.messages(cid)
     seen = visible(stored)
-    assert seen[-2:] == [
+    assert seen[-3:] == [
         ("adviser", text),
         ("person", "A community fund grant, thank you"),
+        ("bot", RATING_QUESTION),  # asked once at the resolve
     ]
     adviser_rows = [m for m in stored if m.sender == "adviser"]
     assert [(m.adviser_id, m.delivered_at is not None) for m in adviser_rows] == [

@@ -67,7 +67,8 @@ def test_a_whole_welsh_conversation_in_the_widget(stack: E2EStack, page: Page) -
     send(page, "Caernarfon")
     log = page.locator(".fd-log")
     expect(log).to_contain_text("Mantell Gwynedd", timeout=REPLY_TIMEOUT_MS)
-    expect(log).to_contain_text("tudalen Saesneg", timeout=REPLY_TIMEOUT_MS)
+    # the guidance, in Welsh ("Canllawiau swyddogol..." or "tudalen ganllaw")
+    expect(log).to_contain_text(re.compile("anllaw"), timeout=REPLY_TIMEOUT_MS)
     expect(page.get_by_role("button", name="Dim diolch")).to_be_visible()
 
     # a person
@@ -76,6 +77,10 @@ def test_a_whole_welsh_conversation_in_the_widget(stack: E2EStack, page: Page) -
         text("actions.handed_over", "cy"), timeout=REPLY_TIMEOUT_MS
     )
     expect(page.locator(".fd-notice")).to_contain_text("ciw")
+    # the server's privacy notice (issue 13) in Welsh too
+    expect(page.locator(".fd-privacy-summary")).to_have_text(
+        text("privacy.title", "cy"), timeout=REPLY_TIMEOUT_MS
+    )
     assert_no_axe_violations(page)
 
     cid = page.evaluate(
@@ -94,6 +99,9 @@ def test_a_whole_welsh_conversation_in_the_widget(stack: E2EStack, page: Page) -
     page.locator(".fd-language").click()
     expect(page.locator(".fd-notice")).to_contain_text("queue")
     expect(page.locator(".fd-privacy")).to_contain_text("We store what you write")
+    expect(page.locator(".fd-privacy-summary")).to_have_text(
+        text("privacy.title", "en"), timeout=REPLY_TIMEOUT_MS
+    )
 
     def english() -> bool:
         found = stack.conversation(cid)

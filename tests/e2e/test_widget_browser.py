@@ -123,10 +123,12 @@ def test_widget_triage_handoff_reload_and_accessibility(
     # A quick reply: its title is shown and sent, its payload goes to Rasa.
     page.get_by_role("button", name="No thanks").click()
     expect(page.locator(".fd-msg--person").last).to_have_text("You:No thanks")
+    expect(log).to_contain_text("anything else", timeout=REPLY_TIMEOUT_MS)
+    # The person took the answer: the one rating question, as five quick replies.
     expect(page.locator(".fd-msg--bot").last).to_contain_text(
-        "anything else", timeout=REPLY_TIMEOUT_MS
+        "Did this help?", timeout=REPLY_TIMEOUT_MS
     )
-    expect(page.locator(".fd-reply")).to_have_count(0)
+    expect(page.locator(".fd-reply")).to_have_count(5)
 
     # Talk to a person: handed over, told they are in the queue.
     page.get_by_role("button", name="Talk to a person").click()

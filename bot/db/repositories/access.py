@@ -17,6 +17,7 @@ console's route guard answers 404 when it fails, whatever the URL).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -79,37 +80,48 @@ def _fallback_nations(organisation_ids: frozenset[str]) -> set[Nation]:
     }
 
 
-def _area() -> ColumnElement[str | None]:
-    """The conversation's council code, as its successor if it was superseded
-    (the directory's areas use the current codes: issue 14's code history)."""
+def _area(lad_code: Any = Conversation.lad_code) -> ColumnElement[Any]:
+    """A council code as its successor if it was superseded (the directory's
+    areas use the current codes: issue 14's code history), else itself."""
     successor = (
         select(LadCodeChange.current_code)
-        .where(LadCodeChange.old_code == Conversation.lad_code)
+        .where(LadCodeChange.old_code == lad_code)
         .scalar_subquery()
     )
-    return func.coalesce(successor, Conversation.lad_code)
+    return func.coalesce(successor, lad_code)
 
 
-def _covered_by_local() -> ColumnElement[bool]:
+def _covered_by_local(lad_code: Any = Conversation.lad_code) -> ColumnElement[bool]:
     """The conversation's area is covered by an active local or regional body."""
     return exists(
         select(OrganisationArea.lad_code)
         .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
         .where(
-            OrganisationArea.lad_code == _area(),
+            OrganisationArea.lad_code == lad_code,
             Organisation.active.is_(True),
             Organisation.is_national.is_(False),
         )
     )
 
 
-def visible(scope: Scope) -> ColumnElement[bool]:
-    """Return the SQL condition on ``Conversation`` for what ``scope`` may see."""
+def visible(
+    scope: Scope,
+    *,
+    lad_code: Any = Conversation.lad_code,
+    organisation_id: Any = Conversation.organisation_id,
+) -> ColumnElement[bool]:
+    """Return the SQL condition on ``Conversation`` for what ``scope`` may see.
+
+    The same rule on another table's columns (the reports' anonymous facts,
+    which outlive their conversations) by passing them as ``lad_code`` and
+    ``organisation_id``.
+    """
     if scope.everything:
         return true()
     if not scope.organisation_ids:
         return false()
     orgs = sorted(scope.organisation_ids)
+    area = _area(lad_code)
     covered = (
         select(OrganisationArea.lad_code)
         .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
@@ -119,8 +131,8 @@ def visible(scope: Scope) -> ColumnElement[bool]:
         )
     )
     terms: list[ColumnElement[bool]] = [
-        Conversation.organisation_id.in_(orgs),
-        _area().in_(covered),
+        organisation_id.in_(orgs),
+        area.in_(covered),
     ]
     nations = _fallback_nations(scope.organisation_ids)
     if nations:
@@ -129,10 +141,10 @@ def visible(scope: Scope) -> ColumnElement[bool]:
         )
         terms.append(
             and_(
-                ~_covered_by_local(),
+                ~_covered_by_local(area),
                 or_(
-                    Conversation.lad_code.is_(None),
-                    _area().in_(in_nations),
+                    lad_code.is_(None),
+                    area.in_(in_nations),
                 ),
             )
         )

@@ -23,6 +23,7 @@ from bot.db.models import (
     MessageType,
 )
 from bot.domain.handoff import WITH_ADVISERS as WITH_ADVISERS
+from bot.reports import facts
 
 # What the person may see of their own conversation (never notes or activity).
 PERSON_VISIBLE = (MessageType.INCOMING, MessageType.OUTGOING)
@@ -47,9 +48,11 @@ def create_conversation(
         channel=channel,
         channel_user_id=channel_user_id,
         status=ConversationStatus.BOT,
+        created_at=utcnow(),
     )
     session.add(conversation)
     session.flush()
+    facts.started(session, conversation)
     return conversation
 
 
@@ -161,6 +164,7 @@ def record_nlu(
         .where(Message.id == message_id)
         .values(intent=intent, confidence=confidence)
     )
+    facts.nlu(session, message_id=message_id, intent=intent, confidence=confidence)
 
 
 def mark_delivered(
@@ -263,11 +267,13 @@ def set_contact_email(session: Session, *, conversation_id: str, email: str) -> 
 
 def note_first_reply(session: Session, *, conversation_id: str) -> None:
     """Set ``first_reply_at`` if no adviser has replied before."""
+    now = utcnow()
     session.execute(
         update(Conversation)
         .where(
             Conversation.id == conversation_id,
             Conversation.first_reply_at.is_(None),
         )
-        .values(first_reply_at=utcnow())
+        .values(first_reply_at=now)
     )
+    facts.first_reply(session, conversation_id, at=now)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from bot.db.base import utcnow
 from bot.db.models import Conversation
 from bot.domain.safety import URGENT_REASON
+from bot.reports import facts
 
 
 def get_or_create_conversation(
@@ -17,9 +19,12 @@ def get_or_create_conversation(
     """Return the conversation, creating it (e.g. for `rasa shell`) if unknown."""
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
-        conversation = Conversation(id=conversation_id, channel=channel)
+        conversation = Conversation(
+            id=conversation_id, channel=channel, created_at=utcnow()
+        )
         session.add(conversation)
         session.flush()
+        facts.started(session, conversation)
     return conversation
 
 
@@ -38,15 +43,18 @@ def update_triage(
     conversation = get_or_create_conversation(
         session, conversation_id=conversation_id, channel=channel
     )
-    for field, value in (
+    values = (
         ("topic", topic),
         ("subtopic", subtopic),
         ("place_name", place_name),
         ("lad_code", lad_code),
         ("organisation_id", organisation_id),
-    ):
+    )
+    for field, value in values:
         if value is not None:
             setattr(conversation, field, value)
+    if any(value is not None for _, value in values):
+        facts.triaged(session, conversation)
     return conversation
 
 

@@ -863,6 +863,9 @@
       }
     }
     relabel();
+    if (privacyTexts) {
+      loadPrivacy(); // the server's notice in the new language
+    }
   }
 
   languageButton.addEventListener("click", function () {
@@ -1122,8 +1125,7 @@
   panel.appendChild(privacyTools);
 
   function privacyLang() {
-    var lang = (document.documentElement.lang || "en").toLowerCase();
-    return lang.indexOf("cy") === 0 ? "cy" : "en";
+    return language; // the widget's language (issue 16: the toggle, the page)
   }
 
   function showDelete() {

@@ -1,0 +1,1 @@
+"""Reports: anonymous facts, figures, charts and exports; ratings (CSAT)."""
