@@ -179,7 +179,10 @@ async def test_a_refused_reply_fails_holds_nothing_up_and_can_be_retried(
             assert service.retry_delivery(s, conversation_id=cid, message_id=line.id)
         await api.wait_for("sendMessage", 2)
         assert api.sent_texts(CHAT) == ["Echo: second", "Echo: first"]
-        assert _console_states(h, cid) == ["delivered", "delivered"]
+        await until(
+            lambda: _console_states(h, cid) == ["delivered", "delivered"],
+            what="both shown delivered",
+        )
 
 
 async def test_rows_left_by_a_stopped_gateway_go_out_at_the_next_start(
@@ -195,7 +198,11 @@ async def test_rows_left_by_a_stopped_gateway_go_out_at_the_next_start(
     async with telegram_gateway(start_gateway) as (h2, api2):
         await api2.wait_for("sendMessage", 1, timeout=15)
         assert api2.sent_texts(CHAT) == ["Echo: are you there?"]
-        assert [r[2] for r in _rows(h2)] == [OutboxState.DELIVERED]
+        # marked delivered once the Bot API has answered (just after it got it)
+        await until(
+            lambda: [r[2] for r in _rows(h2)] == [OutboxState.DELIVERED],
+            what="the row marked delivered",
+        )
 
 
 async def test_replies_wait_for_a_telegram_that_is_still_starting(

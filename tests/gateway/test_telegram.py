@@ -174,6 +174,39 @@ async def test_adviser_reply_is_sent_to_the_chat(start_gateway: HarnessFactory) 
         assert api.sent_texts(CHAT)[-1] == "Hello, this is Jo, an adviser."
 
 
+async def test_adviser_moves_are_told_in_the_chat(
+    start_gateway: HarnessFactory,
+) -> None:
+    from bot.conversations import service
+    from bot.db.models import Adviser
+    from bot.domain.handoff import Transition
+    from bot.i18n import text
+
+    async with telegram_gateway(start_gateway) as (h, api):
+        await post_update(h, api.text_update(CHAT, "hello"))
+        await api.wait_for("sendMessage", 1)
+        cid = stored(h)[0].conversation_id
+        with h.db() as s:
+            adviser = Adviser(username="jo", display_name="Jo", password_hash="-")
+            s.add(adviser)
+            service.hand_over(
+                s, conversation_id=cid, channel="telegram", reason="asked"
+            )
+            s.commit()
+        for move in (Transition.CLAIM, Transition.RESOLVE):
+            with h.db() as s:
+                jo = s.get(Adviser, adviser.id)
+                service.transition(
+                    s, conversation_id=cid, move=move, adviser=jo, outcome="answered"
+                )
+                s.commit()
+        await api.wait_for("sendMessage", 3)
+        assert api.sent_texts(CHAT)[1:3] == [
+            text("widget.status.claimed"),
+            text("widget.status.resolved"),
+        ]
+
+
 async def test_polling_mode_receives_without_webhook(
     start_gateway: HarnessFactory,
 ) -> None:
