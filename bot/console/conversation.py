@@ -32,9 +32,9 @@ from bot.privacy import audit
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 4000  # under Telegram's 4096-character limit
+MAX_TEXT = 20_000  # Telegram gets a longer reply in parts of up to 4,096
 MAX_ID = 2**31 - 1  # message ids are 32-bit integers
-MAX_EMAIL = 10000  # an email is not held to Telegram's limit
+MAX_EMAIL = 20_000  # as long as a chat reply (an email is never split)
 EMAIL_CHANNEL = "email"
 
 
