@@ -520,6 +520,12 @@ async def _scaled_runs(
                 best[target] = max(best[target], rate)
             if min(flat.values()) >= 2:
                 break
+        py_spy = find_py_spy()
+        steps = [r for r in scaled["saturation"] if r["target"] == "widget"]
+        if py_spy and steps:
+            people = max(steps, key=lambda r: r["overall"]["msg_per_s"])["people"]
+            _log(f"scaled profile: py-spy at {people} people ...")
+            scaled["profile"] = await profile_at(plan, py_spy, people, widget, monitor)
 
 
 async def _runs(
@@ -614,6 +620,14 @@ async def _profile(
         return
     steps = [r for r in result.saturation if r.target == "widget"]
     people = max(steps, key=lambda r: r.overall["msg_per_s"]).people if steps else 8
+    result.profile = await profile_at(plan, py_spy, people, widget, monitor)
+
+
+async def profile_at(
+    plan: Plan, py_spy: str, people: int,
+    widget: Callable[[int, int], drv.Channel], monitor: Monitor,
+) -> dict[str, Any]:
+    """py-spy every service (workers included) while ``people`` use the widget."""
     pids = {name: p.pid for name, p in monitor.procs.items()}
     seconds = plan.step_seconds
     _log(f"profiling with py-spy: {people} people via the widget, {seconds:.0f} s ...")
@@ -628,7 +642,7 @@ async def _profile(
     await asyncio.sleep(1.0)
     profiles = await record(py_spy, pids, seconds, BENCH_DIR)
     run = await load
-    result.profile = {
+    return {
         "rate": RATE_HZ,
         "people": people,
         "seconds": seconds,

@@ -294,6 +294,22 @@ def scaled_section(data: dict[str, Any]) -> list[str]:
          f"{r['overall']['errors']:.0f}", _cpu(r)]
         for r in scaled["saturation"]
     ]
+    prof = (scaled.get("profile") or {}).get("processes") or {}
+    if prof:
+        out.append(
+            f"Where the time goes in the scaled profile (py-spy, every worker, "
+            f"{scaled['profile']['people']} people at "
+            f"{scaled['profile']['msg_per_s']:.1f} msg/s under the profiler), "
+            "samples per service and their hottest frames of our own code:\n")
+        for name, proc in prof.items():
+            ours = [
+                f"{share:5.1%}  {func}"
+                for func, share in (proc.get("inclusive_share") or {}).items()
+                if func.startswith(("bot/", "actions/", "rasa_addons/"))
+            ][:5]
+            out.append(f"- **{name}**: {proc['samples']} samples; "
+                       + ("; ".join(x.strip() for x in ours) or "none of ours"))
+        out.append("")
     out.append("Scaled ramp (no pause):\n")
     out.append(md_table(["people", "path", "msg/s", "p50 ms", "p95 ms", "errors",
                          "CPU cores used (per process)"], steps))
@@ -481,7 +497,9 @@ def write_report(data: dict[str, Any], *, quick: bool = False) -> Path:
         "driver process). python-telegram-bot's `AIORateLimiter` holds the bot to "
         "30 messages per second overall (Telegram's own limit), so a saturation run "
         "over Telegram would measure that limiter; it is left out of the ramp.",
-        "Rasa runs one process; its tracker and lock stores are in memory.",
+        "Embedded profile: one Rasa process, its tracker store in the app's SQLite "
+        "database, its lock store in memory; the scaled profile's are in the "
+        "section above.",
         *data.get("notes", []),
     ]
     w("\n".join(f"- {n}" for n in notes))

@@ -48,6 +48,7 @@ from bot.domain.handoff import (
 from bot.domain.safety import URGENT_ACTIVITY_TEXT, URGENT_REASON
 from bot.gateway.events import message_event, message_view, status_event
 from bot.gateway.hub import QUEUE_TOPIC, conversation_topic
+from bot.i18n import text as i18n_text
 from bot.reports import facts, ratings
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,14 @@ logger = logging.getLogger(__name__)
 PULLED_CHANNELS = frozenset({"web", "rasa"})
 # How often a hand-over re-reads the status after losing a race to another move.
 HAND_OVER_ATTEMPTS = 3
+# The line the person is sent (on their own channel) when an adviser moves the
+# conversation; a hand-over is told by the bot's own answer.
+PERSON_NOTICES = {
+    Transition.CLAIM: "widget.status.claimed",
+    Transition.RELEASE: "widget.status.released",
+    Transition.RESOLVE: "widget.status.resolved",
+    Transition.HAND_BACK: "widget.status.handed_back",
+}
 
 
 class Conflict(Exception):
@@ -193,7 +202,10 @@ def transition(
         ),
         adviser_id=adviser.id if adviser else None,
     )
+    if move in PERSON_NOTICES:
+        tell_person(session, conversation, PERSON_NOTICES[move])
     if move is Transition.RESOLVE:
+        # after the line saying it is closed: the question asking for a rating
         facts.resolved(session, conversation_id, outcome=outcome, at=now)
         ratings.after_resolve(session, conversation, outcome)
     if move is not Transition.HAND_OVER:
@@ -210,6 +222,16 @@ def transition(
         extra={"conversation_id": conversation_id},
     )
     return Moved(conversation_id, current, target, activity)
+
+
+def tell_person(session: Session, conversation: Conversation, key: str) -> Message:
+    """Send the person a system line (an i18n key) through the outbox."""
+    return send(
+        session,
+        conversation=conversation,
+        sender="system",
+        text=i18n_text(key, conversation.language),
+    )
 
 
 def claim(session: Session, *, conversation_id: str, adviser: Adviser) -> Moved:

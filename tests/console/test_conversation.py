@@ -137,8 +137,12 @@ async def test_claim_then_reply_is_delivered_and_first_one_wins(
             {"type": "status", "conversation_id": cid, "status": "assigned"}
         ]
         conv_events = await _drain(conv_sub)
-        assert [e["type"] for e in conv_events] == ["message", "status"]
+        assert [e["type"] for e in conv_events] == ["message", "message", "status"]
         assert conv_events[0]["message"]["message_type"] == "activity"
+        # the person is told on their channel (bot/i18n: widget.status.claimed)
+        told = conv_events[1]["message"]
+        assert (told["message_type"], told["sender"]) == ("outgoing", "system")
+        assert told["text"] == "An adviser has joined the conversation."
 
         # only the assignee may reply
         denied = await second_adviser.post(
@@ -182,7 +186,7 @@ async def test_reply_validation(
         await adviser.post(f"/console/conversations/{cid}/reply", {"text": "   "})
     ).status_code == 400
     assert (
-        await adviser.post(f"/console/conversations/{cid}/reply", {"text": "x" * 4001})
+        await adviser.post(f"/console/conversations/{cid}/reply", {"text": "x" * 20001})
     ).status_code == 400
     assert _replies(db_url, cid) == []
     assert (
@@ -204,7 +208,11 @@ async def test_reply_shows_sending_then_failed_and_can_be_retried(
     page = (await adviser.client.get(f"/console/conversations/{cid}")).text
     assert 'data-delivery="pending"' in page and "Sending…" in page
     with session_scope(db_url) as s:
-        row = s.scalars(select(Outbox).where(Outbox.conversation_id == cid)).one()
+        row = s.scalars(
+            select(Outbox)
+            .join(Message, Message.id == Outbox.message_id)
+            .where(Outbox.conversation_id == cid, Message.sender == "adviser")
+        ).one()
         mid = row.message_id
         # what the delivery worker records when it gives up
         row.state, row.attempts, row.last_error = OutboxState.FAILED, 10, "blocked"
@@ -221,7 +229,11 @@ async def test_reply_shows_sending_then_failed_and_can_be_retried(
         sub.close()
     assert {"type": "delivery", "conversation_id": cid, "message_id": mid} in events
     with session_scope(db_url) as s:
-        row = s.scalars(select(Outbox).where(Outbox.conversation_id == cid)).one()
+        row = s.scalars(
+            select(Outbox)
+            .join(Message, Message.id == Outbox.message_id)
+            .where(Outbox.conversation_id == cid, Message.sender == "adviser")
+        ).one()
         assert (row.state, row.attempts) == (OutboxState.PENDING, 0)
     again = await adviser.post(f"/console/conversations/{cid}/messages/{mid}/retry")
     assert again.status_code == 409  # pending: nothing to retry
@@ -341,7 +353,9 @@ async def test_resolve_with_an_outcome(
     # then the person is asked, once, whether it helped (issue 15), unless
     # the outcome says there is no one to ask (no reply, a duplicate)
     asks = outcome in ("answered", "referred_to_lio", "other")
-    line = said[-2] if asks else said[-1]
+    line, told = (said[-3], said[-2]) if asks else (said[-2], said[-1])
+    assert (told.message_type, told.sender) == (MessageType.OUTGOING, "system")
+    assert told.content == i18n_text("widget.status.resolved")
     assert line.message_type is MessageType.ACTIVITY
     assert line.content == (
         f"Adviser Alex Adviser resolved the conversation ({outcome.replace('_', ' ')})"
@@ -382,9 +396,12 @@ async def test_release_returns_it_to_the_queue_in_its_place(
     conv = _status(db_url, cid)
     assert conv.status is ConversationStatus.QUEUED and conv.assignee_id is None
     assert conv.waiting_since == before
-    assert _messages(db_url, cid)[-1].content == (
+    *_, moved, told = _messages(db_url, cid)
+    assert moved.content == (
         "Adviser Alex Adviser returned the conversation to the queue"
     )
+    assert told.sender == "system"
+    assert told.content == i18n_text("widget.status.released")
     # releasing again is an illegal move now
     assert (
         await adviser.post(f"/console/conversations/{cid}/release")
@@ -403,9 +420,12 @@ async def test_hand_back_tells_the_bot(
     conv = _status(db_url, cid)
     assert conv.status is ConversationStatus.BOT
     assert conv.assignee_id is None and conv.waiting_since is None
-    assert _messages(db_url, cid)[-1].content == (
+    *_, moved, told = _messages(db_url, cid)
+    assert moved.content == (
         "Adviser Alex Adviser handed the conversation back to the bot"
     )
+    assert told.sender == "system"
+    assert told.content == i18n_text("widget.status.handed_back")
 
 
 async def test_hand_back_when_rasa_is_down_still_moves_and_says_so(
@@ -527,7 +547,8 @@ async def test_reply_through_the_real_gateway_reaches_the_widget_stream(
         if e["type"] == "message" and e["message"]["message_type"] == "outgoing"
     ]
     assert [(m["text"], m["sender"], m["adviser_id"]) for m in outgoing] == [
-        ("Hello from the console", "adviser", adviser_id)
+        (i18n_text("widget.status.claimed"), "system", None),
+        ("Hello from the console", "adviser", adviser_id),
     ]
     stored = [m for m in _messages(db_url, cid) if m.sender == "adviser"]
     assert [m.content for m in stored] == ["Hello from the console"]

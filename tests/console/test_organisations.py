@@ -16,6 +16,7 @@ from bot.db.models import (
     AdviserRole,
     AuditEntry,
     Conversation,
+    LadCodeChange,
     LocalAuthority,
     Nation,
     Organisation,
@@ -107,6 +108,24 @@ def test_routing_by_council_area_with_the_national_body_as_fallback(
                     assert (cid in seen) is (who in routed[cid]), (who, cid)
         # no membership at all: nothing (fails closed)
         assert not access.can_see(s, access.Scope(adviser_id=999), covered)
+    # a conversation stored with a superseded council code is routed as its
+    # successor's (issue 14's code history)
+    with session_scope(db_url) as s:
+        s.add(
+            LadCodeChange(
+                old_code="E07000099",
+                old_name="Old Northdale",
+                current_code="E07000001",
+                current_name="Northdale",
+            )
+        )
+    renamed = _conversation(db_url, "E07000099")
+    with session_scope(db_url) as s:
+        assert access.can_see(s, access.scope_for(s, ids["lio900"]), renamed)
+        assert not access.can_see(s, access.scope_for(s, ids["lio002"]), renamed)
+        conversation = s.get(Conversation, renamed)
+        assert conversation is not None
+        assert access.routed_organisations(s, conversation) == ["lio900"]
 
 
 async def _client(app: Starlette, username: str) -> httpx.AsyncClient:

@@ -28,6 +28,7 @@ from bot.db.session import get_engine, session_scope
 from bot.domain.handoff import IllegalTransition, Status, Transition
 from bot.domain.safety import URGENT_ACTIVITY_TEXT, URGENT_REASON
 from bot.gateway import hub
+from bot.i18n import text
 
 pytestmark = pytest.mark.integration
 
@@ -251,6 +252,81 @@ async def test_claim_release_resolve_each_one_update_line_and_event(
         "queued",
         "resolved",
     ]
+
+
+@pytest.mark.parametrize("channel", ["web", "telegram"])
+async def test_the_person_is_told_of_each_adviser_move_on_their_channel(
+    url: str, alex: Adviser, watch: Any, channel: str
+) -> None:
+    cid = _conversation(url, channel=channel, queued=True)
+    person = watch(hub.conversation_topic(cid))
+    for move in (
+        Transition.CLAIM,
+        Transition.RELEASE,
+        Transition.CLAIM,
+        Transition.HAND_BACK,
+    ):
+        with session_scope(url) as s:
+            service.transition(s, conversation_id=cid, move=move, adviser=alex)
+    with session_scope(url) as s:
+        service.hand_over(s, conversation_id=cid, channel=channel, reason="asked")
+    with session_scope(url) as s:
+        service.transition(
+            s,
+            conversation_id=cid,
+            move=Transition.RESOLVE,
+            adviser=alex,
+            outcome="answered",
+        )
+        rows = s.execute(
+            select(Message.sender, Message.content, Outbox.state)
+            .join(Outbox, Outbox.message_id == Message.id)
+            .where(Message.conversation_id == cid, Message.sender == "system")
+            .order_by(Message.id)
+        ).all()
+    told = [
+        text("widget.status.claimed"),
+        text("widget.status.released"),
+        text("widget.status.claimed"),
+        text("widget.status.handed_back"),
+        text("widget.status.resolved"),
+    ]
+    assert [(sender, content) for sender, content, _ in rows] == [
+        ("system", t) for t in told
+    ]
+    # The widget pulls (delivered on commit); Telegram is sent by the worker.
+    expected = OutboxState.DELIVERED if channel == "web" else OutboxState.PENDING
+    assert {state for _, _, state in rows} == {expected}
+    shown = [
+        e["message"]["text"]
+        for e in await _events(person)
+        if e["type"] == "message"
+        and e["message"]["message_type"] == "outgoing"
+        and e["message"]["sender"] == "system"
+    ]
+    assert shown == told
+    assert text("widget.status.resolved", "cy") != told[-1]  # Welsh is there too
+
+
+def test_the_person_is_told_in_the_conversations_language(
+    url: str, alex: Adviser
+) -> None:
+    cid = _conversation(url, queued=True)
+    with session_scope(url) as s:
+        conversation = s.get(Conversation, cid)
+        assert conversation is not None
+        conversation.language = "cy"
+    with session_scope(url) as s:
+        service.claim(s, conversation_id=cid, adviser=alex)
+    with session_scope(url) as s:
+        told = s.scalars(
+            select(Message.content).where(
+                Message.conversation_id == cid,
+                Message.message_type == MessageType.OUTGOING,
+            )
+        ).all()
+    assert told == [text("widget.status.claimed", "cy")]
+    assert told != [text("widget.status.claimed", "en")]
 
 
 def test_hand_back_gives_it_to_the_bot_and_ends_the_urgency(

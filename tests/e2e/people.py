@@ -80,6 +80,10 @@ class Person:
         """
         if self.channel == "web":
             return [r["text"] for r in self._post_widget(text)["replies"]]
+        if self.conversation_id is not None:
+            # What an adviser's move told the person is sent first, so it is
+            # not counted as an answer to this message.
+            wait_for("earlier messages sent", self._outbox_settled)
         sent_before = len(self.stack.bot_api.sent_texts(self.chat))
         incoming = self._post_telegram(text)
         if answered:
@@ -161,6 +165,15 @@ class Person:
                 return False
         rows = self._outgoing(after)
         return bool(rows) and all(m.delivered_at is not None for m in rows)
+
+    def _outbox_settled(self) -> bool:
+        with session_scope(self.stack.database_url) as s:
+            return not s.scalars(
+                select(Outbox.id).where(
+                    Outbox.conversation_id == self.conversation_id,
+                    Outbox.state == OutboxState.PENDING,
+                )
+            ).first()
 
     def _said(self, after: int, before: int | None) -> list[str]:
         return [m.content for m in self._outgoing(after, before)]

@@ -44,6 +44,8 @@ SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 REPLY_TIMEOUT_MS = 20_000
 QUESTION = "How can we find a grant for our community garden?"
 HANDED_OVER = "I'm passing you to a human adviser now."
+JOINED = i18n_text("widget.status.claimed")
+CLOSED = i18n_text("widget.status.resolved")
 RATING_QUESTION = i18n_text("ratings.question")
 
 
@@ -229,6 +231,7 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     expect(person.locator(".fd-notice")).to_contain_text(
         "An adviser is looking", timeout=REPLY_TIMEOUT_MS
     )
+    expect(person.locator(".fd-msg--system")).to_have_text([JOINED])
     # Canned replies come from the directory: the LIO and the guidance shown.
     canned = console.locator(".canned-text")
     for url in facts["guidance_urls"]:
@@ -265,6 +268,7 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     console.goto(f"{stack.console_url}/conversations/{cid}")
     resolve(console, stack, cid, "answered")
     expect(person.locator(".fd-notice")).to_have_text("", timeout=REPLY_TIMEOUT_MS)
+    expect(person.locator(".fd-msg--system").last).to_have_text(CLOSED)
 
     resolved = stack.conversation(cid)
     assert resolved is not None
@@ -279,9 +283,13 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
         "Truro",
         "I'd like to talk to a person",
     ]
-    assert seen[-3][0] == "bot" and seen[-3][1].startswith(HANDED_OVER)
-    assert seen[-2] == ("adviser", text)
-    assert seen[-1] == ("bot", RATING_QUESTION)  # asked once at the resolve
+    assert seen[-5][0] == "bot" and seen[-5][1].startswith(HANDED_OVER)
+    assert seen[-4:] == [
+        ("system", JOINED),
+        ("adviser", text),
+        ("system", CLOSED),
+        ("bot", RATING_QUESTION),  # asked once at the resolve
+    ]
     assert [m.adviser_id for m in stored if m.sender == "adviser"] == [adviser.id]
     assert activity(stored) == [
         "Conversation handed over to the adviser queue",
@@ -298,8 +306,9 @@ def test_widget_handover_adviser_reply_reload_and_resolve(
     picked = _index(texts, "Adviser Jo Adviser picked up the conversation")
     replied = _index(texts, text)
     closed = _index(texts, "Adviser Jo Adviser resolved the conversation (answered)")
+    told = _index(texts, CLOSED)
     asked = _index(texts, RATING_QUESTION)
-    assert handed < picked < replied < closed < asked == len(texts) - 1
+    assert handed < picked < replied < closed < told < asked == len(texts) - 1
 
 
 def _index(texts: list[str], part: str) -> int:
@@ -380,15 +389,17 @@ def test_telegram_handover_adviser_reply_and_resolve(
     expect(card.locator(".summary")).to_contain_text("Place: Truro")
     expect(card.locator(".facts")).to_contain_text("Cornwall Voluntary Sector Forum")
     claim_from_queue(console, cid)
+    wait_for_text(JOINED)  # told on Telegram too, through the outbox
     before = texts_here()
     text = "Hello, this is Sam, an adviser. Which grant were you thinking of?"
     reply(console, cid, text)
 
-    # The fake Bot API got exactly one sendMessage with the reply, after the rest.
+    # The fake Bot API got exactly one sendMessage with the reply, after the rest,
+    # labelled with the adviser's first name.
     wait_for_text(text)
     after = texts_here()
     assert after[: len(before)] == before
-    assert after[len(before) :] == [text]
+    assert after[len(before) :] == [f"Sam (adviser): {text}"]
     assert any(HANDED_OVER in t for t in before)
 
     # The person answers on Telegram: the console shows it live, the bot is silent.
@@ -399,6 +410,7 @@ def test_telegram_handover_adviser_reply_and_resolve(
     assert texts_here() == after
 
     resolve(console, stack, cid, "referred_to_lio")
+    wait_for_text(CLOSED)
     resolved = stack.conversation(cid)
     assert resolved is not None
     assert resolved.status is ConversationStatus.RESOLVED
@@ -406,9 +418,10 @@ def test_telegram_handover_adviser_reply_and_resolve(
     assert resolved.assignee_id == adviser.id
     stored = stack.messages(cid)
     seen = visible(stored)
-    assert seen[-3:] == [
+    assert seen[-4:] == [
         ("adviser", text),
         ("person", "A community fund grant, thank you"),
+        ("system", CLOSED),
         ("bot", RATING_QUESTION),  # asked once at the resolve
     ]
     adviser_rows = [m for m in stored if m.sender == "adviser"]

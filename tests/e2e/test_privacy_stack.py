@@ -26,11 +26,19 @@ from bot.db.models import Conversation
 from bot.db.session import get_engine, session_scope
 from bot.directory.importer import import_directory
 from bot.runner import PROJECT_ROOT, Stack, build_stack, start
-from tests.e2e.conftest import _copy_model
+from tests.e2e.conftest import E2EStack, _copy_model
 from tests.e2e.people import wait_for
 from tests.privacy.conftest import rows_mentioning
 
 pytestmark = pytest.mark.e2e
+
+# Where a conversation's random id may outlive it: the audit log, and the
+# reports' anonymous facts (no text, no contact, by design: docs/privacy.md).
+ID_ONLY = {
+    "audit_log.conversation_id",
+    "conversation_facts.conversation_id",
+    "referral_facts.conversation_id",
+}
 
 
 @dataclass
@@ -145,10 +153,9 @@ def test_export_then_erase_leaves_no_file_holding_the_marker(
 
     assert sqlite_stack.files_holding(marker) == []
     # the conversation's random id stays only in the audit log (who exported
-    # which conversation, and when); no log line names it any more
-    assert rows_mentioning(sqlite_stack.database_url, cid) == [
-        "audit_log.conversation_id"
-    ]
+    # which conversation, and when) and the reports' anonymous facts (which
+    # link to nothing now); no log line names it any more
+    assert set(rows_mentioning(sqlite_stack.database_url, cid)) <= ID_ONLY
     assert [f for f in sqlite_stack.files_holding(cid) if f.endswith(".log")] == []
     # the stack carries on after the erasure
     assert _talk(sqlite_stack.services.gateway_url, ["How do we apply for a grant?"])
@@ -267,3 +274,44 @@ def test_the_person_deletes_their_widget_conversation(
             assert fresh and fresh != cid
         finally:
             browser.close()
+
+
+def test_erasure_on_postgresql_reaches_rasas_events_and_the_logs(
+    stack: E2EStack,
+) -> None:
+    """The shared PostgreSQL stack: after an erasure no row of any table, Rasa's
+    events table included, and no log file holds the marker (docs/privacy.md on
+    what VACUUM does with the dead rows)."""
+    marker = "MARK" + secrets.token_hex(8)
+    cid = _talk(stack.gateway_url, [f"Can we get a grant for the {marker} hut?"])
+    assert "events.data" in rows_mentioning(stack.database_url, marker)
+    assert "messages.content" in rows_mentioning(stack.database_url, marker)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")} | {
+        "DATABASE_URL": stack.database_url,
+        "LOG_DIR": str(stack.log_dir),
+        "SESSION_SECRET": stack.session_secret,
+    }
+    erased = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "privacy",
+            "erase",
+            "--conversation",
+            cid,
+            "--yes",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert erased.returncode == 0, erased.stderr
+    assert rows_mentioning(stack.database_url, marker) == []
+    assert set(rows_mentioning(stack.database_url, cid)) <= ID_ONLY
+    for path in stack.log_dir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert marker.encode() not in data and cid.encode() not in data, path

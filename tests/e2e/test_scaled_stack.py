@@ -461,6 +461,50 @@ async def test_behind_a_reverse_proxy_any_request_on_any_gateway(
     wait_for("the adviser's reply delivered", delivered)
 
 
+async def test_console_queue_on_one_gateway_hears_a_hand_over_on_the_other(
+    scaled: Scaled,
+) -> None:
+    console = Console(scaled.b)  # signed in on gateway B
+    try:
+        cookies = dict(console.http.cookies)
+        async with httpx.AsyncClient(
+            base_url=scaled.b.console_url, cookies=cookies, timeout=60
+        ) as on_b:
+            updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            opened = asyncio.Event()
+
+            async def read() -> None:
+                async with on_b.stream("GET", "/events/queue", timeout=None) as r:
+                    assert r.status_code == 200
+                    async for line in r.aiter_lines():
+                        opened.set()
+                        if line.startswith("data:"):
+                            await updates.put(json.loads(line.split(":", 1)[1]))
+
+            task = asyncio.create_task(read())
+            await asyncio.wait_for(opened.wait(), 30)
+            async with httpx.AsyncClient(timeout=60) as http:
+                conv = await start_conversation(http, scaled.a.gateway_url)
+                handed = await send(
+                    http, scaled.a.gateway_url, conv, "I want to talk to a person"
+                )
+                assert handed.status_code == 200
+            cid = conv["conversation_id"]
+
+            async def hand_over_heard() -> None:
+                while True:
+                    update = await updates.get()
+                    if update.get("conversation_id") == cid:
+                        return
+
+            await asyncio.wait_for(hand_over_heard(), 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        console.close()
+
+
 async def test_rate_limit_hit_on_one_gateway_counts_on_the_other(
     scaled: Scaled,
 ) -> None:

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from bot.db.models import ConversationStatus, MessageType
 from bot.domain.safety import emergency_text
 from bot.gateway.channels.web import MAX_TEXT
+from bot.i18n import text as i18n_text
 from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, E2EStack
 from tests.e2e.people import FLOOR, Console, adviser_console
@@ -34,6 +35,8 @@ DEVICES: dict[str, dict[str, Any]] = {
     },
     "desktop": {"viewport": {"width": 1280, "height": 800}},
 }
+JOINED = i18n_text("widget.status.claimed")
+CLOSED = i18n_text("widget.status.resolved")
 CSP_WATCH = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation', function (e) {
@@ -379,6 +382,8 @@ def test_urgent_advice_stays_pinned_until_dismissed(
         console.claim(cid)
         console.reply(cid, "I'm here. Are you and the young person safe right now?")
         expect(page.locator(".fd-msg--adviser")).to_have_count(1, timeout=TIMEOUT_MS)
+        # Point 5: told, as a line of its own, that an adviser joined.
+        expect(page.locator(".fd-msg--system")).to_have_text([JOINED])
         send(page, "yes we are safe, thank you")
         expect(page.locator(".fd-msg--person.fd-msg--sending")).to_have_count(
             0, timeout=TIMEOUT_MS
@@ -400,6 +405,15 @@ def test_urgent_advice_stays_pinned_until_dismissed(
         page.reload()
         expect(page.locator(".fd-msg--urgent")).to_have_count(1, timeout=TIMEOUT_MS)
         expect(pinned).to_be_hidden()
+
+        # Resolved: told live that it is closed, and that they may write again.
+        console.resolve(cid, "answered")
+        expect(page.locator(".fd-msg--system").last).to_have_text(
+            CLOSED, timeout=TIMEOUT_MS
+        )
+        expect(page.locator(".fd-msg--system")).to_have_text([JOINED, CLOSED])
+        expect(page.locator(".fd-notice")).to_have_text("")
+        assert_no_axe_violations(page)
     finally:
         if stack.conversation(cid).status is ConversationStatus.ASSIGNED:  # type: ignore[union-attr]
             console.resolve(cid, "other")

@@ -190,15 +190,16 @@ async def test_telegram_inline_keyboard_rating(start_gateway: HarnessFactory) ->
             ).first()
         assert cid is not None
         resolve(h, cid, who)
-        sent = await api.wait_for("sendMessage", 2)
+        sent = await api.wait_for("sendMessage", 3)
         question = sent[-1]
+        assert sent[-2]["text"] == text("widget.status.resolved")  # then asked
         assert question["text"] == QUESTION
         keyboard = question["reply_markup"]["inline_keyboard"]
         titles = [button["text"] for row in keyboard for button in row]
         assert titles == [text(f"ratings.score_{n}") for n in range(1, 6)]
         five = [b for row in keyboard for b in row][4]["callback_data"]
         await post_update(h, api.callback_update(CHAT, five))
-        await api.wait_for("sendMessage", 3)
+        await api.wait_for("sendMessage", 4)
         await until(lambda: facts(h, cid).rating == 5, what="the rating stored")
         assert api.sent_texts(CHAT)[-1] == text("ratings.thanks")
         assert "5 – very much" not in h.rasa.texts()

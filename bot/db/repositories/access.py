@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -27,12 +27,13 @@ from bot.db.models import (
     AdviserMembership,
     AdviserRole,
     Conversation,
+    LadCodeChange,
     LocalAuthority,
     Nation,
     Organisation,
     OrganisationArea,
 )
-from bot.directory.service import NATIONAL_FALLBACK_IDS
+from bot.directory.service import NATIONAL_FALLBACK_IDS, current_lad_code
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,17 @@ def _fallback_nations(organisation_ids: frozenset[str]) -> set[Nation]:
     }
 
 
+def _area(lad_code: Any = Conversation.lad_code) -> ColumnElement[Any]:
+    """A council code as its successor if it was superseded (the directory's
+    areas use the current codes: issue 14's code history), else itself."""
+    successor = (
+        select(LadCodeChange.current_code)
+        .where(LadCodeChange.old_code == lad_code)
+        .scalar_subquery()
+    )
+    return func.coalesce(successor, lad_code)
+
+
 def _covered_by_local(lad_code: Any = Conversation.lad_code) -> ColumnElement[bool]:
     """The conversation's area is covered by an active local or regional body."""
     return exists(
@@ -109,6 +121,7 @@ def visible(
     if not scope.organisation_ids:
         return false()
     orgs = sorted(scope.organisation_ids)
+    area = _area(lad_code)
     covered = (
         select(OrganisationArea.lad_code)
         .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
@@ -119,7 +132,7 @@ def visible(
     )
     terms: list[ColumnElement[bool]] = [
         organisation_id.in_(orgs),
-        lad_code.in_(covered),
+        area.in_(covered),
     ]
     nations = _fallback_nations(scope.organisation_ids)
     if nations:
@@ -128,10 +141,10 @@ def visible(
         )
         terms.append(
             and_(
-                ~_covered_by_local(lad_code),
+                ~_covered_by_local(area),
                 or_(
                     lad_code.is_(None),
-                    lad_code.in_(in_nations),
+                    area.in_(in_nations),
                 ),
             )
         )
@@ -157,18 +170,19 @@ def routed_organisations(session: Session, conversation: Conversation) -> list[s
     local: list[str] = []
     nations = list(NATIONAL_FALLBACK_IDS)
     if conversation.lad_code:
+        area = current_lad_code(session, conversation.lad_code)
         local = list(
             session.scalars(
                 select(OrganisationArea.organisation_id)
                 .join(Organisation, Organisation.id == OrganisationArea.organisation_id)
                 .where(
-                    OrganisationArea.lad_code == conversation.lad_code,
+                    OrganisationArea.lad_code == area,
                     Organisation.active.is_(True),
                     Organisation.is_national.is_(False),
                 )
             )
         )
-        lad = session.get(LocalAuthority, conversation.lad_code)
+        lad = session.get(LocalAuthority, area)
         nations = [lad.nation] if lad else []
     found.update(local)
     if not local:
