@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_mode: str = "webhook"  # or "polling"
+    # Telegram asks for no more than about one message a second to one chat.
+    telegram_chat_interval_s: float = 1.0
+    # how long an idle chat's first update waits for one Telegram sent with it
+    telegram_reorder_window_s: float = 0.2
+    # The short privacy notice sent before a Telegram conversation's first reply.
+    telegram_privacy_notice: bool = True
 
     adviser_hours: str = "Mon-Fri 09:00-17:00"
     adviser_timezone: str = "Europe/London"

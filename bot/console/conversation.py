@@ -28,7 +28,7 @@ from bot.privacy import audit
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 4000  # under Telegram's 4096-character limit
+MAX_TEXT = 20_000  # Telegram gets a longer reply in parts of up to 4,096
 MAX_ID = 2**31 - 1  # message ids are 32-bit integers
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Enum,
     Float,
@@ -547,6 +548,50 @@ class DirectoryReport(Base):
 
 
 # --- issue 11: Telegram ---
+
+
+class TelegramMessage(Base):
+    """What Telegram told us about a person's stored message: where it came from
+    (for de-duplication that survives Telegram restarting its update ids) and
+    the file it carried, as Telegram's file id (never downloaded by default)."""
+
+    __tablename__ = "telegram_messages"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[str] = mapped_column(String(32))
+    tg_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime | None]  # Telegram's date of the message
+    kind: Mapped[str] = mapped_column(String(20))  # text, photo, voice, ...
+    edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    file_id: Mapped[str | None] = mapped_column(String(200))
+    file_unique_id: Mapped[str | None] = mapped_column(String(100))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    mime_type: Mapped[str | None] = mapped_column(String(100))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        Index("ix_telegram_messages_chat", "chat_id", "tg_message_id"),
+    )
+
+
+class TelegramProfile(Base):
+    """The Telegram person behind a conversation, as the console card shows them,
+    and where they came from (the /start deep-link parameter)."""
+
+    __tablename__ = "telegram_profiles"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    username: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(64))  # /start parameter
+    language: Mapped[str | None] = mapped_column(String(8))  # asked for by /iaith
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 # --- issue 15: reports, ratings, referrals ---

@@ -42,6 +42,16 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 __all__ = ["BOT_UNAVAILABLE_TEXT", "Pipeline", "Received", "UnknownConversation"]
 
 
+STORE_LOCK = "store:"  # prefixes the lock key that serialises storing
+
+
+class _Coalesced:
+    """The marker ``_burst`` returns for a message a later one answers."""
+
+
+COALESCED = _Coalesced()
+
+
 @dataclass
 class Received:
     """What became of one incoming message."""
@@ -51,6 +61,8 @@ class Received:
     message: dict[str, Any] | None = None
     replies: list[dict[str, Any]] = field(default_factory=list)
     status: str = ConversationStatus.BOT.value
+    # answered together with a later message of the same burst (no replies here)
+    coalesced: bool = False
     language: str = "en"  # the conversation's language after this message
 
 
@@ -93,22 +105,68 @@ class Pipeline:
     async def receive(self, incoming: Incoming) -> Received:
         """Store ``incoming`` (once), then answer it or pass it to the advisers.
 
-        One hold of the conversation's lock for both, so a person's messages
-        are stored in the order they are answered (the widget's way).
+        Stored under the storing lock, then answered under the conversation's:
+        a message that arrives while an earlier one has its turn is stored at
+        once, and the burst is answered as one turn (``_burst``).
         """
-        async with self.locks.hold(incoming.lock_key):
-            stored = await self._store(incoming)
-            return await self._process(stored, incoming)
+        stored = await self.accept(incoming)
+        return await self.process(stored, incoming)
 
-    async def accept(self, incoming: Incoming) -> turns.Stored:
+    async def accept(
+        self, incoming: Incoming, *, settled: bool = False
+    ) -> turns.Stored:
         """Store the person's message and commit: after this it is never lost.
 
         A channel that answers later (Telegram) acknowledges once this returned,
         then calls ``process``. A repeat delivery of a stored message returns
-        that message (``new`` False).
+        that message (``new`` False). ``settled``: the message gets no bot turn
+        (a command the channel answers, an edit, a sticker), so it is marked
+        answered at once and never waits in a burst.
+        """
+        # Its own lock, not the turn's: a message is stored while an earlier
+        # one's turn is still running (and joins the next turn as a burst).
+        async with self.locks.hold(STORE_LOCK + incoming.lock_key):
+            stored = await self._store(incoming)
+            if settled and stored.new:
+                message_id = stored.message["id"]
+                await self.in_db(
+                    lambda s: service.mark_answered(s, message_id=message_id)
+                )
+                stored.answered = True
+            return stored
+
+    async def settle(
+        self,
+        stored: turns.Stored,
+        incoming: Incoming,
+        *,
+        reply: str | None = None,
+        buttons: list[dict[str, str]] | None = None,
+        always: bool = False,
+    ) -> Received:
+        """Answer a settled message (``accept(settled=True)``) without the bot.
+
+        ``reply`` is sent while the bot holds the conversation, or in every
+        state with ``always`` (a command's answer); otherwise the advisers hear
+        of the message and the bot stays silent. The risk check still runs.
         """
         async with self.locks.hold(incoming.lock_key):
-            return await self._store(incoming)
+            conv_id = stored.conversation.id
+            conv = await self.in_db(lambda s: self._fresh(s, conv_id))
+            view = stored.message
+            phrase = risk_phrases.match(incoming.text)
+            if phrase is not None:
+                return await self._urgent(conv, view, RiskCheck(phrase=phrase))
+            with_advisers = ConversationStatus(conv.status) in WITH_ADVISERS
+            if with_advisers:
+                hub.publish(hub.QUEUE_TOPIC, message_event(conv.id, view))
+            if reply is None or (with_advisers and not always):
+                return Received(conv.id, message=view, status=conv.status)
+            sent = await self.send_to_person(
+                conv.id, text=reply, buttons=buttons, sender="bot"
+            )
+            hub.publish(hub.conversation_topic(conv.id), message_event(conv.id, sent))
+            return Received(conv.id, message=view, replies=[sent], status=conv.status)
 
     async def _store(self, incoming: Incoming) -> turns.Stored:
         urgent = risk_phrases.match(incoming.text) is not None
@@ -144,24 +202,25 @@ class Pipeline:
         view = stored.message
         if stored.answered:
             return self._duplicate(stored.conversation)
-        if not stored.new:
+        conv, burst = await self._burst(stored, incoming)
+        if burst is None:
             # Read again under the lock: a concurrent delivery may have answered.
-            if await self.in_db(lambda s: turns.is_answered(s, view["id"])):
-                return self._duplicate(stored.conversation)
+            return self._duplicate(stored.conversation)
+        if isinstance(burst, _Coalesced):
+            return Received(conv.id, message=view, status=conv.status, coalesced=True)
+        incoming = burst
+        if not stored.new:
             logger.info(
                 "answering a stored message whose turn never finished",
-                extra={
-                    "conversation_id": stored.conversation.id,
-                    "channel": incoming.channel,
-                },
+                extra={"conversation_id": conv.id, "channel": incoming.channel},
             )
-            conv = await self.in_db(lambda s: self._fresh(s, stored.conversation.id))
-        else:
-            conv = stored.conversation
         phrase = risk_phrases.match(incoming.text)
         status = ConversationStatus(conv.status)
         if phrase is not None:
-            return await self._urgent(conv, view, RiskCheck(phrase=phrase))
+            # In a burst the phrase may be in an earlier message (flagged when
+            # it was stored): this one is flagged only if it says it too.
+            own = risk_phrases.match(view["text"]) is not None
+            return await self._urgent(conv, view, RiskCheck(phrase=phrase), flag=own)
         answer = ratings.read(incoming.rasa_text)
         if answer.kind:
             # a rating button: answered here, never a turn of Rasa's dialogue
@@ -182,6 +241,57 @@ class Pipeline:
             conv = await self._reopen(conv)
         turn = await self._bot_turn(conv, incoming, view)
         return await self._answered(conv, view, turn)
+
+    async def _burst(
+        self, stored: turns.Stored, incoming: Incoming
+    ) -> tuple[ConversationRef, Incoming | None | _Coalesced]:
+        """Read the conversation afresh with the person's unanswered messages.
+
+        Consecutive messages that arrived while the bot was busy are answered
+        as one turn, by the last of them (in the channel's order): an earlier
+        one returns ``COALESCED`` and is left for that turn (every message was
+        stored first, each is shown to advisers as sent); the last one's turn
+        gets their texts joined, so the bot hears the whole burst once and
+        answers once, never a block of replies per message. None: this message
+        was answered meanwhile (a concurrent delivery).
+        """
+        conv_id = stored.conversation.id
+
+        def read(s: Session) -> tuple[ConversationRef, list[turns.Pending]]:
+            return self._fresh(s, conv_id), turns.pending_incoming(s, conv_id)
+
+        conv, pending = await self.in_db(read)
+        own = stored.message["id"]
+        if own not in {p.id for p in pending}:
+            return conv, None
+        channel = self.channels.get(incoming.channel)
+        key: Callable[[turns.Pending], Any] = getattr(
+            channel, "burst_key", lambda p: p.id
+        )
+        spoken: Callable[[turns.Pending], str] = getattr(
+            channel, "burst_text", lambda p: p.text
+        )
+        pending.sort(key=key)
+        if pending[-1].id != own:
+            return conv, COALESCED
+        earlier = pending[:-1]
+        if not earlier:
+            return conv, incoming
+        logger.info(
+            "a burst of %d messages answered as one turn",
+            len(pending),
+            extra={"conversation_id": conv.id, "channel": incoming.channel},
+        )
+        last = incoming.rasa_text or incoming.text
+        if incoming.rasa_text and incoming.rasa_text.startswith("/"):
+            rasa_text = last  # an intent payload (a button) stands alone
+        else:
+            said = [t for t in (spoken(p) for p in earlier) if t.strip()]
+            rasa_text = "\n".join([*said, last])
+        text = "\n".join([*(p.text for p in earlier), incoming.text])
+        ids = [p.id for p in earlier]
+        await self.in_db(lambda s: turns.mark_all_answered(s, ids))
+        return conv, replace(incoming, text=text, rasa_text=rasa_text)
 
     async def _rated(
         self, conv: ConversationRef, view: dict[str, Any], answer: ratings.Answer
@@ -290,6 +400,7 @@ class Pipeline:
         check: RiskCheck,
         *,
         nlu: tuple[str | None, float | None] | None = None,
+        flag: bool = True,
     ) -> Received:
         """Answer an urgent message: the emergency text, an urgent hand-over."""
         logger.warning(
@@ -297,7 +408,9 @@ class Pipeline:
         )
         notice = turns.Notice(self.hours, self.clock())
         turn = await self.in_db(
-            lambda s: turns.store_urgent(s, conv, view["id"], notice, nlu=nlu)
+            lambda s: turns.store_urgent(
+                s, conv, view["id"], notice, nlu=nlu, flag=flag
+            )
         )
         if ConversationStatus(conv.status) in WITH_ADVISERS:
             hub.publish(hub.QUEUE_TOPIC, message_event(conv.id, view))

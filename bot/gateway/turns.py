@@ -145,6 +145,37 @@ def store_incoming(
     )
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A person's stored message still waiting for its turn."""
+
+    id: int
+    text: str
+    source_id: str | None
+
+
+def pending_incoming(session: Session, conversation_id: str) -> list[Pending]:
+    """Return the person's messages in a conversation not answered yet, oldest
+    first: a burst that one turn answers."""
+    rows = session.execute(
+        select(Message.id, Message.content, Message.source_id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.message_type == MessageType.INCOMING,
+            Message.answered_at.is_(None),
+        )
+        .order_by(Message.id)
+        .limit(200)
+    ).tuples()
+    return [Pending(*row) for row in rows]
+
+
+def mark_all_answered(session: Session, message_ids: list[int]) -> None:
+    """Mark messages answered (those one turn answered together)."""
+    for message_id in message_ids:
+        service.mark_answered(session, message_id=message_id)
+
+
 def follow_language(conversation: Conversation, text: str) -> None:
     """Set the conversation's language from a new message (bot.language.follow)."""
     found = lang.follow(
@@ -353,9 +384,13 @@ def store_urgent(
     notice: Notice,
     *,
     nlu: tuple[str | None, float | None] | None = None,
+    flag: bool = True,
 ) -> Turn:
     """Store an urgent message's outcome: the message flagged, the emergency text,
     and the conversation handed over as urgent (or raised to urgent).
+
+    ``flag`` False: the risk was in an earlier message of a burst this message's
+    turn answers (flagged when stored), not in this one.
 
     ``conv`` is the conversation as it was when the message arrived. The bot's own
     answer is never stored: no guidance in reply to a disclosure. The emergency
@@ -364,7 +399,8 @@ def store_urgent(
     """
     if nlu is not None:
         record_nlu(session, message_id, *nlu)
-    repo.mark_message_urgent(session, message_id=message_id)
+    if flag:
+        repo.mark_message_urgent(session, message_id=message_id)
     conversation = repo.get_conversation(session, conversation_id=conv.id)
     assert conversation is not None
     session.refresh(conversation)

@@ -198,6 +198,9 @@ def stack(
             "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
             "TELEGRAM_BASE_URL": f"{bot_api_url}/bot",
             "TELEGRAM_MODE": "webhook",
+            # the person's exchanges compare replies exactly; the notice ahead of
+            # a first reply is tested in tests/gateway/test_telegram_commands.py
+            "TELEGRAM_PRIVACY_NOTICE": "false",
             "LOG_LEVEL": "INFO",
         }
         services = build_stack(

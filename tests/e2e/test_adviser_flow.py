@@ -394,11 +394,12 @@ def test_telegram_handover_adviser_reply_and_resolve(
     text = "Hello, this is Sam, an adviser. Which grant were you thinking of?"
     reply(console, cid, text)
 
-    # The fake Bot API got exactly one sendMessage with the reply, after the rest.
+    # The fake Bot API got exactly one sendMessage with the reply, after the rest,
+    # labelled with the adviser's first name.
     wait_for_text(text)
     after = texts_here()
     assert after[: len(before)] == before
-    assert after[len(before) :] == [text]
+    assert after[len(before) :] == [f"Sam (adviser): {text}"]
     assert any(HANDED_OVER in t for t in before)
 
     # The person answers on Telegram: the console shows it live, the bot is silent.

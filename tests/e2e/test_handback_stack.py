@@ -59,7 +59,8 @@ def test_after_the_adviser_gives_it_back_hello_gets_a_normal_answer(
     reply = "Hi, Jo here: the CVS can help with that."
     console.reply(cid, reply)  # waits for the outbox to deliver it
     if channel == "telegram":
-        assert stack.bot_api.sent_texts(person.chat)[-1] == reply
+        # labelled with the adviser's first name on Telegram
+        assert stack.bot_api.sent_texts(person.chat)[-1] == f"Robin (adviser): {reply}"
     if move == "resolve":
         console.resolve(cid, "answered")
     else:

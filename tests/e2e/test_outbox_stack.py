@@ -95,7 +95,9 @@ def test_bot_api_down_then_up_every_reply_arrives_once_in_order(
         lambda: {state for _, state in _outbox(stack, cid)} == {OutboxState.DELIVERED},
         timeout=90,
     )
-    assert api.sent_texts(person.chat) == expected  # once each, in order
+    # once each, in order; the adviser's reply labelled with their first name
+    labelled = [*expected[:-1], f"Robin (adviser): {expected[-1]}"]
+    assert api.sent_texts(person.chat) == labelled
     page = console.http.get(f"/conversations/{cid}").text
     assert page.count('data-delivery="delivered"') == len(expected)
     with session_scope(stack.database_url) as s:

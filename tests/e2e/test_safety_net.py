@@ -240,6 +240,7 @@ def _second_gateway(
         "TELEGRAM_WEBHOOK_SECRET",
         "TELEGRAM_BASE_URL",
         "TELEGRAM_MODE",
+        "TELEGRAM_PRIVACY_NOTICE",
         "LOG_LEVEL",
     )
     port = free_port()

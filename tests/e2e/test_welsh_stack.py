@@ -73,4 +73,5 @@ def test_a_whole_conversation_in_welsh(
     told = [m.content for m in person.messages() if m.sender == "adviser"]
     assert told == [reply]
     if channel == "telegram":
-        assert reply in stack.bot_api.sent_texts(person.chat)
+        # labelled with the adviser's first name, in Welsh
+        assert f"Robin (cynghorydd): {reply}" in stack.bot_api.sent_texts(person.chat)

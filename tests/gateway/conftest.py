@@ -94,6 +94,10 @@ def make_settings(database_url: str, rasa_url: str, **overrides: Any) -> Setting
         "widget_rate_limit_per_minute": 1000,
         "adviser_hours": "Mon-Fri 09:00-17:00",
         "telegram_bot_token": None,
+        # Telegram's pacing scaled down (the Bot API fake's flood limit allows a
+        # burst); the privacy notice is tested in tests/gateway/test_telegram*.
+        "telegram_chat_interval_s": 0.05,
+        "telegram_privacy_notice": False,
     }
     values.update(overrides)
     return Settings(**values)

@@ -16,7 +16,12 @@ from bot.db.repositories import console as console_repo
 from bot.db.session import session_scope
 from bot.gateway.delivery import OutboxPolicy
 from tests.gateway.conftest import Harness, HarnessFactory, until
-from tests.gateway.test_telegram import CHAT, post_update, telegram_gateway
+from tests.gateway.test_telegram import (
+    CHAT,
+    post_answered,
+    post_update,
+    telegram_gateway,
+)
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.fake_rasa import HANDED_OVER
 
@@ -77,8 +82,7 @@ async def test_bot_api_down_then_up_every_reply_arrives_once_in_order(
         _fast(h)
         api.down = True
         for text in ("hello", "do you fund minibuses?", "I'd like a person"):
-            response = await post_update(h, api.text_update(CHAT, text))
-            assert response.status_code == 200
+            await post_answered(h, api.text_update(CHAT, text))
         cid = await until(lambda: _cid(h), what="the conversation")
         await until(
             lambda: len(_rows(h)) == 3, what="three bot replies stored meanwhile"
@@ -110,7 +114,8 @@ async def test_bot_api_down_then_up_every_reply_arrives_once_in_order(
             timeout=OUTAGE_S + 15,
             what="every reply delivered after the outage",
         )
-        assert api.sent_texts(CHAT) == expected  # once each, in order
+        # once each, in order (the adviser's reply labelled as theirs)
+        assert api.sent_texts(CHAT) == [*expected[:3], f"Adviser: {expected[3]}"]
         assert set(_console_states(h, cid)) == {"delivered"}
         with h.db() as s:
             assert all(
@@ -126,12 +131,12 @@ async def test_429_past_the_rate_limiter_waits_retry_after_and_keeps_order(
 ) -> None:
     async with telegram_gateway(start_gateway) as (h, api):
         _fast(h)
-        # PTB's limiter retries 3 times itself; the 5th refusal reaches the
-        # worker, which waits Telegram's retry_after (1 s) before trying again.
+        # Each refusal reaches the worker (PTB's limiter does not retry), which
+        # waits Telegram's retry_after (1 s) before trying again.
         api.answer_429("sendMessage", 5)
         texts = ["one", "two", "three"]
         for text in texts:
-            await post_update(h, api.text_update(CHAT, text))
+            await post_answered(h, api.text_update(CHAT, text))
         await until(
             lambda: {r[2] for r in _rows(h)} == {OutboxState.DELIVERED}
             and len(_rows(h)) == 3,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.db.models import Conversation, Message, MessageType
 from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
-from tests.gateway.conftest import Harness, HarnessFactory
+from tests.gateway.conftest import Harness, HarnessFactory, until
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.servers import serve
 
@@ -25,15 +25,21 @@ CHAT = 424242
 
 @asynccontextmanager
 async def telegram_gateway(
-    start_gateway: HarnessFactory, *, mode: str = "webhook"
+    start_gateway: HarnessFactory,
+    *,
+    mode: str = "webhook",
+    api: FakeBotApi | None = None,
+    **settings: Any,
 ) -> AsyncIterator[tuple[Harness, FakeBotApi]]:
-    api = FakeBotApi()
+    """A gateway with Telegram against a fresh Bot API fake (or ``api``)."""
+    api = api or FakeBotApi()
     async with serve(api.app()) as api_url:
         async with start_gateway(
             telegram_bot_token=api.token,
             telegram_webhook_secret=SECRET,
             telegram_base_url=f"{api_url}/bot",
             telegram_mode=mode,
+            **settings,
         ) as h:
             yield h, api
 
@@ -43,6 +49,21 @@ async def post_update(
 ) -> httpx.Response:
     headers = {SECRET_HEADER: secret} if secret is not None else {}
     return await h.http.post(WEBHOOK_PATH, json=update, headers=headers)
+
+
+async def post_answered(h: Harness, update: dict[str, Any]) -> None:
+    """Post an update and wait for its turn to end, as a person waits for the
+    answer before writing again (messages sent faster are one burst)."""
+    assert (await post_update(h, update)).status_code == 200
+    source = f"update:{update['update_id']}"
+
+    def answered() -> bool:
+        with h.db() as s:
+            return bool(
+                s.scalar(select(Message.answered_at).where(Message.source_id == source))
+            )
+
+    await until(answered, what=f"{source} answered")
 
 
 def stored(h: Harness) -> list[Message]:
@@ -99,7 +120,8 @@ async def test_same_update_three_times_is_stored_and_answered_once(
         assert incoming[0].source_id == f"update:{update['update_id']}"
         assert api.sent_texts(CHAT) == ["Echo: Can volunteers claim expenses?"]
         assert len(h.rasa.received) == 1
-        assert h.rasa.received[0]["metadata"] == {"channel": "telegram"}
+        metadata = h.rasa.received[0]["metadata"]
+        assert metadata == {"channel": "telegram", "language": "en"}
 
 
 async def test_start_greets_and_buttons_become_inline_keyboard(
@@ -147,7 +169,7 @@ async def test_429_every_reply_still_delivered_in_order(
         api.answer_429("sendMessage", 2)
         texts = ["first question", "second question", "third question"]
         for text in texts:
-            await post_update(h, api.text_update(CHAT, text))
+            await post_answered(h, api.text_update(CHAT, text))
         await api.wait_for("sendMessage", 3, timeout=20)
         assert api.sent_texts(CHAT) == [f"Echo: {t}" for t in texts]
         refused = [c for c in api.calls if c.answered == 429]
@@ -171,7 +193,7 @@ async def test_adviser_reply_is_sent_to_the_chat(start_gateway: HarnessFactory) 
         cid = stored(h)[0].conversation_id
         await deliver_to_person(cid, text="Hello, this is Jo, an adviser.")
         await api.wait_for("sendMessage", 2)
-        assert api.sent_texts(CHAT)[-1] == "Hello, this is Jo, an adviser."
+        assert api.sent_texts(CHAT)[-1] == "Adviser: Hello, this is Jo, an adviser."
 
 
 async def test_adviser_moves_are_told_in_the_chat(

@@ -4,6 +4,14 @@ It speaks the Bot API's HTTP protocol (``POST /bot<token>/<method>``, form or JS
 parameters, ``{"ok": ..., "result": ...}`` answers) for the methods the gateway
 uses, records every call, and can answer 429 ``retry_after`` to test the rate
 limiter. Point PTB's ``base_url`` at ``<url>/bot``.
+
+It refuses what the real Telegram refuses: a text over 4,096 characters (UTF-16
+code units, as Telegram counts) or empty, callback data over 64 bytes, a
+keyboard over 8 buttons a row or 100 in all, an edit of a message it never sent
+or one that changes nothing, and messages to one chat faster than its flood
+limit (a bucket of ``chat_burst`` messages refilled one per ``chat_interval_s``)
+with 429 ``retry_after``. Tests that pace faster than real time scale the
+limit down with them.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +44,38 @@ TOO_MANY = {
     "description": "Too Many Requests: retry after 1",
     "parameters": {"retry_after": 1},
 }
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64
+MAX_ROW = 8
+MAX_BUTTONS = 100
+# what counts towards a chat's flood limit
+FLOODED = ("sendMessage", "editMessageText")
+CHAT_ACTIONS = {
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+}
+
+
+class Refused(Exception):
+    """A call the real Bot API would refuse (400)."""
+
+    def __init__(self, description: str, code: int = 400) -> None:
+        super().__init__(description)
+        self.description, self.code = description, code
+
+
+def units(text: str) -> int:
+    """Telegram's length of a text: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass
@@ -59,6 +100,16 @@ class FakeBotApi:
     down: bool = False
     # chats that blocked the bot: sendMessage answers 403 Forbidden
     blocked: set[int] = field(default_factory=set)
+    # per-chat flood limit: a bucket of chat_burst sends, one back per interval
+    chat_burst: int = 5
+    chat_interval_s: float = 1.0
+    # messages the bot sent or was shown, by (chat, message id)
+    messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    left: list[int] = field(default_factory=list)
+    # when each accepted flood-counted call to a chat was made (monotonic)
+    sends: dict[int, list[float]] = field(default_factory=dict)
+    _buckets: dict[int, tuple[float, float]] = field(default_factory=dict)
     _message_ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(1)
     )
@@ -138,11 +189,72 @@ class FakeBotApi:
             ]
         return {"update_id": update_id or self.next_update_id(), "message": message}
 
-    def callback_update(
-        self, chat_id: int, data: str, *, update_id: int | None = None
+    def message_update(
+        self,
+        chat_id: int,
+        *,
+        update_id: int | None = None,
+        edited: bool = False,
+        message_id: int | None = None,
+        chat_type: str = "private",
+        user: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
-        """Return a callback query update (a tap on an inline button)."""
+        """Return a message update with ``fields`` (photo, caption, voice, ...)."""
+        user = user or {"id": chat_id, "is_bot": False, "first_name": "Sam"}
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = user.get("first_name", "Sam")
+        else:
+            chat["title"] = "Riverside volunteers"
+        message: dict[str, Any] = {
+            "message_id": message_id or next(self._message_ids),
+            "date": int(time.time()) - (60 if edited else 0),
+            "chat": chat,
+            **fields,
+        }
+        if chat_type != "channel":
+            message["from"] = user
+        if edited:
+            message["edit_date"] = int(time.time())
+        kind = "message"
+        if chat_type == "channel":
+            kind = "edited_channel_post" if edited else "channel_post"
+        elif edited:
+            kind = "edited_message"
+        return {"update_id": update_id or self.next_update_id(), kind: message}
+
+    def callback_update(
+        self,
+        chat_id: int,
+        data: str,
+        *,
+        update_id: int | None = None,
+        message_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Return a callback query update (a tap on an inline button).
+
+        The pressed message is the last one the bot sent to the chat with this
+        button (or ``message_id``); a made-up one if there is none.
+        """
         user = {"id": chat_id, "is_bot": False, "first_name": "Sam"}
+        shown = None
+        if message_id is not None:
+            shown = self.messages.get((chat_id, message_id))
+        else:
+            for (chat, _), sent in reversed(self.messages.items()):
+                if chat == chat_id and data in _callback_data(sent):
+                    shown = sent
+                    break
+        if shown is None:
+            shown = {
+                "message_id": message_id or next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "Sam"},
+                "from": BOT_USER,
+                "text": "Hello! What can I help with?",
+            }
+            self.messages[(chat_id, shown["message_id"])] = shown
         return {
             "update_id": update_id or self.next_update_id(),
             "callback_query": {
@@ -150,15 +262,80 @@ class FakeBotApi:
                 "from": user,
                 "chat_instance": "ci-1",
                 "data": data,
-                "message": {
-                    "message_id": next(self._message_ids),
-                    "date": int(time.time()),
-                    "chat": {"id": chat_id, "type": "private", "first_name": "Sam"},
-                    "from": BOT_USER,
-                    "text": "Hello! What can I help with?",
-                },
+                "message": dict(shown),
             },
         }
+
+    # ------------------------------------------------------------ the rules
+
+    def _check(self, method: str, params: dict[str, Any]) -> None:
+        """Raise Refused for a call the real Bot API would refuse."""
+        if method in ("sendMessage", "editMessageText"):
+            text = params.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise Refused("Bad Request: message text is empty")
+            if units(text) > MAX_TEXT:
+                raise Refused("Bad Request: message is too long")
+        markup = params.get("reply_markup")
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            rows = markup["inline_keyboard"]
+            if sum(len(row) for row in rows) > MAX_BUTTONS:
+                raise Refused("Bad Request: reply markup is too long")
+            for row in rows:
+                if len(row) > MAX_ROW:
+                    raise Refused("Bad Request: too many buttons in a row")
+                for button in row:
+                    if not str(button.get("text", "")).strip():
+                        raise Refused("Bad Request: text buttons are unallowed")
+                    data = button.get("callback_data")
+                    if (
+                        data is not None
+                        and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA
+                    ):
+                        raise Refused("Bad Request: BUTTON_DATA_INVALID")
+        if method in ("editMessageText", "editMessageReplyMarkup"):
+            key = (int(params.get("chat_id", 0) or 0), int(params.get("message_id", 0)))
+            shown = self.messages.get(key)
+            if shown is None:
+                raise Refused("Bad Request: message to edit not found")
+            text = params.get("text", shown.get("text"))
+            markup = params.get("reply_markup") or None
+            if text == shown.get("text") and markup == shown.get("reply_markup"):
+                raise Refused(
+                    "Bad Request: message is not modified: specified new message "
+                    "content and reply markup are exactly the same"
+                )
+        if method == "answerCallbackQuery":
+            if len(str(params.get("text", ""))) > 200:
+                raise Refused("Bad Request: MESSAGE_TOO_LONG")
+        if method == "sendChatAction" and params.get("action") not in CHAT_ACTIONS:
+            raise Refused("Bad Request: wrong parameter action in request")
+        if method == "setMyCommands":
+            commands = params.get("commands") or []
+            if len(commands) > 100:
+                raise Refused("Bad Request: too many commands")
+            for command in commands:
+                name = str(command.get("command", ""))
+                description = str(command.get("description", ""))
+                if not (1 <= len(name) <= 32 and name.islower() and name.isascii()):
+                    raise Refused("Bad Request: BOT_COMMAND_INVALID")
+                if not 1 <= len(description) <= 256:
+                    raise Refused("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+
+    def _flood(self, method: str, params: dict[str, Any]) -> int | None:
+        """Take one send from the chat's bucket; the retry_after if it is empty."""
+        if method not in FLOODED or not params.get("chat_id"):
+            return None
+        chat = int(params["chat_id"])
+        now = time.monotonic()
+        tokens, at = self._buckets.get(chat, (float(self.chat_burst), now))
+        tokens = min(float(self.chat_burst), tokens + (now - at) / self.chat_interval_s)
+        if tokens < 1.0:
+            self._buckets[chat] = (tokens, now)
+            return max(1, math.ceil((1.0 - tokens) * self.chat_interval_s))
+        self._buckets[chat] = (tokens - 1.0, now)
+        self.sends.setdefault(chat, []).append(now)
+        return None
 
     # ------------------------------------------------------------------ the API
 
@@ -192,14 +369,30 @@ class FakeBotApi:
                 "from": BOT_USER,
                 "text": params["text"],
             }
-            if "reply_markup" in params:
+            if params.get("reply_markup"):
                 result["reply_markup"] = params["reply_markup"]
+            self.messages[(int(params["chat_id"]), result["message_id"])] = result
             return result
-        if method in (
-            "answerCallbackQuery",
-            "editMessageReplyMarkup",
-            "sendChatAction",
-        ):
+        if method in ("editMessageText", "editMessageReplyMarkup"):
+            key = (int(params["chat_id"]), int(params["message_id"]))
+            shown = dict(self.messages[key])
+            if "text" in params:
+                shown["text"] = params["text"]
+            if params.get("reply_markup"):
+                shown["reply_markup"] = params["reply_markup"]
+            else:
+                shown.pop("reply_markup", None)
+            self.messages[key] = shown
+            return shown
+        if method == "setMyCommands":
+            self.commands[str(params.get("language_code") or "")] = list(
+                params.get("commands") or []
+            )
+            return True
+        if method == "leaveChat":
+            self.left.append(int(params["chat_id"]))
+            return True
+        if method in ("answerCallbackQuery", "sendChatAction"):
             return True
         return None
 
@@ -231,6 +424,30 @@ class FakeBotApi:
                 self.too_many[method] -= 1
                 self.calls.append(Call(method, params, 429))
                 return JSONResponse(TOO_MANY, 429)
+            try:
+                self._check(method, params)
+            except Refused as exc:
+                self.calls.append(Call(method, params, exc.code))
+                return JSONResponse(
+                    {
+                        "ok": False,
+                        "error_code": exc.code,
+                        "description": exc.description,
+                    },
+                    exc.code,
+                )
+            wait = self._flood(method, params)
+            if wait is not None:
+                self.calls.append(Call(method, params, 429))
+                return JSONResponse(
+                    {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": f"Too Many Requests: retry after {wait}",
+                        "parameters": {"retry_after": wait},
+                    },
+                    429,
+                )
             result = self._result(method, params)
             if result is None:
                 self.calls.append(Call(method, params, 404))
@@ -248,6 +465,11 @@ class FakeBotApi:
                 Route("/bot{token}/{method}", endpoint, methods=["GET", "POST"]),
             ]
         )
+
+
+def _callback_data(message: dict[str, Any]) -> list[str]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [str(b.get("callback_data")) for row in rows for b in row]
 
 
 async def _params(request: Request) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from bot.db.models import (
     OrganisationArea,
     Outbox,
     Resource,
+    TelegramProfile,
 )
 from bot.db.repositories import access
 from bot.directory.service import resources_for
@@ -89,6 +90,10 @@ class QueueItem:
     handoff: HandoffSummary | None
     urgent: bool = False
     urgent_since: datetime | None = None
+    # the person as Telegram names them, and the deep link they came from
+    person_name: str | None = None
+    person_username: str | None = None
+    source: str | None = None
     language: str = "en"  # issue 16: the conversation's language
 
 
@@ -157,9 +162,16 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
         .tuples()
         .all()
     )
+    profiles = {
+        p.conversation_id: p
+        for p in session.scalars(
+            select(TelegramProfile).where(TelegramProfile.conversation_id.in_(ids))
+        )
+    }
     items = []
     for c in conversations:
         lad = lads.get(c.lad_code or "")
+        profile = profiles.get(c.id)
         handoff = latest.get(c.id)
         items.append(
             QueueItem(
@@ -182,6 +194,9 @@ def _items(session: Session, conversations: list[Conversation]) -> list[QueueIte
                 handoff=_summary(handoff) if handoff else None,
                 urgent=c.urgent,
                 urgent_since=c.urgent_since,
+                person_name=profile.display_name if profile else None,
+                person_username=profile.username if profile else None,
+                source=profile.source if profile else None,
                 language=c.language or "en",
             )
         )

@@ -1,23 +1,67 @@
-"""The Telegram channel: python-telegram-bot fed by our webhook (or our polling)."""
+"""The Telegram channel: python-telegram-bot fed by our webhook (or our polling).
+
+Every update kind a private chat sends is stored before Telegram has its 200:
+text, captions (the caption is the message), photos, files, voice and audio,
+video, stickers, locations, contacts and edits, files as Telegram's file ids
+(``telegram_messages``), never downloaded. The transcript shows each as a short
+line ("[photo, 120 KB] the caption"). The bot answers what it can: a caption as
+text, a shared location through the nearest place in the gazetteer, commands;
+a voice message or sticker gets "please type" while the bot has the
+conversation. Group chats and channels are told once, and left.
+
+Updates of one chat are answered in ``update_id`` order, a burst as one turn
+(``Pipeline._burst``); replies are split under Telegram's 4,096 characters and
+paced to one chat (``telegram_chat_interval_s``); a 429 waits for its
+``retry_after`` through the outbox's next attempt.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import hmac
+import itertools
 import logging
-from collections.abc import Coroutine
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram import Message as TgMessage
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
-from bot.db.models import Conversation, Message
+from bot.conversations import service
+from bot.db.models import (
+    Adviser,
+    Conversation,
+    LocalAuthority,
+    Message,
+    MessageType,
+    Place,
+    TelegramMessage,
+    TelegramProfile,
+)
+from bot.db.repositories import conversations as repo
+from bot.gateway import hub, turns
 from bot.gateway.channels.base import (
     ConversationRef,
     DeliveryError,
@@ -25,8 +69,11 @@ from bot.gateway.channels.base import (
     clean_text,
     json_object,
 )
+from bot.gateway.events import message_event, message_view
 from bot.gateway.pipeline import Pipeline
-from bot.gateway.turns import Stored
+from bot.gateway.turns import WITH_ADVISERS, Pending, Stored
+from bot.i18n import text as i18n_text
+from bot.language import LANGUAGES
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -34,11 +81,35 @@ logger = logging.getLogger(__name__)
 CHANNEL = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = [
+    "message",
+    "edited_message",
+    "callback_query",
+    "channel_post",
+    "my_chat_member",
+]
 START_TEXT_FOR_RASA = "hello"
-MAX_TEXT = 4096
+HUMAN_TEXT_FOR_RASA = "/request_human"
+RESTART_TEXT_FOR_RASA = "/restart"
+DELETE_YES = "/telegram_delete_yes"
+DELETE_NO = "/telegram_delete_no"
+PRIVACY_SOURCE = "notice:privacy:"  # + the conversation id
+MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units
+MAX_CALLBACK_ANSWER = 200
 MAX_UPDATE_BYTES = 1024 * 1024
 POLL_TIMEOUT_S = 10  # long polling: Telegram holds getUpdates this long
+PAGE_SIZE = 6  # buttons on one page of a long choice list (then "More…")
+TYPING_EVERY_S = 4.0  # Telegram shows "typing…" for about 5 s
+# Telegram keeps an update for at most 24 hours: a stored "update:N" older than
+# that is not a redelivery but a new update after Telegram restarted its ids.
+REDELIVERY_WINDOW = timedelta(hours=24)
+LOCATION_MAX_KM = 40.0
+# Telegram's deep-link parameter: up to 64 of A-Z, a-z, 0-9, _ and -.
+START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+URL = re.compile(r"https?://", re.IGNORECASE)
+COMMANDS = ("help", "human", "restart", "privacy", "delete", "iaith")
+# the transcript's line for a message that is not plain text, "[photo, 12 KB] "
+LABEL = re.compile(r"^\[[^\]\n]{1,300}\]\s*")
 
 
 def callback_data(message_id: int, index: int) -> str:
@@ -46,19 +117,135 @@ def callback_data(message_id: int, index: int) -> str:
     return f"b{message_id}:{index}"
 
 
+def page_data(message_id: int, page: int) -> str:
+    """Return the callback data of a long choice list's "More…" button."""
+    return f"p{message_id}:{page}"
+
+
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
     """Build the PTB Application, without PTB's updater: our webhook route or our
-    own polling loop feeds it, each storing an update before acknowledging it."""
+    own polling loop feeds it, each storing an update before acknowledging it.
+
+    The rate limiter keeps to Telegram's overall limits but never retries a
+    429 itself (``max_retries=0``): the outbox waits for its ``retry_after``.
+    """
     assert settings.telegram_bot_token is not None
     builder = (
         Application.builder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
-        # Messages of one chat are serialised by the pipeline's per-chat lock.
+        .rate_limiter(AIORateLimiter(max_retries=0))
+        # Messages of one chat are serialised by the channel's chat queues.
         .concurrent_updates(True)
     )
     return builder.updater(None).build()
+
+
+# ------------------------------------------------------------------- text helpers
+
+
+def units(text: str) -> int:
+    """Return the length of ``text`` as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _prefix_within(text: str, limit: int) -> int:
+    """Return the length (in characters) of the longest prefix within ``limit``."""
+    n = min(len(text), limit)
+    while (excess := units(text[:n]) - limit) > 0:
+        # a character is one or two units: never drop more than needed
+        n -= max(1, (excess + 1) // 2)
+    return n
+
+
+_SENTENCE_END = re.compile(r"[.!?…][)\"'”’]*\s")
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split ``text`` into parts within ``limit``, in order, never cutting it.
+
+    Each cut is at the last paragraph break in the second half of the part, or
+    else the last sentence end, line break, or space there; only a text with no
+    such place is cut mid-word.
+    """
+    parts: list[str] = []
+    rest = text
+    while units(rest) > limit:
+        window = rest[: _prefix_within(rest, limit)]
+        floor = len(window) // 2
+        cut = window.rfind("\n\n")
+        if cut < floor:
+            ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+            cut = ends[-1] if ends else -1
+        if cut < floor:
+            cut = window.rfind("\n")
+        if cut < floor:
+            cut = window.rfind(" ")
+        if cut < floor:
+            cut = len(window)
+        part = rest[:cut].rstrip()
+        if part:
+            parts.append(part)
+        rest = rest[cut:].lstrip()
+    if rest.strip() or not parts:
+        parts.append(rest.rstrip() or rest)
+    return parts
+
+
+def _size(size: int | None) -> str:
+    if not size:
+        return ""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
+def _duration(value: object) -> str:
+    seconds = int(_seconds(value)) if value is not None else 0  # type: ignore[arg-type]
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds else ""
+
+
+def _label(kind: str, *facts: str | None) -> str:
+    shown = [f for f in facts if f]
+    return f"[{kind}{': ' + ', '.join(shown) if shown else ''}]"
+
+
+# ------------------------------------------------------------------------- plans
+
+
+@dataclass
+class Plan:
+    """What to do with one update: store ``incoming``, then answer it.
+
+    ``settled`` messages get no bot turn: ``reply`` (a command's answer, "please
+    type") is sent instead, in every state with ``always``.
+    """
+
+    incoming: Incoming
+    update_id: int
+    chat_id: int
+    settled: bool = False
+    reply: tuple[str, ...] | None = None  # i18n keys, said in the chat's language
+    always: bool = False
+    buttons: list[tuple[str, str]] | None = None  # (i18n key, payload)
+    action: str | None = None  # "restart", "delete", "keep", "language:cy"
+    meta: dict[str, Any] = field(default_factory=dict)  # telegram_messages
+    profile: dict[str, Any] = field(default_factory=dict)  # telegram_profiles
+    typing: bool = True
+
+
+@dataclass
+class Press:
+    """A tap on one of our inline buttons, and what it does to the keyboard."""
+
+    query: CallbackQuery
+    chosen: str | None = None  # the option's title: shown, buttons removed
+    index: int = 0  # the option's place in the buttons
+    page: int | None = None  # a "More…" press: show this page
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    message_id: int = 0
+    stale: bool = False
+    lang: str = "en"  # the conversation's language
 
 
 class TelegramChannel:
@@ -80,14 +267,27 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self._turns: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
+        # per chat: updates waiting for their turn, smallest update_id first
+        self._queues: dict[
+            int, list[tuple[int, int, Callable[[], Awaitable[None]]]]
+        ] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._order = itertools.count()
+        # pacing: when the last message went to each chat (monotonic seconds)
+        self._last_sent: dict[int, float] = {}
+        self._pace_locks: dict[int, asyncio.Lock] = {}
+        # parts of a long message already sent (a retry sends only the rest)
+        self._parts_sent: dict[int, int] = {}
+        self._left: set[int] = set()  # group chats told and left
 
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Initialise PTB, then register the webhook or start polling."""
+        """Initialise PTB, register the command menu, then the webhook or polling."""
         app = self.application
         await app.initialize()
         await app.start()
+        await self._set_commands()
         if self.polling:
             await app.bot.delete_webhook()
             self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
@@ -98,6 +298,20 @@ class TelegramChannel:
                 allowed_updates=ALLOWED_UPDATES,
             )
         logger.info("telegram channel started (%s)", self.settings.telegram_mode)
+
+    async def _set_commands(self) -> None:
+        """The command menu (setMyCommands), in English and in Welsh."""
+        for lang in ("en", "cy"):
+            commands = [
+                BotCommand(c, i18n_text(f"telegram.commands.{c}", lang))
+                for c in COMMANDS
+            ]
+            try:
+                await self.application.bot.set_my_commands(
+                    commands, language_code=None if lang == "en" else lang
+                )
+            except TelegramError as exc:
+                logger.warning("could not set the command menu (%s): %s", lang, exc)
 
     async def stop(self) -> None:
         """Stop polling (if any) and PTB."""
@@ -123,11 +337,9 @@ class TelegramChannel:
                     timeout=POLL_TIMEOUT_S,
                     allowed_updates=ALLOWED_UPDATES,
                 )
-                for update in updates:
-                    incoming = await self._incoming(update)
-                    stored = await self.pipeline.accept(incoming) if incoming else None
+                for update in sorted(updates, key=lambda u: u.update_id):
+                    await self._take(update)
                     offset = update.update_id + 1
-                    self._spawn(self._answer(update, stored, incoming))
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -162,38 +374,114 @@ class TelegramChannel:
         except (ValueError, KeyError, TypeError, AttributeError):
             return JSONResponse({"error": "not an update"}, status_code=400)
         try:
-            incoming = await self._incoming(update)
-            stored = await self.pipeline.accept(incoming) if incoming else None
+            await self._take(update)
         except Exception:
             logger.exception("telegram update not stored; Telegram will redeliver")
             return JSONResponse({"error": "try again"}, status_code=503)
-        self._spawn(self._answer(update, stored, incoming))
         return Response(status_code=200)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    async def _take(self, update: Update) -> None:
+        """Store what ``update`` brings, then queue its answer behind the chat's
+        earlier updates (raises if it could not be stored)."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        if chat.type != "private":
+            if chat.id not in self._left:
+                self._left.add(chat.id)
+                self._spawn(self._leave(chat.id, chat.type))
+            return
+        press = await self._press(update) if update.callback_query else None
+        plan = None
+        if press is None or not press.stale:
+            plan = await self._plan(update, press)
+        stored = None
+        if plan is not None:
+            plan.incoming = await self._source(update, plan)
+            stored = await self.pipeline.accept(plan.incoming, settled=plan.settled)
+            try:
+                await self.pipeline.in_db(lambda s: _remember(s, stored, plan))
+            except IntegrityError:
+                # another update of this chat made the rows first: now an update
+                await self.pipeline.in_db(lambda s: _remember(s, stored, plan))
+
+        async def answer() -> None:
+            await self._answer(press, stored, plan)
+
+        self._enqueue(chat.id, update.update_id, answer)
+
+    # ------------------------------------------------------------- chat queues
+
+    def _enqueue(
+        self, chat_id: int, update_id: int, work: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Answer a chat's updates one at a time, smallest ``update_id`` first
+        (two that arrive together are answered in Telegram's order)."""
+        queue = self._queues.setdefault(chat_id, [])
+        heapq.heappush(queue, (update_id, next(self._order), work))
+        if chat_id not in self._workers:
+            task = asyncio.create_task(self._work(chat_id))
+            self._workers[chat_id] = task
+            self._turns.add(task)
+            task.add_done_callback(self._turns.discard)
+
+    async def _work(self, chat_id: int) -> None:
+        queue = self._queues[chat_id]
+        try:
+            # Telegram may deliver two updates of a chat over two connections at
+            # once: a moment for the earlier one to arrive before answering.
+            await asyncio.sleep(self.settings.telegram_reorder_window_s)
+            while queue:
+                _, _, work = heapq.heappop(queue)
+                try:
+                    await work()
+                except Exception:
+                    logger.exception("telegram answer failed")
+        finally:
+            self._workers.pop(chat_id, None)
+            if not queue:
+                self._queues.pop(chat_id, None)
+
+    def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
 
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the turns still running."""
-        if self._turns:
-            await asyncio.wait(set(self._turns), timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while self._turns and time.monotonic() < deadline:
+            await asyncio.wait(
+                set(self._turns), timeout=max(0.0, deadline - time.monotonic())
+            )
+
+    # ------------------------------------------------------------------ answers
 
     async def _answer(
-        self, update: Update, stored: Stored | None, incoming: Incoming | None
+        self, press: Press | None, stored: Stored | None, plan: Plan | None
     ) -> None:
-        query = update.callback_query
-        if query is not None:
-            try:
-                # Stop the button's spinner first: Telegram wants an answer soon.
-                await query.answer()
-            except (TelegramError, RuntimeError) as exc:  # RuntimeError: not started
-                logger.warning("could not answer callback query: %s", exc)
-        if stored is None or incoming is None:
-            return  # nothing for us to answer (a forged button, a group chat)
+        if press is not None:
+            await self._answer_press(press)
+        if stored is None or plan is None:
+            return  # nothing for us to answer (a forged button, a stale one)
+        if not stored.new and (stored.answered or plan.settled):
+            return  # a redelivery of a message answered before
         try:
-            await self.pipeline.process(stored, incoming)
+            if self.settings.telegram_privacy_notice and plan.action != "delete":
+                await self._notice(stored)
+            if plan.settled:
+                await self._settle(stored, plan)
+                return
+            typing = None
+            if plan.typing and stored.conversation.status not in _ADVISER_STATES:
+                typing = asyncio.create_task(self._typing(plan.chat_id))
+            try:
+                await self.pipeline.process(stored, plan.incoming)
+            finally:
+                if typing is not None:
+                    typing.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await typing
         except Exception:
             # Stored and not answered: the sweeper finishes it.
             logger.exception(
@@ -201,47 +489,386 @@ class TelegramChannel:
                 extra={"conversation_id": stored.conversation.id},
             )
 
-    # ----------------------------------------------------------------- handlers
+    async def _notice(self, stored: Stored) -> None:
+        """The short privacy notice, stored and sent ahead of a conversation's
+        first reply (as the widget shows one before the first message)."""
+        conv_id = stored.conversation.id
+        told = await self.pipeline.in_db(lambda s: _privacy_notice(s, conv_id))
+        if told is not None:
+            hub.publish(hub.conversation_topic(conv_id), message_event(conv_id, told))
 
-    async def _on_error(
-        self, update: object, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
-        logger.error("telegram update failed", exc_info=context.error)
-
-    async def _incoming(self, update: Update) -> Incoming | None:
-        """Return the person's message in ``update`` (None: nothing to answer).
-
-        Private chats only: /start, plain text, and taps on our quick replies.
-        """
-        chat = update.effective_chat
-        if chat is None or chat.type != "private":
-            return None
-        query = update.callback_query
-        text, rasa_text = None, None
-        if query is not None:
-            button = await self.pipeline.in_db(
-                lambda s: _button_for(s, query.data or "", str(chat.id))
+    async def _settle(self, stored: Stored, plan: Plan) -> None:
+        """Answer a message that gets no bot turn (commands, stickers, edits)."""
+        conv = stored.conversation
+        lang = conv.language
+        reply, always = plan.reply, plan.always
+        if plan.action == "restart":
+            # A fresh start for the bot; with the advisers nothing changes.
+            fresh = await self.pipeline.in_db(
+                lambda s: repo.get_conversation(s, conversation_id=conv.id)
             )
-            if button is None:
+            if fresh is not None and fresh.status.value not in _ADVISER_STATES:
+                with suppress(Exception):
+                    await self.pipeline.rasa.send(
+                        conv.id, RESTART_TEXT_FOR_RASA, channel=CHANNEL
+                    )
+            else:
+                reply = ("telegram.with_advisers",)
+        elif plan.action and plan.action.startswith("language:"):
+            chosen = plan.action.split(":", 1)[1]
+            recorded = await self.pipeline.in_db(
+                lambda s: request_language(s, conv.id, chosen)
+            )
+            lang = chosen if recorded else "en"
+            reply = (
+                "telegram.language_set" if recorded else "telegram.language_not_yet",
+            )
+        elif plan.action == "delete":
+            erased = await self._erase(conv.id)
+            if erased:
+                with suppress(TelegramError, RuntimeError):
+                    await self.application.bot.send_message(
+                        chat_id=plan.chat_id, text=i18n_text("telegram.deleted", lang)
+                    )
+                return
+            reply = ("telegram.delete_unavailable",)
+        text = " ".join(i18n_text(key, lang) for key in reply) if reply else None
+        buttons = None
+        if plan.buttons:
+            buttons = [
+                {"title": i18n_text(key, lang), "payload": payload}
+                for key, payload in plan.buttons
+            ]
+        await self.pipeline.settle(
+            stored, plan.incoming, reply=text, buttons=buttons, always=always
+        )
+
+    async def _erase(self, conversation_id: str) -> bool:
+        """Erase the conversation with the data-protection erasure (issue 13's
+        ``bot.privacy.erase_conversation``); False while there is none."""
+        try:
+            from bot import privacy
+        except ImportError:
+            return False
+        erase = getattr(privacy, "erase_conversation", None)
+        if erase is None:
+            logger.warning("no erasure to call for /delete yet")
+            return False
+        await self.pipeline.in_db(lambda s: erase(s, conversation_id, by="person"))
+        logger.info("conversation erased at the person's request")
+        return True
+
+    async def _typing(self, chat_id: int) -> None:
+        """Show "typing…" in the chat until cancelled (the bot's turn is done)."""
+        while True:
+            try:
+                await self.application.bot.send_chat_action(
+                    chat_id=chat_id, action=ChatAction.TYPING
+                )
+            except (TelegramError, RuntimeError) as exc:
+                logger.debug("typing indicator not shown: %s", exc)
+            await asyncio.sleep(TYPING_EVERY_S)
+
+    async def _leave(self, chat_id: int, chat_type: str) -> None:
+        """Say, once, that the bot works in private chats; then leave."""
+        bot = self.application.bot
+        logger.info("leaving a %s chat", chat_type)
+        with suppress(TelegramError, RuntimeError):
+            await bot.send_message(
+                chat_id=chat_id, text=i18n_text("telegram.private_only")
+            )
+        with suppress(TelegramError, RuntimeError):
+            await bot.leave_chat(chat_id=chat_id)
+
+    # ----------------------------------------------------------------- presses
+
+    async def _press(self, update: Update) -> Press | None:
+        """Read a tap on an inline button (None: not one of ours)."""
+        query = update.callback_query
+        assert query is not None
+        chat = update.effective_chat
+        assert chat is not None
+        data = query.data or ""
+        if not data.startswith(("b", "p")):
+            return Press(query)
+        found = await self.pipeline.in_db(
+            lambda s: _buttons_for(s, data[1:], str(chat.id))
+        )
+        if found is None:
+            return Press(query)  # answered, nothing else
+        message_id, buttons, stale, lang = found
+        press = Press(
+            query, buttons=buttons, message_id=message_id, stale=stale, lang=lang
+        )
+        kind, _, rest = data.partition(":")
+        if data.startswith("p"):
+            with suppress(ValueError):
+                press.page = int(rest)
+            press.stale = press.stale or press.page is None
+            return press
+        try:
+            index = int(rest)
+        except ValueError:
+            return Press(query)
+        if not 0 <= index < len(buttons):
+            return Press(query)
+        press.chosen, press.index = buttons[index].get("title", ""), index
+        return press
+
+    async def _answer_press(self, press: Press) -> None:
+        """Stop the button's spinner, then update the keyboard that was pressed."""
+        query = press.query
+        notice = i18n_text("telegram.stale_button", press.lang) if press.stale else None
+        try:
+            # Telegram wants an answer to a callback query soon.
+            await query.answer(text=notice[:MAX_CALLBACK_ANSWER] if notice else None)
+        except (TelegramError, RuntimeError) as exc:  # RuntimeError: not started
+            logger.warning("could not answer callback query: %s", exc)
+        message = query.message
+        if not isinstance(message, TgMessage):
+            return  # too old for Telegram to let us edit
+        try:
+            if press.page is not None and not press.stale:
+                await message.edit_reply_markup(
+                    reply_markup=keyboard(
+                        press.message_id, press.buttons, press.page, lang=press.lang
+                    )
+                )
+            elif press.chosen is not None and not press.stale:
+                chosen = i18n_text("telegram.chosen", press.lang, choice=press.chosen)
+                shown = f"{message.text}\n\n{chosen}" if message.text else chosen
+                if units(shown) <= MAX_TEXT:
+                    await message.edit_text(text=shown, reply_markup=None)
+                else:
+                    await message.edit_reply_markup(reply_markup=None)
+            elif press.message_id:
+                await message.edit_reply_markup(reply_markup=None)  # stale
+        except (TelegramError, RuntimeError) as exc:
+            logger.info("keyboard not edited: %s", exc)
+
+    # ------------------------------------------------------------------- plans
+
+    async def _plan(self, update: Update, press: Press | None) -> Plan | None:
+        """Return what to store and how to answer ``update`` (None: nothing)."""
+        chat = update.effective_chat
+        assert chat is not None and chat.type == "private"
+        user = update.effective_user
+        profile: dict[str, Any] = {}
+        if user is not None:
+            profile = {
+                "display_name": clean_text(user.full_name)[:200] or None,
+                "username": (user.username or None),
+            }
+        base: dict[str, Any] = {
+            "update_id": update.update_id,
+            "chat_id": chat.id,
+            "profile": profile,
+        }
+        if press is not None:
+            if press.chosen is None:
                 return None
-            text, rasa_text = button["title"], button["payload"]
-        elif update.message is not None and update.message.text:
-            raw = update.message.text
-            if raw.split("@", 1)[0].split(" ", 1)[0] == "/start":
-                text, rasa_text = "/start", START_TEXT_FOR_RASA
-            elif not raw.startswith("/"):
-                text = raw[:MAX_TEXT]
-        if text is None:
+            payload = press.buttons[press.index].get("payload", "")
+            incoming = self._incoming(update, press.chosen, rasa_text=payload)
+            meta: dict[str, Any] = {"kind": "button"}
+            if payload in (DELETE_YES, DELETE_NO):
+                action = "delete" if payload == DELETE_YES else None
+                return Plan(
+                    incoming,
+                    **base,
+                    settled=True,
+                    always=True,
+                    action=action,
+                    reply=("telegram.delete_kept",),
+                    meta=meta,
+                )
+            return Plan(incoming, **base, meta=meta)
+        message = update.message or update.edited_message
+        if message is None:
             return None
-        text = clean_text(text) or "\ufffd"
+        meta = {
+            "kind": "text",
+            "tg_message_id": message.message_id,
+            "sent_at": _aware(message.date),
+            "edited": update.edited_message is not None,
+        }
+        if update.edited_message is not None:
+            shown = _message_text(message, meta)
+            incoming = self._incoming(update, f"[edited] {shown}")
+            # Shown to the advisers as edited; never answered a second time.
+            return Plan(incoming, **base, settled=True, meta=meta)
+        raw = message.text
+        if raw is not None and raw.startswith("/"):
+            return await self._command(update, raw, base, meta)
+        if raw is not None:
+            return Plan(self._incoming(update, raw), **base, meta=meta)
+        shown = _message_text(message, meta)
+        caption = message.caption
+        if message.location is not None:
+            return await self._location(update, shown, base, meta)
+        if caption:
+            # The caption is the message; the transcript shows what it came with.
+            incoming = self._incoming(update, shown, rasa_text=caption)
+            return Plan(incoming, **base, meta=meta)
+        return Plan(
+            self._incoming(update, shown),
+            **base,
+            settled=True,
+            reply=("telegram.text_only",),
+            meta=meta,
+        )
+
+    async def _command(
+        self, update: Update, raw: str, base: dict[str, Any], meta: dict[str, Any]
+    ) -> Plan:
+        word, _, argument = raw.partition(" ")
+        command = word[1:].split("@", 1)[0].lower()
+        meta = {**meta, "kind": "command"}
+        argument = argument.strip()
+        if command == "start":
+            # A "chat with us" link's parameter is where the person came from.
+            if START_PARAMETER.match(argument):
+                base["profile"] = {**base["profile"], "source": argument}
+            incoming = self._incoming(update, raw, rasa_text=START_TEXT_FOR_RASA)
+            if await self._with_advisers(base["chat_id"]):
+                return Plan(
+                    incoming,
+                    **base,
+                    settled=True,
+                    always=True,
+                    meta=meta,
+                    reply=("telegram.with_advisers",),
+                )
+            return Plan(incoming, **base, meta=meta)
+        incoming = self._incoming(update, raw)
+        if command == "human":
+            if await self._with_advisers(base["chat_id"]):
+                return Plan(
+                    incoming,
+                    **base,
+                    settled=True,
+                    always=True,
+                    meta=meta,
+                    reply=("telegram.with_advisers",),
+                )
+            return Plan(
+                replace(incoming, rasa_text=HUMAN_TEXT_FOR_RASA), **base, meta=meta
+            )
+
+        def answer(*reply: str, **more: Any) -> Plan:
+            return Plan(
+                incoming,
+                **base,
+                settled=True,
+                always=True,
+                meta=meta,
+                reply=reply or None,
+                **more,
+            )
+
+        if command == "help":
+            return answer("telegram.help")
+        if command == "privacy":
+            return answer("telegram.privacy")
+        if command in ("restart", "cancel", "stop"):
+            return answer("telegram.restarted", action="restart")
+        if command == "iaith":
+            return answer(action="language:cy")
+        if command == "delete":
+            buttons = [
+                ("telegram.delete_yes", DELETE_YES),
+                ("telegram.delete_no", DELETE_NO),
+            ]
+            return answer("telegram.delete_confirm", buttons=buttons)
+        return answer("telegram.unknown_command", "telegram.help")
+
+    async def _location(
+        self, update: Update, shown: str, base: dict[str, Any], meta: dict[str, Any]
+    ) -> Plan:
+        message = update.message
+        assert message is not None and message.location is not None
+        lat, lon = message.location.latitude, message.location.longitude
+        near = await self.pipeline.in_db(lambda s: nearest_place(s, lat, lon))
+        if near is None:
+            return Plan(
+                self._incoming(update, shown),
+                **base,
+                settled=True,
+                reply=("telegram.location_unknown",),
+                meta=meta,
+            )
+        place, council = near
+        meta["details"] = {
+            **meta.get("details", {}),
+            "place": place,
+            "council": council,
+        }
+        text = f"{shown[:-1]}, near {place} ({council})]"
+        # The bot hears the place and its council, as if the person typed them.
+        incoming = self._incoming(update, text, rasa_text=f"{place}, {council}")
+        return Plan(incoming, **base, meta=meta)
+
+    def _incoming(
+        self, update: Update, text: str, *, rasa_text: str | None = None
+    ) -> Incoming:
+        chat = update.effective_chat
+        assert chat is not None
         return Incoming(
             channel=CHANNEL,
             # Telegram redelivers an update with the same update_id.
             source_id=f"update:{update.update_id}",
-            text=text,
+            text=clean_text(text) or "\ufffd",
             rasa_text=clean_text(rasa_text) if rasa_text else None,
             channel_user_id=str(chat.id),
         )
+
+    async def _source(self, update: Update, plan: Plan) -> Incoming:
+        """Return the plan's message with a source id that survives Telegram
+        restarting its update ids.
+
+        "update:N" as long as N is this update's: a redelivery carries the same
+        chat and message. A stored "update:N" from another chat or message, or
+        older than Telegram keeps an update, was a different update before the
+        ids restarted: this one is told apart by its chat and message.
+        """
+        incoming = plan.incoming
+        tg_id = plan.meta.get("tg_message_id")
+        if update.callback_query is not None:
+            tg_id = f"cq{update.callback_query.id}"
+        sent_at = plan.meta.get("sent_at") or datetime.now(UTC)
+        clash = await self.pipeline.in_db(
+            lambda s: _clashes(s, incoming.source_id, plan.chat_id, tg_id, sent_at)
+        )
+        if not clash:
+            return incoming
+        source = f"{incoming.source_id}:{plan.chat_id}:{tg_id}"
+        logger.info("telegram update id seen before: restarted ids, kept apart")
+        return replace(incoming, source_id=source[:120])
+
+    async def _with_advisers(self, chat_id: int) -> bool:
+        def status(session: Session) -> str | None:
+            conv = repo.latest_conversation_for(
+                session, channel=CHANNEL, channel_user_id=str(chat_id)
+            )
+            return conv.status.value if conv is not None else None
+
+        return await self.pipeline.in_db(status) in _ADVISER_STATES
+
+    # ------------------------------------------------------------------- bursts
+
+    @staticmethod
+    def burst_key(pending: Pending) -> tuple[int, int]:
+        """Order a chat's unanswered messages by Telegram's update id."""
+        source = pending.source_id or ""
+        if source.startswith("update:"):
+            with suppress(ValueError):
+                return (int(source.split(":")[1]), pending.id)
+        return (-1, pending.id)
+
+    @staticmethod
+    def burst_text(pending: Pending) -> str:
+        """What the bot hears of an earlier message in a burst: its text, or a
+        photo's caption without the transcript's "[photo, 12 KB]"."""
+        return LABEL.sub("", pending.text, count=1)
 
     # ------------------------------------------------------------------ deliver
 
@@ -251,39 +878,179 @@ class TelegramChannel:
         return bool(self.application.running)
 
     async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
-        """Send one message; raise DeliveryError (with Telegram's retry_after)."""
+        """Send one stored message, split under 4,096 characters and paced to the
+        chat; raise DeliveryError (with Telegram's retry_after)."""
         if conversation.channel_user_id is None:
             raise DeliveryError("no Telegram chat", permanent=True)
-        markup = None
-        if view["buttons"]:
-            markup = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            b["title"][:64],
-                            callback_data=callback_data(view["id"], i),
-                        )
-                    ]
-                    for i, b in enumerate(view["buttons"])
-                ]
+        chat_id = int(conversation.channel_user_id)
+        message_id = view["id"]
+        label = None
+        if view.get("sender") == "adviser":
+            label = await self.pipeline.in_db(
+                lambda s: _adviser_label(s, view, conversation.language)
             )
+        lang = conversation.language
+        choose = i18n_text("telegram.choose", lang)
+        body = view["text"] or (choose if view["buttons"] else "")
+        if label:
+            body = f"{label} {body}"
+        parts = split_text(body or choose)
+        markup = keyboard(message_id, view["buttons"], lang=lang)
+        # A list of links is not previewed (only the first would be).
+        previews = (
+            LinkPreviewOptions(is_disabled=True) if len(URL.findall(body)) > 1 else None
+        )
+        done = self._parts_sent.get(message_id, 0)
         try:
-            await self.application.bot.send_message(
-                chat_id=int(conversation.channel_user_id),
-                text=(view["text"] or "Please choose:")[:MAX_TEXT],
-                reply_markup=markup,
-            )
+            for index in range(done, len(parts)):
+                last = index == len(parts) - 1
+                await self._pace(chat_id)
+                await self.application.bot.send_message(
+                    chat_id=chat_id,
+                    text=parts[index],
+                    reply_markup=markup if last else None,
+                    link_preview_options=previews,
+                )
+                self._parts_sent[message_id] = index + 1
         except RetryAfter as exc:
             raise DeliveryError(
                 f"Telegram asked to wait: {exc}", retry_after=_seconds(exc.retry_after)
             ) from exc
         except (Forbidden, BadRequest) as exc:
             # Blocked by the person, or a chat that does not exist: final.
+            self._parts_sent.pop(message_id, None)
             raise DeliveryError(f"Telegram refused: {exc}", permanent=True) from exc
         except TelegramError as exc:
             raise DeliveryError(f"Telegram unavailable: {exc}") from exc
         except RuntimeError as exc:  # PTB not initialised yet (still starting)
             raise DeliveryError(f"Telegram not started: {exc}") from exc
+        self._parts_sent.pop(message_id, None)
+
+    async def _pace(self, chat_id: int) -> None:
+        """Keep to about one message a second to one chat (Telegram's guidance;
+        ``telegram_chat_interval_s``): wait for the chat's turn."""
+        interval = self.settings.telegram_chat_interval_s
+        lock = self._pace_locks.setdefault(chat_id, asyncio.Lock())
+        async with lock:
+            last = self._last_sent.get(chat_id)
+            if last is not None:
+                wait = last + interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            self._last_sent[chat_id] = time.monotonic()
+
+    async def _on_error(
+        self, update: object, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        logger.error("telegram update failed", exc_info=context.error)
+
+
+_ADVISER_STATES = {s.value for s in WITH_ADVISERS}
+
+
+def keyboard(
+    message_id: int, buttons: list[dict[str, str]], page: int = 0, *, lang: str = "en"
+) -> InlineKeyboardMarkup | None:
+    """Return a message's quick replies as an inline keyboard, one per row.
+
+    A list longer than a page shows ``PAGE_SIZE`` options and "More…", which
+    turns to the next page (the last page's turns back to the first).
+    """
+    if not buttons:
+        return None
+    indexes = list(range(len(buttons)))
+    more = None
+    if len(buttons) > PAGE_SIZE + 1:
+        pages = math.ceil(len(buttons) / PAGE_SIZE)
+        page = page % pages
+        indexes = indexes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        title = f"{i18n_text('telegram.more', lang)} ({page + 1}/{pages})"
+        more = InlineKeyboardButton(
+            title, callback_data=page_data(message_id, (page + 1) % pages)
+        )
+    rows = [
+        [
+            InlineKeyboardButton(
+                (buttons[i].get("title") or "?")[:64],
+                callback_data=callback_data(message_id, i),
+            )
+        ]
+        for i in indexes
+    ]
+    if more is not None:
+        rows.append([more])
+    return InlineKeyboardMarkup(rows)
+
+
+# ----------------------------------------------------------------- message facts
+
+
+def _message_text(message: TgMessage, meta: dict[str, Any]) -> str:
+    """Return the transcript's text of a message, filling in ``meta``'s file."""
+    caption = message.caption or ""
+
+    def file(kind: str, obj: Any, *facts: str | None) -> str:
+        meta.update(
+            kind=kind,
+            file_id=getattr(obj, "file_id", None),
+            file_unique_id=getattr(obj, "file_unique_id", None),
+            file_name=getattr(obj, "file_name", None),
+            mime_type=getattr(obj, "mime_type", None),
+            file_size=getattr(obj, "file_size", None),
+        )
+        label = _label(kind.replace("_", " "), *facts, _size(meta["file_size"]))
+        return f"{label} {caption}".rstrip()
+
+    if message.text is not None:
+        return message.text
+    if message.photo:
+        return file("photo", message.photo[-1])
+    if message.document is not None:
+        doc = message.document
+        if message.animation is not None:
+            return file("animation", message.animation)
+        return file("document", doc, doc.file_name)
+    if message.voice is not None:
+        return file("voice message", message.voice, _duration(message.voice.duration))
+    if message.audio is not None:
+        audio = message.audio
+        return file(
+            "audio", audio, audio.title or audio.file_name, _duration(audio.duration)
+        )
+    if message.video is not None:
+        video = message.video
+        return file("video", video, video.file_name, _duration(video.duration))
+    if message.video_note is not None:
+        return file(
+            "video message", message.video_note, _duration(message.video_note.duration)
+        )
+    if message.sticker is not None:
+        sticker = message.sticker
+        return file("sticker", sticker, sticker.emoji)
+    if message.location is not None:
+        loc = message.location
+        meta.update(
+            kind="location",
+            details={"latitude": loc.latitude, "longitude": loc.longitude},
+        )
+        return _label("location", f"{loc.latitude:.5f}, {loc.longitude:.5f}")
+    if message.contact is not None:
+        contact = message.contact
+        name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+        meta.update(
+            kind="contact", details={"name": name, "phone": contact.phone_number}
+        )
+        return _label("contact", name, contact.phone_number)
+    if message.venue is not None:
+        return _label("venue", message.venue.title)
+    meta["kind"] = "other"  # a poll, dice, game...: kept, asked to type
+    return _label("a message without text")
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _seconds(value: float | timedelta | int) -> float:
@@ -308,18 +1075,156 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _button_for(session: Session, data: str, chat_id: str) -> dict[str, str] | None:
-    """Return the quick reply behind ``data`` if it was offered in this chat."""
+# ------------------------------------------------------------------- database
+
+
+def _buttons_for(
+    session: Session, data: str, chat_id: str
+) -> tuple[int, list[dict[str, str]], bool, str] | None:
+    """Return (message id, its buttons, stale) of the keyboard behind ``data``
+    if it was offered in this chat. A keyboard is stale once the person has
+    written since it was sent: its options answer a question no longer asked."""
     try:
-        message_part, index_part = data.removeprefix("b").split(":", 1)
-        message_id, index = int(message_part), int(index_part)
+        message_part = data.split(":", 1)[0]
+        message_id = int(message_part)
     except ValueError:
         return None
     message = session.get(Message, message_id)
-    if message is None or not message.buttons or not 0 <= index < len(message.buttons):
+    if message is None or not message.buttons:
         return None
     conversation = session.get(Conversation, message.conversation_id)
     if conversation is None or conversation.channel_user_id != chat_id:
         return None
-    button = message.buttons[index]
-    return {"title": button.get("title", ""), "payload": button.get("payload", "")}
+    later = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.message_type == MessageType.INCOMING,
+            Message.id > message_id,
+        )
+    )
+    language = conversation.language or "en"
+    return message_id, list(message.buttons), bool(later), language
+
+
+def _clashes(
+    session: Session,
+    source_id: str,
+    chat_id: int,
+    tg_id: int | str | None,
+    sent_at: datetime,
+) -> bool:
+    """Whether ``source_id`` is taken by a different update than this one."""
+    first = session.scalars(
+        select(Message).where(
+            Message.channel == CHANNEL, Message.source_id == source_id
+        )
+    ).first()
+    if first is None:
+        return False
+    if first.created_at < sent_at - REDELIVERY_WINDOW:
+        return True
+    meta = session.get(TelegramMessage, first.id)
+    if meta is None:
+        return False
+    if meta.chat_id != str(chat_id):
+        return True
+    if isinstance(tg_id, int) and meta.tg_message_id is not None:
+        return meta.tg_message_id != tg_id
+    return False
+
+
+def _remember(session: Session, stored: Stored | None, plan: Plan) -> None:
+    """Keep what Telegram told us of the message, and who sent it."""
+    if stored is None:
+        return
+    meta = {k: v for k, v in plan.meta.items() if v is not None}
+    details = meta.pop("details", {})
+    row = TelegramMessage(
+        message_id=stored.message["id"],
+        update_id=plan.update_id,
+        chat_id=str(plan.chat_id),
+        details=details,
+        **meta,
+    )
+    session.merge(row)
+    profile = session.get(TelegramProfile, stored.conversation.id)
+    if profile is None:
+        profile = TelegramProfile(conversation_id=stored.conversation.id)
+        session.add(profile)
+    for key, value in plan.profile.items():
+        if value is not None and getattr(profile, key) != value:
+            setattr(profile, key, value)
+
+
+def _adviser_label(session: Session, view: dict[str, Any], lang: str) -> str:
+    """Return "Jo (adviser):", the label of an adviser's message on Telegram."""
+    adviser = (
+        session.get(Adviser, view["adviser_id"]) if view.get("adviser_id") else None
+    )
+    name = (adviser.display_name.split() or [""])[0] if adviser else ""
+    if name:
+        return i18n_text("telegram.adviser_label", lang, name=name)
+    return i18n_text("telegram.adviser_label_unnamed", lang)
+
+
+def _privacy_notice(session: Session, conversation_id: str) -> dict[str, Any] | None:
+    """Store the privacy notice once per conversation, before its first reply."""
+    conversation = repo.get_conversation(session, conversation_id=conversation_id)
+    if conversation is None:
+        return None
+    told = service.send_once(
+        session,
+        conversation=conversation,
+        text=i18n_text("telegram.privacy_notice", conversation.language),
+        source_id=f"{PRIVACY_SOURCE}{conversation_id}",
+    )
+    return message_view(told) if told is not None else None
+
+
+def request_language(session: Session, conversation_id: str, lang: str) -> bool:
+    """Record the language the person asked for (/iaith): the conversation's
+    language, chosen (kept until chosen again; ``bot.language``), and on the
+    Telegram profile. False if the bot cannot chat in it."""
+    profile = session.get(TelegramProfile, conversation_id)
+    if profile is not None:
+        profile.language = lang
+    if lang not in LANGUAGES:
+        return False
+    turns.choose_language(session, conversation_id=conversation_id, language=lang)
+    return True
+
+
+def nearest_place(
+    session: Session, latitude: float, longitude: float
+) -> tuple[str, str] | None:
+    """Return (place, council) of the gazetteer's place nearest a point, within
+    ``LOCATION_MAX_KM`` (None: not near any UK place we know)."""
+    for box in (0.15, 0.5):
+        rows = session.execute(
+            select(Place.name, Place.latitude, Place.longitude, Place.lad_code)
+            .where(
+                Place.latitude.between(latitude - box, latitude + box),
+                Place.longitude.between(longitude - box * 1.6, longitude + box * 1.6),
+            )
+            .limit(5000)
+        ).tuples()
+        best = None
+        for name, lat, lon, lad_code in rows:
+            if lat is None or lon is None:
+                continue
+            km = _km(latitude, longitude, lat, lon)
+            if best is None or km < best[0]:
+                best = (km, name, lad_code)
+        if best is not None and best[0] <= LOCATION_MAX_KM:
+            lad = session.get(LocalAuthority, best[2])
+            return best[1], (lad.name if lad is not None else best[2])
+    return None
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
