@@ -530,7 +530,7 @@
 
   function trimUrl(url) {
     // Drop trailing punctuation, and a closing bracket only when it has no
-    // opening one in the address: "(see x.org/a)" but "x.org/wiki/Foo_(bar)".
+    // opening one in the address: "(see www.gov.uk/charity-types)" but ".../wiki/Trust_(law)".
     for (;;) {
       var last = url.charAt(url.length - 1);
       if (TRAILING.indexOf(last) >= 0) {
