@@ -668,6 +668,7 @@
   function showReplies(buttons, greeting) {
     replies.textContent = "";
     replies.classList.remove("fd-replies--list");
+    panel.classList.remove("fd-panel--choosing");
     footer.hidden = !!greeting; // the greeting offers "talk to a person" itself
     if (buttons.length <= INLINE_MAX) {
       buttons.forEach(function (b) { replies.appendChild(replyButton(b)); });
@@ -694,6 +695,7 @@
   function showChoiceList(choices, actions) {
     replies.textContent = "";
     replies.classList.add("fd-replies--list");
+    panel.classList.add("fd-panel--choosing");
     var search = el("input", {
       type: "search",
       id: "fd-choice-search",
@@ -733,17 +735,18 @@
         }
       }
     });
+    if (actions.length) {
+      // first, so "Skip" stays in view however long the list
+      var row = el("div", { className: "fd-choice-actions" });
+      actions.forEach(function (b) { row.appendChild(replyButton(b)); });
+      replies.appendChild(row);
+    }
     replies.appendChild(el("label", {
       "for": "fd-choice-search", className: "fd-choice-label", text: t("searchOptions")
     }));
     replies.appendChild(search);
     replies.appendChild(shown);
     replies.appendChild(list);
-    if (actions.length) {
-      var row = el("div", { className: "fd-choice-actions" });
-      actions.forEach(function (b) { row.appendChild(replyButton(b)); });
-      replies.appendChild(row);
-    }
     search.focus();
     scrollToEnd();
   }
