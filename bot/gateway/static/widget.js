@@ -180,7 +180,9 @@
     open: false,
     restoring: false,
     dismissed: [],
-    pinnedId: null
+    pinnedId: null,
+    pollTimer: null,
+    streamRetry: null
   };
 
   // ------------------------------------------------------------------ helpers
@@ -949,6 +951,58 @@
     source.addEventListener("status", function (event) {
       setStatus(JSON.parse(event.data).status);
     });
+    source.addEventListener("open", stopPolling);
+    source.addEventListener("error", function () {
+      // EventSource gives up for good on an HTTP error (a worker gone, a proxy
+      // that refuses streams, too many tabs): read the history instead, and
+      // try the stream again a little later.
+      if (source.readyState === EventSource.CLOSED) {
+        state.source = null;
+        startPolling();
+      }
+    });
+  }
+
+  var POLL_MS = 4000;
+  var STREAM_RETRY_MS = 30000;
+
+  function pollOnce() {
+    return api("GET", "/conversations/" + encodeURIComponent(state.conversationId) +
+      "/messages?token=" + encodeURIComponent(state.token) +
+      "&after=" + state.lastId).then(function (json) {
+      (json.messages || []).forEach(function (m) {
+        if (m.sender === "person" && state.pending > 0) {
+          return;
+        }
+        render(m);
+      });
+      if (json.status) {
+        setStatus(json.status);
+      }
+    }).catch(function () { /* the next poll tries again */ });
+  }
+
+  function startPolling() {
+    if (state.pollTimer || !state.conversationId) {
+      return;
+    }
+    state.pollTimer = window.setInterval(pollOnce, POLL_MS);
+    state.streamRetry = window.setTimeout(function () {
+      state.streamRetry = null;
+      connect();
+    }, STREAM_RETRY_MS);
+    pollOnce();
+  }
+
+  function stopPolling() {
+    if (state.pollTimer) {
+      window.clearInterval(state.pollTimer);
+      state.pollTimer = null;
+    }
+    if (state.streamRetry) {
+      window.clearTimeout(state.streamRetry);
+      state.streamRetry = null;
+    }
   }
 
   function send(text, payload) {
