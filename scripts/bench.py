@@ -3,10 +3,11 @@
 Starts Rasa, the action server and the gateway with bot.runner on a throwaway
 SQLite database (var/bench/), with a fake Telegram Bot API on loopback, and drives
 scripted triage conversations through the widget API and the Telegram webhook at
-human pace (1, 10 and 50 people), sends the same load straight to Rasa's REST
-webhook to measure the gateway's overhead, then ramps concurrency with no pause to
-find the peak messages per second. Everything listens on 127.0.0.1; every loop is
-bounded in time. Raw figures go to var/bench/results.json.
+human pace (1, 10 and 50 people), sends the same load straight to Rasa (the
+project's channel, as the gateway calls it) to measure the gateway's overhead,
+then ramps concurrency with no pause to find the peak messages per second.
+Everything listens on 127.0.0.1; every loop is bounded in time. Raw figures go
+to var/bench/results.json.
 """
 
 from __future__ import annotations
@@ -478,7 +479,7 @@ async def _scaled_runs(
             return drv.WidgetChannel(http, stack.gateway_url)
 
         def rasa(_i: int, _n: int) -> drv.Channel:
-            return drv.RasaChannel(http, stack.rasa_url)
+            return drv.RasaChannel(http, stack.rasa_url, stack.rasa_token)
 
         pace_rng = random.Random(11)  # noqa: S311
 
@@ -548,7 +549,7 @@ async def _runs(
             return widget(i, n) if (i + n) % 2 == 0 else telegram(i, n)
 
         def rasa(_i: int, _n: int) -> drv.Channel:
-            return drv.RasaChannel(http, stack.rasa_url)
+            return drv.RasaChannel(http, stack.rasa_url, stack.rasa_token)
 
         pace_rng = random.Random(7)  # noqa: S311
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
@@ -65,6 +65,40 @@ def _tracker(session: Session, conversation_id: str) -> dict[str, Any]:
         "intents": intents,
         "messages": texts,
     }
+
+
+KNOWN_TABLES = {"messages", "handoffs", "outbox"}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return str(value)
+
+
+def _other_records(session: Session, conversation_id: str) -> dict[str, Any]:
+    """Rows of any other table that refers to the conversation or its messages
+    (a channel's profile of the person, its own message details...), whole."""
+    found: dict[str, Any] = {}
+    message_ids = select(Message.id).where(Message.conversation_id == conversation_id)
+    for parent, key in (
+        (Conversation.__table__, conversation_id),
+        (Message.__table__, None),
+    ):
+        assert isinstance(parent, Table)
+        for child, fk_column, _referred in stores._children(parent):
+            if child.name in KNOWN_TABLES or child.name in found:
+                continue
+            where = fk_column == key if key is not None else fk_column.in_(message_ids)
+            rows = [
+                {k: _plain(v) for k, v in row.items()}
+                for row in session.execute(select(child).where(where)).mappings()
+            ]
+            if rows:
+                found[child.name] = rows
+    return found
 
 
 def conversation_record(session: Session, conversation_id: str) -> dict[str, Any]:
@@ -157,6 +191,7 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
             for h in handoffs
         ],
         "assistant_state": _tracker(session, c.id),
+        "other_records": _other_records(session, c.id),
     }
 
 

@@ -76,7 +76,7 @@ class Person:
         ``answered``: whether anything will be said back. On Telegram the webhook
         answers before the message is handled, so the end of its handling is
         waited for: its replies delivered, or (nothing said back, the advisers
-        holding the conversation) a later message of the same chat handled.
+        holding the conversation) its turn over.
         """
         if self.channel == "web":
             return [r["text"] for r in self._post_widget(text)["replies"]]
@@ -92,7 +92,8 @@ class Person:
             )
             until = None
         else:
-            until = self._settle()
+            self._settle(incoming)
+            until = None
         said = self._said(after=incoming, before=until)
         sent = self.stack.bot_api.sent_texts(self.chat)[sent_before:]
         assert sent == said, (sent, said)  # what was stored is what was sent
@@ -178,18 +179,19 @@ class Person:
     def _said(self, after: int, before: int | None) -> list[str]:
         return [m.content for m in self._outgoing(after, before)]
 
-    def _settle(self) -> int:
-        """Send a harmless message and wait until the advisers' NLU read it: one
-        chat's messages are handled in turn, so every earlier one is done."""
-        sentinel = self._post_telegram(SENTINEL)
+    def _settle(self, incoming: int) -> None:
+        """Wait until the turn of ``incoming`` is over (a message is marked
+        answered as its turn's last step, whatever the turn said or did not).
 
-        def classified() -> bool:
+        Not a second message after it: one sent while the first still waits for
+        its turn is answered with it, as one burst."""
+
+        def finished() -> bool:
             with session_scope(self.stack.database_url) as s:
-                message = s.get(Message, sentinel)
-                return message is not None and message.intent is not None
+                message = s.get(Message, incoming)
+                return message is not None and message.answered_at is not None
 
-        wait_for("the sentinel classified", classified)
-        return sentinel
+        wait_for(f"the turn of message {incoming} finished", finished)
 
     # ------------------------------------------------------------- reading
 

@@ -200,6 +200,15 @@ def test_rasa_takes_its_token_only_in_a_header(sqlite_stack: SqliteStack) -> Non
         body = {"sender": "made-up", "message": "hello"}
         assert rasa.post("/webhooks/rest/webhook", json=body).status_code == 404
         assert rasa.post("/webhooks/frontdoor/webhook", json=body).status_code == 401
+        # with the header it answers, as the gateway (and the benchmark) call it
+        auth = {"Authorization": f"Bearer {token}"}
+        answered = rasa.post(
+            "/webhooks/frontdoor/webhook",
+            json={"sender": "bench-" + secrets.token_hex(4), "message": "hello"},
+            headers=auth,
+            timeout=30,
+        )
+        assert answered.status_code == 200 and answered.json()["messages"]
     [proc] = [s.proc for s in services.services if s.name == "rasa"]
     assert proc is not None
     cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()

@@ -54,7 +54,8 @@ CHATTER = [
 ]
 # Which child of `frontdoor run` is which, by its command line.
 MARKS: dict[str, Callable[[list[bytes]], bool]] = {
-    "rasa": lambda argv: any(a.endswith(b"/bin/rasa") for a in argv[:2]),
+    # `python -m rasa_addons.run run ...` (the token kept off the command line)
+    "rasa": lambda argv: b"rasa_addons.run" in argv[:3],
     "actions": lambda argv: b"rasa_sdk" in argv,
     "gateway": lambda argv: b"uvicorn" in argv,
 }

@@ -330,6 +330,9 @@ def test_long_list_of_places_folds_into_a_searchable_list(
     expect(replies).to_have_count(5)
     expect(replies.nth(3)).to_have_text("Show all 13 options")
     expect(replies.nth(4)).to_have_text("Skip")
+    for i in range(5):  # every button on show, none scrolled out of its box
+        assert_inside(replies.nth(i), page.locator(".fd-replies"))
+        in_view(page, replies.nth(i))
     assert_inside(question, page.locator(".fd-log"))
     assert_apart(question, page.locator(".fd-privacy"))
     assert_apart(page.locator(".fd-replies"), page.locator(".fd-log"))
@@ -343,9 +346,14 @@ def test_long_list_of_places_folds_into_a_searchable_list(
     choices = page.locator(".fd-choice-list .fd-choice")
     expect(choices).to_have_count(13)
     expect(choices.filter(has_text="Tunbridge Wells")).to_have_count(1)
-    expect(page.get_by_role("button", name="Skip")).to_be_visible()
+    skip = page.get_by_role("button", name="Skip")
+    assert_inside(skip, page.locator(".fd-replies"))
+    for i in range(2):  # the list shows several at once, not a sliver
+        assert_inside(choices.nth(i), page.locator(".fd-choice-list"))
     assert_inside(question, page.locator(".fd-log"))
-    assert_apart(question, page.locator(".fd-privacy"))
+    # The short privacy line steps aside while choosing (it was shown in full
+    # at the start and is under "Your privacy"); it is back once answered.
+    expect(page.locator(".fd-privacy")).to_be_hidden()
     controls_in_view(page)
     assert_no_axe_violations(page)
     shot(page, "places-list", device)
@@ -357,6 +365,7 @@ def test_long_list_of_places_folds_into_a_searchable_list(
     expect(page.locator(".fd-choice-count")).to_have_text("1 of 13 options shown")
     search.press("Enter")
     expect(page.locator(".fd-msg--person").last).to_have_text("You:Tunbridge Wells")
+    expect(page.locator(".fd-privacy")).to_be_visible()
     expect(page.locator(".fd-log")).to_contain_text(
         "Official guidance", timeout=TIMEOUT_MS
     )

@@ -89,3 +89,28 @@ async def test_the_toggle_chooses_the_language_and_it_stays(gw: Harness) -> None
     forged = await gw.http.post(url, json={"token": "x" * 40, "language": "cy"})
     assert forged.status_code == 403
     assert _language(gw, cid) == ("en", "chosen")
+
+
+async def test_iaith_on_telegram_chooses_welsh_and_it_stays(
+    start_gateway: HarnessFactory,
+) -> None:
+    """/iaith (the Telegram channel's command) over the Bot API fake: the
+    conversation's language is chosen, an English message does not switch it
+    back, Rasa hears the language, and the gateway's own texts are Welsh."""
+    from tests.gateway.test_telegram import CHAT, post_update, telegram_gateway
+    from tests.gateway.test_telegram_commands import conversation, sent
+
+    async with telegram_gateway(start_gateway) as (h, api):
+        await post_update(h, api.text_update(CHAT, "/iaith"))
+        [answer] = await sent(api, 1)
+        assert answer == text("telegram.language_set", "cy")
+        conv = conversation(h)
+        assert (conv.language, conv.language_source) == ("cy", "chosen")
+        await post_update(h, api.text_update(CHAT, "Can we claim Gift Aid on raffles?"))
+        await sent(api, 2)
+        assert conversation(h).language == "cy"
+        assert h.rasa.received[-1]["metadata"]["language"] == "cy"
+        h.rasa.status_code = 503  # the bot down: the apology in Welsh
+        await post_update(h, api.text_update(CHAT, "and what about legacies?"))
+        texts = await sent(api, 3)
+        assert text("gateway.bot_unavailable", "cy") in texts

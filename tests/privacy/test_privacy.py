@@ -12,7 +12,14 @@ from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.db.models import AuditEntry, Conversation, Handoff, Message, Outbox
+from bot.db.models import (
+    AuditEntry,
+    Conversation,
+    Handoff,
+    Message,
+    Outbox,
+    TelegramProfile,
+)
 from bot.db.session import get_engine, session_scope
 from bot.privacy import erase_conversation, stores
 from bot.privacy.sweep import sweep
@@ -97,11 +104,24 @@ def test_export_to_a_file_is_private(db_url: str, tmp_path: Path) -> None:
 
 def test_erase_removes_the_person_from_every_store(db_url: str) -> None:
     person = make_person(db_url, channel="telegram", telegram_user="987654321")
+    with session_scope(db_url) as s:  # the Telegram channel's profile of them
+        s.add(
+            TelegramProfile(
+                conversation_id=person.conversation_id,
+                display_name=f"{person.marker} Jones",
+                username=person.marker.lower(),
+            )
+        )
+    exported = runner.invoke(app, ["privacy", "export", "--telegram-user", "987654321"])
+    [record] = json.loads(exported.stdout)["conversations"]
+    [profile] = record["other_records"]["telegram_profiles"]
+    assert profile["display_name"] == f"{person.marker} Jones"
     other = make_person(db_url)
     kept_line = log_line(db_url, "turn done", conversation_id=other.conversation_id)
     log_line(db_url, "turn done", conversation_id=person.conversation_id)
     log_line(db_url, "telegram update", chat_id=person.telegram_user or "")
     assert set(rows_mentioning(db_url, person.marker)) >= {
+        "telegram_profiles.display_name",
         "messages.content",
         "handoffs.summary",
         "conversations.contact_email",
@@ -120,7 +140,10 @@ def test_erase_removes_the_person_from_every_store(db_url: str) -> None:
     assert result.exit_code == 0, result.output
     assert "erased 1 conversation(s)" in result.stdout
     assert rows_mentioning(db_url, person.marker) == []
-    assert rows_mentioning(db_url, person.conversation_id) == []
+    # the id stays only where the export above was audited
+    assert rows_mentioning(db_url, person.conversation_id) == [
+        "audit_log.conversation_id"
+    ]
     assert rows_mentioning(db_url, "987654321") == []
     assert _events(db_url, person.conversation_id) == 0
     log = (get_settings().log_dir / "gateway.log").read_text()
@@ -131,7 +154,7 @@ def test_erase_removes_the_person_from_every_store(db_url: str) -> None:
     assert "messages.content" in rows_mentioning(db_url, other.marker)
     assert _events(db_url, other.conversation_id) == 3
     # recorded: when, by whom, how many, never which or what
-    [entry] = _audit(db_url)
+    [entry] = [e for e in _audit(db_url) if e.action == "erased"]
     assert (entry.action, entry.conversations, entry.conversation_id) == (
         "erased",
         1,

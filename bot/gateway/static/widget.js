@@ -180,7 +180,9 @@
     open: false,
     restoring: false,
     dismissed: [],
-    pinnedId: null
+    pinnedId: null,
+    pollTimer: null,
+    streamRetry: null
   };
 
   // ------------------------------------------------------------------ helpers
@@ -530,7 +532,7 @@
 
   function trimUrl(url) {
     // Drop trailing punctuation, and a closing bracket only when it has no
-    // opening one in the address: "(see x.org/a)" but "x.org/wiki/Foo_(bar)".
+    // opening one in the address: "(see www.gov.uk/charity-types)" but ".../wiki/Trust_(law)".
     for (;;) {
       var last = url.charAt(url.length - 1);
       if (TRAILING.indexOf(last) >= 0) {
@@ -666,6 +668,7 @@
   function showReplies(buttons, greeting) {
     replies.textContent = "";
     replies.classList.remove("fd-replies--list");
+    panel.classList.remove("fd-panel--choosing");
     footer.hidden = !!greeting; // the greeting offers "talk to a person" itself
     if (buttons.length <= INLINE_MAX) {
       buttons.forEach(function (b) { replies.appendChild(replyButton(b)); });
@@ -692,6 +695,7 @@
   function showChoiceList(choices, actions) {
     replies.textContent = "";
     replies.classList.add("fd-replies--list");
+    panel.classList.add("fd-panel--choosing");
     var search = el("input", {
       type: "search",
       id: "fd-choice-search",
@@ -731,17 +735,18 @@
         }
       }
     });
+    if (actions.length) {
+      // first, so "Skip" stays in view however long the list
+      var row = el("div", { className: "fd-choice-actions" });
+      actions.forEach(function (b) { row.appendChild(replyButton(b)); });
+      replies.appendChild(row);
+    }
     replies.appendChild(el("label", {
       "for": "fd-choice-search", className: "fd-choice-label", text: t("searchOptions")
     }));
     replies.appendChild(search);
     replies.appendChild(shown);
     replies.appendChild(list);
-    if (actions.length) {
-      var row = el("div", { className: "fd-choice-actions" });
-      actions.forEach(function (b) { row.appendChild(replyButton(b)); });
-      replies.appendChild(row);
-    }
     search.focus();
     scrollToEnd();
   }
@@ -946,6 +951,58 @@
     source.addEventListener("status", function (event) {
       setStatus(JSON.parse(event.data).status);
     });
+    source.addEventListener("open", stopPolling);
+    source.addEventListener("error", function () {
+      // EventSource gives up for good on an HTTP error (a worker gone, a proxy
+      // that refuses streams, too many tabs): read the history instead, and
+      // try the stream again a little later.
+      if (source.readyState === EventSource.CLOSED) {
+        state.source = null;
+        startPolling();
+      }
+    });
+  }
+
+  var POLL_MS = 4000;
+  var STREAM_RETRY_MS = 30000;
+
+  function pollOnce() {
+    return api("GET", "/conversations/" + encodeURIComponent(state.conversationId) +
+      "/messages?token=" + encodeURIComponent(state.token) +
+      "&after=" + state.lastId).then(function (json) {
+      (json.messages || []).forEach(function (m) {
+        if (m.sender === "person" && state.pending > 0) {
+          return;
+        }
+        render(m);
+      });
+      if (json.status) {
+        setStatus(json.status);
+      }
+    }).catch(function () { /* the next poll tries again */ });
+  }
+
+  function startPolling() {
+    if (state.pollTimer || !state.conversationId) {
+      return;
+    }
+    state.pollTimer = window.setInterval(pollOnce, POLL_MS);
+    state.streamRetry = window.setTimeout(function () {
+      state.streamRetry = null;
+      connect();
+    }, STREAM_RETRY_MS);
+    pollOnce();
+  }
+
+  function stopPolling() {
+    if (state.pollTimer) {
+      window.clearInterval(state.pollTimer);
+      state.pollTimer = null;
+    }
+    if (state.streamRetry) {
+      window.clearTimeout(state.streamRetry);
+      state.streamRetry = null;
+    }
   }
 
   function send(text, payload) {
