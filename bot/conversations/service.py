@@ -371,6 +371,13 @@ def transfer(
             conversation_topic(conversation_id),
             message_event(conversation_id, message_view(message)),
         )
+    # the person is told who will pick it up (a referral, issue 15)
+    send(
+        session,
+        conversation=conversation,
+        sender="bot",
+        text=i18n_text("referrals.passed_on", conversation.language, name=to_name),
+    )
     return moved
 
 

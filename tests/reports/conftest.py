@@ -31,6 +31,12 @@ from bot.domain.handoff import Transition
 from bot.reports import facts, ratings
 from bot.settings import get_settings
 from tests.conftest import BACKENDS, create_database
+from tests.console.conftest import (  # noqa: F401 - shared fixtures
+    adviser,
+    app,
+    db_url,
+    directory,
+)
 from tests.gateway.conftest import gw, start_gateway  # noqa: F401 - shared fixtures
 
 # Every module that reads the time on the paths the script drives.
@@ -161,15 +167,14 @@ class Driver:
 
     def reply(self, when: datetime, cid: str) -> None:
         def work(s: Session) -> None:
-            adviser = s.get(Adviser, self.adviser_id)
-            assert adviser is not None
+            who = s.get(Adviser, self.adviser_id)
+            assert who is not None
             c = repo.get_conversation(s, conversation_id=cid)
             assert c is not None
             if c.status.value == "queued":
-                service.claim(s, conversation_id=cid, adviser=adviser)
+                service.claim(s, conversation_id=cid, adviser=who)
             service.send(
-                s, conversation=c, sender="adviser", text="reply",
-                adviser_id=adviser.id,
+                s, conversation=c, sender="adviser", text="reply", adviser_id=who.id
             )
 
         self.run(when, work)
@@ -185,9 +190,9 @@ class Driver:
 
     def resolve(self, when: datetime, cid: str, outcome: str = "answered") -> None:
         def work(s: Session) -> None:
-            adviser = s.get(Adviser, self.adviser_id)
+            who = s.get(Adviser, self.adviser_id)
             service.transition(
-                s, conversation_id=cid, move=Transition.RESOLVE, adviser=adviser,
+                s, conversation_id=cid, move=Transition.RESOLVE, adviser=who,
                 outcome=outcome,
             )
 
