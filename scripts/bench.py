@@ -674,6 +674,22 @@ def _line(run: RunResult) -> str:
     )
 
 
+def console_pages(*, quick: bool) -> dict[str, Any]:
+    """The console's queue and search pages at 10,000 conversations
+    (scripts/bench_console.py, its own process and throwaway databases)."""
+    import subprocess
+
+    count = "2000" if quick else "10000"
+    _log(f"console pages with {count} conversations (SQLite and PostgreSQL) ...")
+    done = subprocess.run(  # noqa: S603 (our own script, fixed arguments)
+        [sys.executable, "-m", "scripts.bench_console", "--count", count],
+        capture_output=True, text=True, cwd=ROOT, timeout=900, check=False,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
+    return dict(json.loads(done.stdout))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or re-render it) and write docs/benchmarks.md."""
     from scripts.bench_report import load_results, write_report
@@ -690,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(bench(QUICK if args.quick else Plan()))
         BENCH_DIR.mkdir(parents=True, exist_ok=True)
         data = asdict(result)
+        data["console"] = console_pages(quick=args.quick)
         data["quick"] = args.quick
         RESULTS.write_text(json.dumps(data, indent=1), encoding="utf-8")
         shutil.rmtree(BENCH_DIR / "tmp", ignore_errors=True)

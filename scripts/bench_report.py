@@ -317,6 +317,35 @@ def scaled_section(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def console_section(data: dict[str, Any]) -> list[str]:
+    """Server time of the console's busiest pages (scripts/bench_console.py)."""
+    console = data.get("console") or {}
+    if not console:
+        return []
+    out = ["## Console pages at scale\n"]
+    if "error" in console:
+        out.append(f"Not measured: {' '.join(console['error'])}\n")
+        return out
+    target = console.get("target_p95_ms", 300)
+    rows = []
+    for backend, figures in (console.get("backends") or {}).items():
+        if "skipped" in figures:
+            rows.append([backend, "—", "—", "—", figures["skipped"]])
+            continue
+        for page, f in figures["pages"].items():
+            rows.append([backend, page, _ms(f["p50_ms"]), _ms(f["p95_ms"]),
+                         "met" if f["p95_ms"] <= target else "**missed**"])
+    first = next(iter((console.get("backends") or {}).values()), {})
+    out.append(
+        f"Each page requested in-process against a throwaway database seeded with "
+        f"{first.get('conversations', '?')} conversations "
+        f"({first.get('messages', '?')} messages); server time from the first "
+        f"byte in to the last byte out. Target: p95 ≤ {target} ms.\n")
+    out.append(md_table(["database", "page", "p50 ms", "p95 ms", "verdict"], rows))
+    out.append("")
+    return out
+
+
 def write_report(data: dict[str, Any], *, quick: bool = False) -> Path:
     """Write docs/benchmarks.md (and its plot) from the results; return its path."""
     IMG.mkdir(parents=True, exist_ok=True)
@@ -379,6 +408,7 @@ def write_report(data: dict[str, Any], *, quick: bool = False) -> Path:
     w("")
 
     out.extend(scaled_section(data))
+    out.extend(console_section(data))
 
     # ------------------------------------------------------------- human pace
     w("## Human pace\n")
