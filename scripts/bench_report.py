@@ -335,7 +335,7 @@ def console_section(data: dict[str, Any]) -> list[str]:
         for page, f in figures["pages"].items():
             rows.append([backend, page, _ms(f["p50_ms"]), _ms(f["p95_ms"]),
                          "met" if f["p95_ms"] <= target else "**missed**"])
-    first = next(iter((console.get("backends") or {}).values()), {})
+    first: dict[str, Any] = next(iter((console.get("backends") or {}).values()), {})
     out.append(
         f"Each page requested in-process against a throwaway database seeded with "
         f"{first.get('conversations', '?')} conversations "
