@@ -140,4 +140,6 @@ def test_sigterm_lets_a_telegram_turn_in_flight_finish(tmp_path: Path) -> None:
             answered = [r.answered_at is not None for r in incoming]
     assert code in (0, -signal.SIGTERM), gateway.log_path.read_text()
     assert answered == [True], gateway.log_path.read_text()
-    assert outgoing == ["Hello! What can I help with?"]
+    # the turn's answer, after Telegram's one-off privacy notice
+    assert outgoing[-1] == "Hello! What can I help with?"
+    assert [o.startswith("Before you start") for o in outgoing[:-1]] == [True]
