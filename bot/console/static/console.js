@@ -4,9 +4,24 @@
 (function () {
   "use strict";
 
-  function announce(text) {
+  /* An urgent notice is never pushed out by routine news that arrives with it
+   * (the transcript and the status panel refresh at the same time): for a few
+   * seconds what follows is said after it. */
+  var URGENT_HOLD_MS = 5000;
+  var urgentNote = null;
+  var urgentAt = 0;
+  function announce(text, urgent) {
     var region = document.getElementById("live-status");
-    if (region) { region.textContent = text; }
+    if (!region) { return; }
+    if (urgent) {
+      urgentNote = text;
+      urgentAt = Date.now();
+      region.textContent = text;
+    } else if (urgentNote && Date.now() - urgentAt < URGENT_HOLD_MS) {
+      region.textContent = urgentNote + " " + text;
+    } else {
+      region.textContent = text;
+    }
   }
 
   function parse(html) {
@@ -284,7 +299,7 @@
           if (chosen && freshChoice) { freshChoice.value = chosen.value; }
           panel.replaceWith(fresh);
           if (urgentNow) {
-            announce("This conversation is now urgent: someone may be at risk.");
+            announce("This conversation is now urgent: someone may be at risk.", true);
           } else if (changed) {
             announce("Status changed: " + fresh.querySelector(".status").textContent);
           }
