@@ -140,6 +140,23 @@ class WidgetApi:
             chunks.append(chunk)
         return json_object(b"".join(chunks))
 
+    async def _conversation_body(
+        self, request: Request, cid: str
+    ) -> dict[str, Any] | Response:
+        """The JSON body of a request about conversation ``cid``, its token
+        checked and the visitor's rate limit counted; else the refusal."""
+        try:
+            body = await self._json(request)
+        except _Refused as exc:
+            return _error(exc.status, str(exc))
+        if body is None:
+            return _error(400, "expected a JSON object")
+        if not _token_ok(self.settings, cid, body.get("token")):
+            return _error(403, "unknown conversation")
+        if limited := await self._limited(request, cid):
+            return limited
+        return body
+
     async def _status(self, conversation_id: str) -> str | None:
         found = await self._status_and_language(conversation_id)
         return found[0] if found else None
@@ -226,16 +243,9 @@ class WidgetApi:
         """The Cymraeg / English toggle: the conversation's language, chosen
         (kept until chosen again; bot.language)."""
         cid = request.path_params["conversation_id"]
-        try:
-            body = await self._json(request)
-        except _Refused as exc:
-            return _error(exc.status, str(exc))
-        if body is None:
-            return _error(400, "expected a JSON object")
-        if not _token_ok(self.settings, cid, body.get("token")):
-            return _error(403, "unknown conversation")
-        if limited := await self._limited(request, cid):
-            return limited
+        body = await self._conversation_body(request, cid)
+        if isinstance(body, Response):
+            return body
         chosen = language.normalise(body.get("language"))
         if chosen is None:
             return _error(400, "language must be cy or en")
@@ -282,16 +292,9 @@ class WidgetApi:
     async def send(self, request: Request) -> Response:
         """Store the person's message once, then answer it (or queue it)."""
         cid = request.path_params["conversation_id"]
-        try:
-            body = await self._json(request)
-        except _Refused as exc:
-            return _error(exc.status, str(exc))
-        if body is None:
-            return _error(400, "expected a JSON object")
-        if not _token_ok(self.settings, cid, body.get("token")):
-            return _error(403, "unknown conversation")
-        if limited := await self._limited(request, cid):
-            return limited
+        body = await self._conversation_body(request, cid)
+        if isinstance(body, Response):
+            return body
         text, client_id = body.get("text"), body.get("client_message_id")
         payload = body.get("payload")
         if isinstance(text, str):
