@@ -62,7 +62,9 @@ def embedder(name: str) -> Optional[Callable[[Sequence[str]], np.ndarray]]:
 
         # minilm: the featurizer's defaults (ONNX Runtime, int8); minilm-fp32:
         # unquantised, the same vectors as TensorFlow's TFBertModel
-        featurizer = MiniLMFeaturizer({"quantize": name == "minilm"}, "lab")
+        # the lab keeps its own copy of the ONNX graph (never in the shared models/)
+        featurizer = MiniLMFeaturizer(
+            {"quantize": name == "minilm", "cache_dir": str(CACHE / "onnx")}, "lab")
         return lambda texts: np.vstack([r[0] for r in featurizer.embed(list(texts))])
     if name == "static":
         from rasa_addons.static_featurizer import MiniLMStaticFeaturizer, distil
