@@ -235,7 +235,11 @@ class Bakeoff:
 
     def predictions(self, model: Any, items: Sequence[Any], dense: Optional[Any],
                     config: Any, fallback: float) -> List[Dict[str, Any]]:
-        return self.lab.predict(model, items, dense, config, fallback)
+        preds = self.lab.predict(model, items, dense, config, fallback)
+        for p in preds:  # a Rasa-trained model names subtopics "funding/grants"
+            if p["subtopic"]:
+                p["subtopic"] = str(p["subtopic"]).rsplit("/", 1)[-1]
+        return preds
 
     def no_minilm_for(self, dense: Any, langs: Sequence[str]) -> Any:
         """The embeddings with every Welsh message's row set to zero."""
@@ -506,30 +510,34 @@ def run(smoke: bool = False, only: Optional[str] = None,
               + [(e.text, "en") for e in b.dev_en[:100]])
     embed([t for t, _ in sample[:5]])  # warm the ONNX session
 
-    def per_message(name: str) -> float:
+    def one_message(name: str, text: str, lang: str) -> float:
         from rasa_addons.triage_model import decide
 
-        times: Dict[str, List[float]] = {"cy": [], "en": []}
-        for text, lang in sample:
-            t0 = time.perf_counter()
-            if name == "second":
-                model, cfg = (welsh, cy_cfg) if lang == "cy" else (english, b.config)
-            else:
-                model, cfg = (shared if name == "shared" else nomini), b.config
-            if model.features.dense_dim and not (name == "cy_no_minilm"
-                                                 and lang == "cy"):
-                dense = embed([text])
-            elif model.features.dense_dim:
-                dense = b.np.zeros((1, model.features.dense_dim), dtype="float32")
-            else:
-                dense = None
-            decide(model.scores([text], dense)[0], cfg)
-            times[lang].append(time.perf_counter() - t0)
-        return {lang: round(1000 * sorted(t)[len(t) // 2], 2)
-                for lang, t in times.items()}
+        t0 = time.perf_counter()
+        if name == "second":
+            model, cfg = (welsh, cy_cfg) if lang == "cy" else (english, b.config)
+        else:
+            model, cfg = (shared if name == "shared" else nomini), b.config
+        if model.features.dense_dim and not (name == "cy_no_minilm" and lang == "cy"):
+            dense = embed([text])
+        elif model.features.dense_dim:
+            dense = b.np.zeros((1, model.features.dense_dim), dtype="float32")
+        else:
+            dense = None
+        decide(model.scores([text], dense)[0], cfg)
+        return time.perf_counter() - t0
 
+    # the arms take turns on each message, so a busy moment of the machine
+    # falls on all of them alike
+    times = {name: {"cy": [], "en": []} for name in arms}
+    for _round in range(3):
+        for text, lang in sample:
+            for name in arms:
+                times[name][lang].append(one_message(name, text, lang))
     for name in arms:
-        result["arms"][name]["ms_per_message_median"] = per_message(name)
+        result["arms"][name]["ms_per_message_median"] = {
+            lang: round(1000 * sorted(t)[len(t) // 2], 2)
+            for lang, t in times[name].items()}
     result["welsh_model_settings"] = {**asdict(cy_cfg), "fallback": cy_fallback}
     result["english_settings"] = {**asdict(b.config), "fallback": b.fallback}
     return result
