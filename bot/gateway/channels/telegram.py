@@ -11,8 +11,16 @@ conversation. Group chats and channels are told once, and left.
 
 Updates of one chat are answered in ``update_id`` order, a burst as one turn
 (``Pipeline._burst``); replies are split under Telegram's 4,096 characters and
-paced to one chat (``telegram_chat_interval_s``); a 429 waits for its
-``retry_after`` through the outbox's next attempt.
+paced to one chat (``telegram_chat_interval_s``, ``bot.gateway.pacing``); a 429
+waits for its ``retry_after`` through the outbox's next attempt.
+
+With several gateway workers (the scaled profile) the same holds across them:
+the pacing is shared through Redis, and a 429 holds every worker off the chat;
+the parts of a long reply already sent are recorded on its outbox row (by the
+delivery worker), so a retry on any worker after a crash sends only the rest;
+and a chat's updates are answered one at a time under a lock shared by every
+worker (``Pipeline.locks``), each only after the chat's earlier updates, on
+whichever worker they arrived, were answered (``telegram_messages.handled_at``).
 """
 
 from __future__ import annotations
@@ -66,10 +74,12 @@ from bot.gateway.channels.base import (
     ConversationRef,
     DeliveryError,
     Incoming,
+    SendProgress,
     clean_text,
     json_object,
 )
 from bot.gateway.events import message_event, message_view
+from bot.gateway.pacing import SlotTooFar, chat_pacer
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.turns import WITH_ADVISERS, Pending, Stored
 from bot.i18n import text as i18n_text
@@ -273,11 +283,12 @@ class TelegramChannel:
         ] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._order = itertools.count()
-        # pacing: when the last message went to each chat (monotonic seconds)
-        self._last_sent: dict[int, float] = {}
-        self._pace_locks: dict[int, asyncio.Lock] = {}
-        # parts of a long message already sent (a retry sends only the rest)
-        self._parts_sent: dict[int, int] = {}
+        # the chats' send slots: this process's, or every worker's through Redis
+        self.pacer = chat_pacer(
+            self.settings.telegram_chat_interval_s,
+            self.settings.redis_url,
+            self.settings.redis_key_prefix,
+        )
         self._left: set[int] = set()  # group chats told and left
 
     # ---------------------------------------------------------------- lifecycle
@@ -324,6 +335,7 @@ class TelegramChannel:
         if app.running:
             await app.stop()
         await app.shutdown()
+        await self.pacer.aclose()
 
     async def _poll(self) -> None:
         """Fetch updates; an update is acknowledged (the next offset) only once
@@ -526,7 +538,8 @@ class TelegramChannel:
         elif plan.action == "delete":
             erased = await self._erase(conv.id)
             if erased:
-                with suppress(TelegramError, RuntimeError):
+                with suppress(TelegramError, RuntimeError, SlotTooFar):
+                    await self.pacer.take(str(plan.chat_id))
                     await self.application.bot.send_message(
                         chat_id=plan.chat_id, text=i18n_text("telegram.deleted", lang)
                     )
@@ -877,9 +890,19 @@ class TelegramChannel:
         """Whether PTB is started, so the delivery worker may send."""
         return bool(self.application.running)
 
-    async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
+    async def send(
+        self,
+        conversation: ConversationRef,
+        view: dict[str, Any],
+        progress: SendProgress | None = None,
+    ) -> None:
         """Send one stored message, split under 4,096 characters and paced to the
-        chat; raise DeliveryError (with Telegram's retry_after)."""
+        chat; raise DeliveryError (with Telegram's retry_after).
+
+        The parts an earlier attempt sent (``progress``) are skipped, and each
+        part sent is reported before the next is paced.
+        """
+        progress = progress or SendProgress()
         if conversation.channel_user_id is None:
             raise DeliveryError("no Telegram chat", permanent=True)
         chat_id = int(conversation.channel_user_id)
@@ -900,44 +923,32 @@ class TelegramChannel:
         previews = (
             LinkPreviewOptions(is_disabled=True) if len(URL.findall(body)) > 1 else None
         )
-        done = self._parts_sent.get(message_id, 0)
         try:
-            for index in range(done, len(parts)):
+            for index in range(min(progress.parts_sent, len(parts)), len(parts)):
                 last = index == len(parts) - 1
-                await self._pace(chat_id)
+                await self.pacer.take(str(chat_id))
                 await self.application.bot.send_message(
                     chat_id=chat_id,
                     text=parts[index],
                     reply_markup=markup if last else None,
                     link_preview_options=previews,
                 )
-                self._parts_sent[message_id] = index + 1
+                await progress.sent(index + 1)
+        except SlotTooFar as exc:
+            raise DeliveryError(str(exc), retry_after=exc.wait_s) from exc
         except RetryAfter as exc:
+            wait = _seconds(exc.retry_after)
+            await self.pacer.hold_off(str(chat_id), wait)  # for every worker
             raise DeliveryError(
-                f"Telegram asked to wait: {exc}", retry_after=_seconds(exc.retry_after)
+                f"Telegram asked to wait: {exc}", retry_after=wait
             ) from exc
         except (Forbidden, BadRequest) as exc:
             # Blocked by the person, or a chat that does not exist: final.
-            self._parts_sent.pop(message_id, None)
             raise DeliveryError(f"Telegram refused: {exc}", permanent=True) from exc
         except TelegramError as exc:
             raise DeliveryError(f"Telegram unavailable: {exc}") from exc
         except RuntimeError as exc:  # PTB not initialised yet (still starting)
             raise DeliveryError(f"Telegram not started: {exc}") from exc
-        self._parts_sent.pop(message_id, None)
-
-    async def _pace(self, chat_id: int) -> None:
-        """Keep to about one message a second to one chat (Telegram's guidance;
-        ``telegram_chat_interval_s``): wait for the chat's turn."""
-        interval = self.settings.telegram_chat_interval_s
-        lock = self._pace_locks.setdefault(chat_id, asyncio.Lock())
-        async with lock:
-            last = self._last_sent.get(chat_id)
-            if last is not None:
-                wait = last + interval - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-            self._last_sent[chat_id] = time.monotonic()
 
     async def _on_error(
         self, update: object, context: ContextTypes.DEFAULT_TYPE
