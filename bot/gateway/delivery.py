@@ -426,6 +426,8 @@ async def start_worker(
     """
     if pipeline.delivery is not None:
         return pipeline.delivery  # type: ignore[no-any-return]
+    if policy is None:
+        policy = OutboxPolicy(send_lease_s=pipeline.settings.outbox_send_lease_s)
     worker = DeliveryWorker(pipeline, policy)
     pipeline.delivery = worker
     await worker.start()

@@ -4,10 +4,13 @@ Telegram asks for no more than about one message a second to one chat and
 answers 429 ``retry_after`` past its flood limit. ``ChatPacer`` keeps that in
 one process (the embedded profile). ``RedisChatPacer`` keeps one "next allowed
 send" time per chat in Redis (``REDIS_URL``, keys under ``REDIS_KEY_PREFIX``),
-so every worker on every host shares it: a send takes the chat's next slot in
-one Lua script (read, move on by the interval, write), so two workers never
-take the same slot, and a 429's ``retry_after`` pushes the slot for all of
-them. The clock is Redis's own (``TIME``), so hosts whose clocks differ agree.
+so every worker on every host shares it: a sender asks one Lua script for the
+chat, which either grants the send now (and moves the chat's next send on by
+the interval) or says how long to wait, and the sender asks again then. The
+grant is the moment before the send, never a slot booked ahead, so a sender
+that wakes late cannot land its message on the next one's; two workers can
+never both be granted one send; and a 429's ``retry_after`` pushes the next
+send for all of them. The clock is Redis's own (``TIME``), so hosts agree.
 """
 
 from __future__ import annotations
@@ -18,20 +21,20 @@ import time
 
 import redis.asyncio as aioredis
 
+from bot.gateway.locks import KeyedLocks
+
 logger = logging.getLogger(__name__)
 
-# KEYS[1] the chat's next slot (ms, Redis's clock); ARGV: interval ms, wait cap ms.
-# Returns how long the caller waits for the slot it took (ms).
+# KEYS[1] when the chat's next send may go (ms, Redis's clock); ARGV: interval
+# ms. Returns 0 (send now: the next send moved on) or the ms to wait first.
 _TAKE = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
-if slot < now then slot = now end
-local wait = slot - now
-if wait > tonumber(ARGV[2]) then return -1 end
-local after = slot + tonumber(ARGV[1])
-redis.call('SET', KEYS[1], after, 'PX', after - now + 60000)
-return wait
+if slot > now then return slot - now end
+local after = now + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], after, 'PX', tonumber(ARGV[1]) + 60000)
+return 0
 """
 
 # KEYS[1] the chat's next slot; ARGV: hold-off ms. The slot moves, never back.
@@ -49,6 +52,7 @@ return 1
 # A slot further away than this is not waited for: the outbox tries again later
 # (a long 429 hold-off must not keep a delivery task asleep).
 MAX_WAIT_S = 30.0
+PRUNE_AT = 1000  # chats remembered in process before the passed ones are dropped
 
 
 class SlotTooFar(Exception):
@@ -60,22 +64,26 @@ class SlotTooFar(Exception):
 
 
 class ChatPacer:
-    """One process's pacing: slots per chat, ``interval_s`` apart."""
+    """One process's pacing: sends to a chat ``interval_s`` apart."""
 
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self._next: dict[str, float] = {}  # monotonic seconds
+        self._locks = KeyedLocks()
 
     async def take(self, chat: str) -> None:
-        """Wait for the chat's next slot (raises SlotTooFar if it is far off)."""
-        now = time.monotonic()
-        slot = max(self._next.get(chat, 0.0), now)
-        wait = slot - now
-        if wait > MAX_WAIT_S:
-            raise SlotTooFar(wait)
-        self._next[chat] = slot + self.interval_s
-        if wait > 0:
-            await asyncio.sleep(wait)
+        """Wait for the chat's turn to send (SlotTooFar if it is far off)."""
+        # the chat's senders in this process, first come first served
+        async with self._locks.hold(chat):
+            wait = self._next.get(chat, 0.0) - time.monotonic()
+            if wait > MAX_WAIT_S:
+                raise SlotTooFar(wait)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            now = time.monotonic()
+            if len(self._next) > PRUNE_AT:  # forget chats whose turn has passed
+                self._next = {c: t for c, t in self._next.items() if t > now}
+            self._next[chat] = now + self.interval_s
 
     async def hold_off(self, chat: str, seconds: float) -> None:
         """Send nothing to the chat for ``seconds`` (Telegram's retry_after)."""
@@ -102,24 +110,34 @@ class RedisChatPacer:
         self._take = self._redis.register_script(_TAKE)
         self._hold = self._redis.register_script(_HOLD_OFF)
         self._local = ChatPacer(interval_s)
+        self._locks = KeyedLocks()
 
     def _key(self, chat: str) -> str:
         return f"{self.prefix}:{chat}"
 
     async def take(self, chat: str) -> None:
-        try:
-            wait_ms = await self._take(
-                keys=[self._key(chat)],
-                args=[int(self.interval_s * 1000), int(MAX_WAIT_S * 1000)],
-            )
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-            logger.warning("telegram pacing: Redis unavailable, paced in process")
-            await self._local.take(chat)
-            return
-        if int(wait_ms) < 0:
-            raise SlotTooFar(MAX_WAIT_S)
-        if int(wait_ms) > 0:
-            await asyncio.sleep(int(wait_ms) / 1000)
+        # this process's senders to the chat queue here first, so they ask
+        # Redis one at a time and in order
+        async with self._locks.hold(chat):
+            while True:
+                try:
+                    wait_ms = int(
+                        await self._take(
+                            keys=[self._key(chat)],
+                            args=[math_ms(self.interval_s)],
+                        )
+                    )
+                except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
+                    logger.warning(
+                        "telegram pacing: Redis unavailable, paced in process"
+                    )
+                    break
+                if wait_ms <= 0:
+                    return
+                if wait_ms > MAX_WAIT_S * 1000:
+                    raise SlotTooFar(wait_ms / 1000)
+                await asyncio.sleep(wait_ms / 1000)
+        await self._local.take(chat)
 
     async def hold_off(self, chat: str, seconds: float) -> None:
         await self._local.hold_off(chat, seconds)

@@ -26,6 +26,7 @@ whichever worker they arrived, were answered (``telegram_messages.handled_at``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import hmac
 import itertools
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -106,6 +107,9 @@ DELETE_NO = "/telegram_delete_no"
 PRIVACY_SOURCE = "notice:privacy:"  # + the conversation id
 MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units
 MAX_CALLBACK_ANSWER = 200
+CHAT_LOCK = "telegram-chat:"  # + the chat id: one update of a chat at a time
+ORDER_WAIT_MARGIN_S = 5.0
+ORDER_POLL_S = 0.05
 MAX_UPDATE_BYTES = 1024 * 1024
 POLL_TIMEOUT_S = 10  # long polling: Telegram holds getUpdates this long
 PAGE_SIZE = 6  # buttons on one page of a long choice list (then "More…")
@@ -277,10 +281,14 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self._turns: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
-        # per chat: updates waiting for their turn, smallest update_id first
+        # per chat: updates waiting for their turn, smallest update_id first,
+        # with the stored message each answers (None: nothing stored)
         self._queues: dict[
-            int, list[tuple[int, int, Callable[[], Awaitable[None]]]]
+            int, list[tuple[int, int, int | None, Callable[[], Awaitable[None]]]]
         ] = {}
+        # how long an update waits for the chat's earlier ones (another worker
+        # may be answering them): longer than any turn
+        self._order_wait_s = self.settings.rasa_timeout_s + ORDER_WAIT_MARGIN_S
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._order = itertools.count()
         # the chats' send slots: this process's, or every worker's through Redis
@@ -420,17 +428,22 @@ class TelegramChannel:
         async def answer() -> None:
             await self._answer(press, stored, plan)
 
-        self._enqueue(chat.id, update.update_id, answer)
+        message_id = stored.message["id"] if stored is not None else None
+        self._enqueue(chat.id, update.update_id, message_id, answer)
 
     # ------------------------------------------------------------- chat queues
 
     def _enqueue(
-        self, chat_id: int, update_id: int, work: Callable[[], Awaitable[None]]
+        self,
+        chat_id: int,
+        update_id: int,
+        message_id: int | None,
+        work: Callable[[], Awaitable[None]],
     ) -> None:
         """Answer a chat's updates one at a time, smallest ``update_id`` first
         (two that arrive together are answered in Telegram's order)."""
         queue = self._queues.setdefault(chat_id, [])
-        heapq.heappush(queue, (update_id, next(self._order), work))
+        heapq.heappush(queue, (update_id, next(self._order), message_id, work))
         if chat_id not in self._workers:
             task = asyncio.create_task(self._work(chat_id))
             self._workers[chat_id] = task
@@ -444,15 +457,56 @@ class TelegramChannel:
             # once: a moment for the earlier one to arrive before answering.
             await asyncio.sleep(self.settings.telegram_reorder_window_s)
             while queue:
-                _, _, work = heapq.heappop(queue)
+                entry = heapq.heappop(queue)
                 try:
-                    await work()
+                    if not await self._in_order(chat_id, entry):
+                        heapq.heappush(queue, entry)  # an earlier one came here
                 except Exception:
                     logger.exception("telegram answer failed")
         finally:
             self._workers.pop(chat_id, None)
             if not queue:
                 self._queues.pop(chat_id, None)
+
+    async def _in_order(
+        self,
+        chat_id: int,
+        entry: tuple[int, int, int | None, Callable[[], Awaitable[None]]],
+    ) -> bool:
+        """Answer one update under the chat's lock (shared by every worker),
+        once the chat's earlier updates are answered, on whichever worker they
+        arrived; False if an earlier one was queued here meanwhile (answer it
+        first).
+
+        An earlier update stored more than ``_order_wait_s`` ago and still not
+        answered had its worker die: it is no longer waited for (the sweeper
+        answers it).
+        """
+        update_id, _, message_id, work = entry
+        queue = self._queues.get(chat_id, [])
+        while True:
+            if queue and queue[0][0] < update_id:
+                return False
+            async with self.pipeline.locks.hold(f"{CHAT_LOCK}{chat_id}"):
+                waiting = await self.pipeline.in_db(
+                    functools.partial(
+                        _earlier_unhandled,
+                        chat_id=str(chat_id),
+                        update_id=update_id,
+                        since=datetime.now(UTC) - timedelta(seconds=self._order_wait_s),
+                    )
+                )
+                if not waiting:
+                    try:
+                        await work()
+                    finally:
+                        if message_id is not None:
+                            await self.pipeline.in_db(
+                                lambda s: _handled(s, message_id)
+                            )
+                    return True
+            # another worker is answering an earlier update of this chat
+            await asyncio.sleep(ORDER_POLL_S)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -651,6 +705,9 @@ class TelegramChannel:
                 chosen = i18n_text("telegram.chosen", press.lang, choice=press.chosen)
                 shown = f"{message.text}\n\n{chosen}" if message.text else chosen
                 if units(shown) <= MAX_TEXT:
+                    # an edited text counts towards the chat's flood limit
+                    with suppress(SlotTooFar):
+                        await self.pacer.take(str(message.chat_id))
                     await message.edit_text(text=shown, reply_markup=None)
                 else:
                     await message.edit_reply_markup(reply_markup=None)
@@ -1144,6 +1201,39 @@ def _clashes(
     if isinstance(tg_id, int) and meta.tg_message_id is not None:
         return meta.tg_message_id != tg_id
     return False
+
+
+def _earlier_unhandled(
+    session: Session, *, chat_id: str, update_id: int, since: datetime
+) -> int:
+    """Count the chat's updates before ``update_id``, stored since ``since``,
+    whose answer has not finished (on any worker)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(TelegramMessage)
+            .join(Message, Message.id == TelegramMessage.message_id)
+            .where(
+                TelegramMessage.chat_id == chat_id,
+                TelegramMessage.update_id < update_id,
+                TelegramMessage.handled_at.is_(None),
+                Message.created_at > since,
+            )
+        )
+        or 0
+    )
+
+
+def _handled(session: Session, message_id: int) -> None:
+    """Record that the update that brought ``message_id`` has been answered."""
+    session.execute(
+        update(TelegramMessage)
+        .where(
+            TelegramMessage.message_id == message_id,
+            TelegramMessage.handled_at.is_(None),
+        )
+        .values(handled_at=datetime.now(UTC))
+    )
 
 
 def _remember(session: Session, stored: Stored | None, plan: Plan) -> None:
