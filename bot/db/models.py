@@ -223,6 +223,12 @@ class Adviser(Base):
     languages: Mapped[str] = mapped_column(
         String(40), default="en", server_default="en"
     )
+    # issue 13: shown to their organisation's admins in the console
+    last_sign_in_at: Mapped[datetime | None]
+    # issue 13: an initial password an admin was shown once; changed at sign-in
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class Conversation(Base):
@@ -481,6 +487,9 @@ class AuditEntry(Base):
         Integer, default=0, server_default="0"
     )
     detail: Mapped[str | None] = mapped_column(String(200))
+    # issue 13: the organisation an adviser change was made in (no foreign key:
+    # the entry outlives a directory re-import)
+    organisation_id: Mapped[str | None] = mapped_column(String(64))
 
 
 

@@ -1,7 +1,7 @@
 """Telegram across several workers: parts sent per outbox row, updates handled
 
 Revision ID: 1200
-Revises: 1000
+Revises: 1100
 Create Date: 2026-12-01 19:10:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import bot.db.base
 
 revision: str = "1200"
-down_revision: str | None = "1000"
+down_revision: str | None = "1100"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
