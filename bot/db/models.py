@@ -358,6 +358,8 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+    # parts of a long message the channel accepted (a retry sends the rest)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
@@ -680,6 +682,8 @@ class TelegramMessage(Base):
     mime_type: Mapped[str | None] = mapped_column(String(100))
     file_size: Mapped[int | None] = mapped_column(BigInteger)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # when the channel finished answering the update (later ones wait for it)
+    handled_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_telegram_messages_chat", "chat_id", "tg_message_id"),
