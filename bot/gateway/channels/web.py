@@ -228,16 +228,11 @@ class WidgetApi:
     async def delete(self, request: Request) -> Response:
         """The person deletes their own conversation (issue 13: bot/privacy)."""
         cid = request.path_params["conversation_id"]
-        try:
-            body = await self._json(request)
-        except _Refused as exc:
-            return _error(exc.status, str(exc))
-        if not _token_ok(self.settings, cid, (body or {}).get("token")):
-            return _error(403, "unknown conversation")
+        body = await self._conversation_body(request, cid)
+        if isinstance(body, Response):
+            return body
         if not notice.delete_body_ok(body):
             return _error(400, 'send {"token": ..., "confirm": true}')
-        if limited := await self._limited(request, cid):
-            return limited
         found = await self.pipeline.in_db(lambda s: notice.erase_own(s, cid))
         return notice.deleted_response(found)
 
