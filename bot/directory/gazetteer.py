@@ -144,6 +144,9 @@ class Gazetteer:
     mutated: dict[str, Mutated] = field(default_factory=dict)
     # council code (current or superseded) -> its council entry ("E08000016")
     codes: dict[str, Entry] = field(default_factory=dict)
+    # LADs that hold a city, and metropolitan and London boroughs: their suburbs
+    # are large places ("Moseley", Birmingham)
+    city_lads: frozenset[str] = frozenset()
 
     def add(self, key: str, entry: Entry) -> None:
         """Index ``entry`` under ``key`` (skipping too-short names and duplicates)."""
@@ -245,6 +248,20 @@ def build_gazetteer(
     ):
         if new in gaz.codes:
             gaz.codes[old] = gaz.codes[new]
+    gaz.city_lads = frozenset(
+        code
+        for code in gaz.lads
+        if code.startswith(("E08", "E09"))
+        or any(
+            e.place_type == "City" and e.lad_code == code
+            for e in gaz.names.get(name_key(gaz.lads[code].display), ())
+        )
+    ) | frozenset(
+        e.lad_code
+        for entries in gaz.names.values()
+        for e in entries
+        if e.place_type == "City" and e.lad_code
+    )
     gaz.preferred = add_short_forms(gaz)
     gaz.mutated = add_welsh_mutations(gaz)
     _derive_levels(gaz)
