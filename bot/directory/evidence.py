@@ -48,6 +48,8 @@ STRONG_CUES: tuple[tuple[str, ...], ...] = (
     ("postcode",), ("postcode", "is"), ("post", "code"), ("post", "code", "is"),
     ("near", "to"), ("close", "to"), ("next", "to"), ("outskirts", "of"),
     ("edge", "of"), ("miles", "from"), ("miles", "outside"), ("just", "off"),
+    ("village", "called"), ("town", "called"), ("place", "called"),
+    ("village", "named"), ("town", "named"), ("area", "called"),
 )  # fmt: skip
 # Cues that say the group is near the place, not in it: its council is the best
 # guess, and the candidate says so.
@@ -80,6 +82,7 @@ PERSON_BEFORE = {
     "mr", "mrs", "ms", "miss", "dr", "son", "daughter", "husband", "wife", "partner",
     "friend", "mum", "dad", "brother", "sister", "member", "worker", "officer",
 }  # fmt: skip
+PLACE_NOUNS = {"village", "town", "city", "hamlet", "area", "place", "estate", "island"}
 # Sizes for choosing among same-name places none of which is a town: a suburb of a
 # city or metropolitan borough is taken as larger than a village, a village as
 # larger than a hamlet. One reading larger than every other is the one meant.
@@ -193,7 +196,9 @@ class MessageContext:
         if i > 0 and self.tokens[i - 1].norm in FIRST_NAMES and self.capitalised(i - 1):
             return True
         if i > 0 and self.tokens[i - 1].norm in PERSON_BEFORE and self.capitalised(i):
-            return True
+            # "a village called Wendover" names a place; "a man called Chester" not
+            if not (i > 1 and self.tokens[i - 2].norm in PLACE_NOUNS):
+                return True
         if (  # "Paul Derby": the first name itself
             m.key in FIRST_NAMES
             and j < len(self.tokens)
@@ -367,7 +372,7 @@ class MessageContext:
             elif m.level == 0:
                 ok = e.tier == TIER_BIG or m.cue or whole
             elif e.tier == TIER_SMALL:
-                ok = False
+                ok = m.level <= 2 and m.cue and self.city_suburb(e)  # "Kings Heath"
             elif m.level >= 3:
                 ok = whole and self.expecting
             elif m.level == 2 or e.tier == TIER_VILLAGE or e.place_type == "settlement":
@@ -468,6 +473,10 @@ class MessageContext:
             if not q.postcode and final <= area and len(area) > len(final):
                 q.absorbed = True
 
+    def city_suburb(self, e: Entry) -> bool:
+        """True for a suburb of a city or of a metropolitan or London borough."""
+        return e.place_type == "Suburban Area" and e.lad_code in self.gaz.city_lads
+
     def _as_written(self, m: Mention) -> list[Entry]:
         """Entries spelt exactly as typed, accents included ("Port Rìgh")."""
         typed = self.text[m.start : m.end]
@@ -488,7 +497,7 @@ class MessageContext:
 
         def size(e: Entry) -> int:
             base = SMALL_SIZE.get(e.place_type or "", 0)
-            if e.place_type == "Suburban Area" and e.lad_code in self.gaz.city_lads:
+            if self.city_suburb(e):
                 base = 3  # "Moseley": the Birmingham suburb, not the hamlets
             return base
 

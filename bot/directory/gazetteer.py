@@ -56,6 +56,9 @@ PLACE_TIER = {
     "Village": TIER_VILLAGE,
 }
 
+# Words that make a generic name a description ("the town centre"), never a suburb.
+PLACE_WORDS = frozenset({"the", "town", "city", "village", "centre", "center"})
+
 MIN_NAME_CHARS = 3  # names shorter than this (spaces aside) are never matched
 
 
@@ -427,12 +430,23 @@ def _add_places(session: Session, gaz: Gazetteer) -> None:
 
 
 def _derive_levels(gaz: Gazetteer) -> None:
-    """Treat small-place names made only of common words like level-"!" words."""
+    """Treat small-place names made only of common words like level-"!" words.
+
+    Names made only of the generic words of place names ("The Village", "Church
+    End", "High Street") are level "!!": a qualifier must say which is meant.
+    """
     common = GENERIC_TOKENS | {k for k in gaz.levels if " " not in k}
     for key, entries in gaz.names.items():
         if key in gaz.levels or " " not in key:
             continue
         if any(e.tier == TIER_BIG for e in entries):
             continue
-        if all(t in common for t in key.split()):
+        words = key.split()
+        suburb = not PLACE_WORDS & set(words) and any(
+            e.place_type == "Suburban Area" and e.lad_code in gaz.city_lads
+            for e in entries
+        )
+        if all(t in GENERIC_TOKENS for t in words) and not suburb:
+            gaz.levels[key] = 3  # "The Village", "Church End": only with a qualifier
+        elif all(t in common for t in words):
             gaz.levels[key] = 2
