@@ -216,17 +216,7 @@ class MessageContext:
         """Return (weak, strong): a locative cue before (or "area" after) the name."""
         if m.extra.get("mutated"):  # a Welsh preposition: "i Fangor", "yn Nhredegar"
             return True, True
-        i = m.start_tok
-        before: list[str] = []
-        for t in reversed(self.tokens[max(0, i - 3) : i]):
-            if not t.norm:
-                break
-            before.insert(0, t.norm)
-        hits = [
-            c
-            for c in STRONG_CUES
-            if len(before) >= len(c) and tuple(before[-len(c) :]) == c
-        ]
+        before, hits = self._cues_before(m.start_tok)
         strong = bool(hits)
         if any(w in NEAR_CUES for c in hits for w in c) or (
             before and before[-1] in NEAR_CUES
@@ -237,6 +227,24 @@ class MessageContext:
             strong = True
         weak = bool(before) and before[-1] in WEAK_CUES
         return weak or strong, strong
+
+    def _cues_before(self, i: int) -> tuple[list[str], list[tuple[str, ...]]]:
+        before: list[str] = []
+        for t in reversed(self.tokens[max(0, i - 3) : i]):
+            if not t.norm:
+                break
+            before.insert(0, t.norm)
+        hits = [
+            c
+            for c in STRONG_CUES
+            if len(before) >= len(c) and tuple(before[-len(c) :]) == c
+        ]
+        return before, hits
+
+    def cue_before(self, i: int) -> bool:
+        """Return True when a place cue ("in", "based in", "near") precedes token i."""
+        before, hits = self._cues_before(i)
+        return bool(hits) or (bool(before) and before[-1] in WEAK_CUES)
 
     def near(self, a: Mention, b: Mention) -> bool:
         """Return True when b can qualify a: close, and no "and" between them."""

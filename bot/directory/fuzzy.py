@@ -67,8 +67,10 @@ class TypoIndex:
     """The big-place names (towns, cities, councils, areas) by first letter and size."""
 
     def __init__(self, gaz: Gazetteer) -> None:
-        self._by_shape: dict[tuple[str, int], list[tuple[str, tuple[Entry, ...]]]]
-        self._by_shape = defaultdict(list)
+        # (first letter, words, length) -> names: a typo keeps its first letter
+        self._by_shape: dict[
+            tuple[str, int, int], list[tuple[str, frozenset[str], tuple[Entry, ...]]]
+        ] = defaultdict(list)
         for key, entries in gaz.names.items():
             if gaz.levels.get(key, 0) or allowed_edits(key) == 0:
                 continue  # an ordinary word is never the target of a correction
@@ -82,13 +84,23 @@ class TypoIndex:
             words = key.count(" ") + 1
             if words > MAX_WORDS:
                 continue
-            self._by_shape[(key[0], words)].append((key, big))
+            shape = (key[0], words, len(key))
+            self._by_shape[shape].append((key, frozenset(key), big))
 
     def correct(self, phrase: str, words: int) -> list[Correction]:
         """Return the closest big-place names ``phrase`` may be a misspelling of."""
         best: list[Correction] = []
-        for key, entries in self._by_shape.get((phrase[0], words), ()):
+        n = len(phrase)
+        shapes = [(phrase[0], words, size) for size in range(n - 2, n + 3)]
+        letters = frozenset(phrase)
+        for key, key_letters, entries in (
+            k for s in shapes for k in self._by_shape.get(s, ())
+        ):
             limit = allowed_edits(key)
+            if best:
+                limit = min(limit, best[0].distance)
+            if len(letters ^ key_letters) > 2 * limit:
+                continue  # each edit adds or removes at most two letters
             d = damerau(phrase, key, limit)
             if d == 0 or d > limit:
                 continue

@@ -224,17 +224,16 @@ class LocationResolver:
     def _typos(self, ctx: MessageContext, covered: set[int]) -> list[Mention]:
         """Misspelt towns after a place cue ("in Manchster"), or a short answer."""
         tokens = ctx.tokens
-        short = sum(1 for t in tokens if t.norm) <= 3
+        short = ctx.expecting or sum(1 for t in tokens if t.norm) <= 2
         out: list[Mention] = []
         tried = 0
         for i, tok in enumerate(tokens):
-            if i in covered or not typo_word(tok):
-                continue
+            if i in covered or tok.norm in self._known or not typo_word(tok):
+                continue  # a word of some place's name is not a misspelling
             nxt = tokens[i + 1].norm if i + 1 < len(tokens) else ""
             if nxt in LANDMARK_AFTER:
                 continue  # "Holyrood Park": a name of its own, not a misspelt town
-            probe = Mention(i, i + 1, tok.start, tok.end, tok.norm, [])
-            if not (short or ctx.cue(probe)[0]):
+            if not (short or ctx.cue_before(i)):
                 continue
             tried += 1
             if tried > MAX_TYPO_TOKENS:
