@@ -127,3 +127,21 @@ def test_lookalikes_of_the_harder_kinds_stay_unresolved(
 ) -> None:
     result = location_resolver.resolve(text)
     assert result.candidates == (), result.candidates
+
+
+@pytest.mark.unit
+def test_dev_split_is_big_enough_and_uses_current_codes() -> None:
+    import csv
+    from pathlib import Path
+
+    from bot.settings import DIRECTORY_DATA_DIR
+
+    dev = Path(__file__).parent / "dev"
+    with (dev / "place_mentions.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    lines = (dev / "no_place_messages.txt").read_text(encoding="utf-8").splitlines()
+    with (DIRECTORY_DATA_DIR / "local_authorities.csv").open(encoding="utf-8") as f:
+        current = {r["lad_code"] for r in csv.DictReader(f)}
+    assert len(rows) >= 300 and len([s for s in lines if s.strip()]) >= 150
+    assert {r["expected_lad_code"] for r in rows} <= current
+    assert len({r["id"] for r in rows}) == len(rows)
