@@ -165,3 +165,51 @@ async def test_embedded_sweeper_sweeps_at_every_interval(
     assert await sweeper.run_once() is True
     assert sweeper.runs == 2
     await sweeper.stop()
+
+
+async def test_two_scaled_gateways_sweep_through_the_turn(
+    pg_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """Two gateway apps on one PostgreSQL and one Redis prefix, as two workers:
+    the old conversation is swept once, by the one holding the interval's turn."""
+    from bot.gateway.app import create_app
+    from tests.gateway.conftest import make_settings
+    from tests.support.fake_rasa import FakeRasa
+    from tests.support.servers import serve
+
+    old = make_person(pg_url, last_active=utcnow() - timedelta(days=200))
+    rasa = FakeRasa(database_url=pg_url)
+    async with serve(rasa.app()) as rasa_url:
+        settings = make_settings(
+            pg_url,
+            rasa_url,
+            redis_url=REDIS_URL,
+            redis_key_prefix=prefix,
+            retention_sweep_every_s=600,
+            secrets_file=tmp_path / "secrets.json",
+        )
+        apps = [create_app(settings), create_app(settings)]
+        async with serve(apps[0]), serve(apps[1]):
+            sweepers = [app.state.retention for app in apps]
+            assert all(isinstance(s.turn, OncePerInterval) for s in sweepers)
+
+            def anonymised() -> bool:
+                with session_scope(pg_url) as s:
+                    c = s.get(Conversation, old.conversation_id)
+                    return c is not None and c.anonymised_at is not None
+
+            deadline = time.monotonic() + 30
+            while not (anonymised() and all(s.task for s in sweepers)):
+                assert time.monotonic() < deadline, "the gateways never swept"
+                await asyncio.sleep(0.05)
+            # whoever was second asked and was refused: one sweep between them
+            while sum(s.runs for s in sweepers) < 1:
+                await asyncio.sleep(0.05)
+            assert (await sweepers[0].turn.claim(), await sweepers[1].turn.claim()) == (
+                False,
+                False,
+            )
+            assert sorted(s.runs for s in sweepers) == [0, 1]
+    with session_scope(pg_url) as s:
+        swept = select(func.count()).select_from(AuditEntry)
+        assert s.scalar(swept.where(AuditEntry.action == "swept")) == 1
