@@ -28,6 +28,7 @@ from bot.gateway import hub, turns
 from bot.gateway.channels.base import (
     ConversationRef,
     Incoming,
+    SendProgress,
     clean_text,
     json_object,
 )
@@ -58,7 +59,12 @@ class WebChannel:
     name = CHANNEL
     ready = True
 
-    async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
+    async def send(
+        self,
+        conversation: ConversationRef,
+        view: dict[str, Any],
+        progress: SendProgress | None = None,
+    ) -> None:
         # Stored is delivered: the message was published on conversation:<id>
         # at commit, which the event stream relays, and a widget that was away
         # catches up from the history (the service marks web rows delivered).
