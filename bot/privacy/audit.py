@@ -29,6 +29,7 @@ SWEPT = "swept"
 ADVISER_ADDED = "adviser_added"
 ROLE_CHANGED = "role_changed"
 ADVISER_REMOVED = "adviser_removed"
+ADVISER_DEACTIVATED = "adviser_deactivated"  # the command line
 
 ACTION_TEXT = {
     TRANSCRIPT_OPENED: "Opened the transcript",
@@ -38,6 +39,7 @@ ACTION_TEXT = {
     ADVISER_ADDED: "Added an adviser",
     ROLE_CHANGED: "Changed an adviser's role",
     ADVISER_REMOVED: "Removed an adviser",
+    ADVISER_DEACTIVATED: "Deactivated an adviser",
 }
 
 

@@ -136,7 +136,7 @@ def reply(page: Page, cid: str, text: str) -> None:
 
 
 def resolve(page: Page, stack: E2EStack, cid: str, outcome: str) -> None:
-    page.get_by_label("Outcome").select_option(outcome)
+    page.locator("#status-panel").get_by_label("Outcome").select_option(outcome)
     page.get_by_role("button", name="Resolve").click()
     page.wait_for_url(stack.console_url + "/?notice=resolved")
     expect(page.locator(f'li.card[data-conversation="{cid}"]')).to_have_count(0)
