@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -96,6 +97,20 @@ class DeliveryError(Exception):
         self.retry_after, self.permanent = retry_after, permanent
 
 
+@dataclass(frozen=True)
+class SendProgress:
+    """How far an earlier attempt got with one outgoing message, and how to
+    record each part the channel accepts (the delivery worker writes it)."""
+
+    parts_sent: int = 0
+    record: Callable[[int], Awaitable[None]] | None = None
+
+    async def sent(self, parts: int) -> None:
+        """Record that the first ``parts`` parts were accepted."""
+        if self.record is not None:
+            await self.record(parts)
+
+
 class Channel(Protocol):
     """What the delivery worker needs from a channel to reach the person."""
 
@@ -106,6 +121,15 @@ class Channel(Protocol):
         """False while the channel is still starting: the worker waits."""
         ...
 
-    async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
-        """Send one stored outgoing message (its view); raise DeliveryError."""
+    async def send(
+        self,
+        conversation: ConversationRef,
+        view: dict[str, Any],
+        progress: SendProgress | None = None,
+    ) -> None:
+        """Send one stored outgoing message (its view); raise DeliveryError.
+
+        A channel that sends a message in parts skips ``progress.parts_sent``
+        and reports each part it sends, so a retry never repeats one.
+        """
         ...
