@@ -1,7 +1,7 @@
 """Run in the Rasa environment by test_tracker_store.py: prints one JSON report.
 
     .venv-rasa/bin/python tests/rasa_addons/tracker_store_probe.py DB_FILE save|load
-    .venv-rasa/bin/python tests/rasa_addons/tracker_store_probe.py DB_URL sessions[:rasa]
+    .venv-rasa/bin/python tests/rasa_addons/tracker_store_probe.py URL sessions[:rasa]
 
 `save` writes a conversation through FrontDoorSQLTrackerStore and reports the
 SQLite settings of the store's connection; `load` (a new process, as after a
