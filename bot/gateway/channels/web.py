@@ -31,6 +31,7 @@ from bot.gateway.channels.base import (
     SendProgress,
     clean_text,
     json_object,
+    read_body,
 )
 from bot.gateway.events import message_view
 from bot.gateway.pipeline import Pipeline, UnknownConversation
@@ -137,14 +138,10 @@ class WidgetApi:
 
     async def _json(self, request: Request) -> dict[str, Any] | None:
         check_widget_request(request, self.settings)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise _TooLarge
-            chunks.append(chunk)
-        return json_object(b"".join(chunks))
+        body = await read_body(request, MAX_BODY)
+        if body is None:
+            raise _TooLarge
+        return json_object(body)
 
     async def _conversation_body(
         self, request: Request, cid: str
