@@ -388,6 +388,31 @@ def _scope_text(organisations: list[str], role: str | None) -> str:
     return f"{role or 'adviser'} of {', '.join(organisations)}"
 
 
+def _audit_team(
+    session: Any,
+    action: str,
+    adviser_id: int,
+    detail: str,
+    only: list[str | None] | None = None,
+) -> None:
+    """Audit a change to an adviser from the command line, once per organisation
+    (so each organisation's admins read it): "<detail> <role>"."""
+    from bot.db.repositories import access
+    from bot.privacy import audit
+
+    for m in access.memberships_of(session, adviser_id=adviser_id):
+        if only is not None and m.organisation_id not in only:
+            continue
+        text = detail if action == audit.ADVISER_DEACTIVATED else f"{detail} {m.role}"
+        audit.record(
+            session,
+            action=action,
+            actor=audit.cli_actor(),
+            organisation_id=m.organisation_id,
+            detail=f"{text} (command line)",
+        )
+
+
 @advisers_app.command("add")
 @friendly_errors
 def advisers_add(
@@ -417,6 +442,7 @@ def advisers_add(
     from bot.db.models import AdviserRole
     from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
+    from bot.privacy import audit
 
     username = username.strip().lower()
     if not username or len(username) > 80 or not username.isprintable():
@@ -447,7 +473,7 @@ def advisers_add(
         )
         raise typer.Exit(2) from None
     with session_scope(url) as session:
-        console_repo.create_adviser(
+        adviser = console_repo.create_adviser(
             session,
             username=username,
             display_name=name.strip(),
@@ -456,6 +482,7 @@ def advisers_add(
             role=AdviserRole(role) if role else None,
             languages=",".join(dict.fromkeys(skills)),
         )
+        _audit_team(session, audit.ADVISER_ADDED, adviser.id, f"{username} as")
     console.print(
         f"adviser {username!r} added ({_scope_text(organisations, role)}); "
         "they can sign in at /console/login"
@@ -476,6 +503,7 @@ def advisers_grant(
     from bot.db.repositories import access
     from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
+    from bot.privacy import audit
 
     with session_scope(get_settings().database_url) as session:
         adviser = console_repo.find_adviser(session, username=username.strip().lower())
@@ -491,6 +519,9 @@ def advisers_grant(
                 organisation_id=org,
                 role=AdviserRole(checked or "adviser"),
             )
+        _audit_team(
+            session, audit.ROLE_CHANGED, adviser.id, f"{adviser.username} now", targets
+        )
     console.print(f"adviser {username!r}: {_scope_text(organisations, checked)}")
 
 
@@ -525,11 +556,17 @@ def advisers_deactivate(username: str) -> None:
     """Stop an adviser signing in and end their console sessions."""
     from bot.db.repositories import advisers as console_repo
     from bot.db.session import session_scope
+    from bot.privacy import audit
 
     with session_scope(get_settings().database_url) as session:
         found = console_repo.deactivate_adviser(
             session, username=username.strip().lower()
         )
+        adviser = console_repo.find_adviser(session, username=username.strip().lower())
+        if found and adviser is not None:
+            _audit_team(
+                session, audit.ADVISER_DEACTIVATED, adviser.id, adviser.username
+            )
     if not found:
         err.print(f"error: no adviser called {username!r}.")
         raise typer.Exit(1)

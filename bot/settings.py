@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     telegram_reorder_window_s: float = 0.2
     # The short privacy notice sent before a Telegram conversation's first reply.
     telegram_privacy_notice: bool = True
+    # A message the delivery worker took is due again after this if the worker
+    # died while sending it (another worker then sends what is left of it).
+    outbox_send_lease_s: float = Field(default=60.0, gt=0)
 
     adviser_hours: str = "Mon-Fri 09:00-17:00"
     adviser_timezone: str = "Europe/London"

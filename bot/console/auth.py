@@ -262,8 +262,15 @@ def deny(request: Request) -> Response:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def guard(*, login: bool = True) -> Callable[[Endpoint], Endpoint]:
-    """Wrap an endpoint: require a signed-in adviser and, on POST, a CSRF check."""
+def guard(
+    *, login: bool = True, before_new_password: bool = False
+) -> Callable[[Endpoint], Endpoint]:
+    """Wrap an endpoint: require a signed-in adviser and, on POST, a CSRF check.
+
+    An adviser still on the initial password an admin was shown reaches only
+    the endpoints marked ``before_new_password`` (choosing a new one, signing
+    out) until they have chosen their own.
+    """
 
     def decorate(func: Endpoint) -> Endpoint:
         @functools.wraps(func)
@@ -271,6 +278,14 @@ def guard(*, login: bool = True) -> Callable[[Endpoint], Endpoint]:
             session = await current_session(request)
             if login and (session is None or session.adviser is None):
                 return deny(request)
+            if (
+                login
+                and not before_new_password
+                and session is not None
+                and session.adviser is not None
+                and session.adviser.must_change_password
+            ):
+                return _new_password_first(request)
             if request.method not in SAFE_METHODS:
                 problem = await csrf.problem(request, session)
                 if problem:
@@ -290,6 +305,16 @@ def guard(*, login: bool = True) -> Callable[[Endpoint], Endpoint]:
         return endpoint
 
     return decorate
+
+
+def _new_password_first(request: Request) -> Response:
+    """Send an adviser on an initial password to choose their own."""
+    if request.method in ("GET", "HEAD") and wants_html(request):
+        return RedirectResponse(base_path(request) + "/password", status_code=303)
+    return PlainTextResponse(
+        "Choose your own password first (the console's Password page).",
+        status_code=403,
+    )
 
 
 async def _may_see(request: Request, conversation_id: str) -> bool:
@@ -406,6 +431,7 @@ def attempt_login(
     if old_session_id:
         repo.delete_session(session, session_id=old_session_id)
     repo.purge_expired(session, now=now, failures_before=since)
+    adviser.last_sign_in_at = now  # shown to their organisation's admins
     fresh = new_session(session, adviser_id=adviser.id, ttl=IDLE_TTL)
     fresh.adviser = adviser
     return LoginResult("ok", fresh)

@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import live, reports
+from bot.console import account, live, reports, team
 from bot.console.audit import audit_page
 from bot.console.auth import (
     adviser_of,
@@ -147,7 +147,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@guard()
+@guard(before_new_password=True)
 async def logout(request: Request) -> Response:
     """End the session on the server and drop the cookie."""
     session = await current_session(request)
@@ -300,6 +300,8 @@ def console_routes() -> list[BaseRoute]:
         ),
         *directory_routes(),
         *reports.ROUTES,
+        *team.ROUTES,
+        *account.ROUTES,
     ]
     # The body limit sits inside the headers wrapper, so a 413 carries them too.
     limited = [*headers, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)]

@@ -44,6 +44,10 @@ NOTICES = {
     "saved_reply": "Your saved reply is stored.",
     "saved_reply_deleted": "The saved reply is deleted.",
     "emailed": "Your email is on its way: the transcript shows when it is sent.",
+    "adviser_added": "The adviser is added to the organisation.",
+    "role_changed": "The adviser's role is changed.",
+    "adviser_removed": "The adviser is removed from the organisation.",
+    "password_changed": "Your new password is saved.",
 }
 
 STATUS_TEXT = {

@@ -223,6 +223,12 @@ class Adviser(Base):
     languages: Mapped[str] = mapped_column(
         String(40), default="en", server_default="en"
     )
+    # issue 13: shown to their organisation's admins in the console
+    last_sign_in_at: Mapped[datetime | None]
+    # issue 13: an initial password an admin was shown once; changed at sign-in
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class Conversation(Base):
@@ -352,6 +358,8 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+    # parts of a long message the channel accepted (a retry sends the rest)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
@@ -479,6 +487,9 @@ class AuditEntry(Base):
         Integer, default=0, server_default="0"
     )
     detail: Mapped[str | None] = mapped_column(String(200))
+    # issue 13: the organisation an adviser change was made in (no foreign key:
+    # the entry outlives a directory re-import)
+    organisation_id: Mapped[str | None] = mapped_column(String(64))
 
 
 
@@ -671,6 +682,8 @@ class TelegramMessage(Base):
     mime_type: Mapped[str | None] = mapped_column(String(100))
     file_size: Mapped[int | None] = mapped_column(BigInteger)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # when the channel finished answering the update (later ones wait for it)
+    handled_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_telegram_messages_chat", "chat_id", "tg_message_id"),

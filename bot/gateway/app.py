@@ -226,4 +226,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.telegram = telegram
     app.state.health = health.Parts(settings, rasa, telegram_starter)
     app.state.bridge = bridge
+    app.state.retention = retention
     return app

@@ -8,6 +8,10 @@ wins), or failed once retries are used up or the channel refuses for good. A
 later message never overtakes a pending one of the same conversation; a failed
 one waits for an adviser's retry and holds nothing up.
 
+A message a channel sends in parts (Telegram's 4,096 characters) has the parts
+it already sent recorded on its row, part by part (``record_parts``), so a
+retry, by this worker or another after a crash, sends only the rest, in order.
+
 It also runs the sweeper: a person's message stored but never answered (the
 gateway crashed mid-turn) is finished by ``Pipeline.finish``.
 """
@@ -30,7 +34,7 @@ from bot.conversations import service
 from bot.db.base import utcnow
 from bot.db.models import Conversation, Message, Outbox, OutboxState
 from bot.gateway import hub
-from bot.gateway.channels.base import DeliveryError
+from bot.gateway.channels.base import DeliveryError, SendProgress
 from bot.gateway.events import message_view
 from bot.gateway.turns import ref
 
@@ -71,6 +75,7 @@ class Due:
     view: dict[str, Any]
     conversation: Any  # ConversationRef
     channel: str = ""  # the row's own channel ("email"), else the conversation's
+    parts_sent: int = 0  # parts an earlier attempt got through
 
 
 def due_conversations(session: Session, *, now: datetime, limit: int) -> list[str]:
@@ -114,6 +119,7 @@ def next_due(session: Session, *, conversation_id: str) -> Due | None:
         message_view(message),
         ref(conversation),
         row.channel,
+        row.parts_sent,
     )
 
 
@@ -136,6 +142,15 @@ def record_delivered(session: Session, *, outbox_id: int, message_id: int) -> No
     )
     session.execute(
         update(Message).where(Message.id == message_id).values(delivered_at=now)
+    )
+
+
+def record_parts(session: Session, *, outbox_id: int, parts: int) -> None:
+    """Record that the channel accepted the first ``parts`` parts of a row."""
+    session.execute(
+        update(Outbox)
+        .where(Outbox.id == outbox_id, Outbox.parts_sent < parts)
+        .values(parts_sent=parts)
     )
 
 
@@ -312,7 +327,7 @@ class DeliveryWorker:
         try:
             if channel is None:
                 raise DeliveryError(f"no {via} channel", permanent=True)
-            await channel.send(conv, row.view)
+            await channel.send(conv, row.view, self._progress(row))
         except DeliveryError as exc:
             give_up = exc.permanent or attempts >= self.policy.fail_after
             delay = self.policy.delay(attempts, exc.retry_after)
@@ -344,6 +359,16 @@ class DeliveryWorker:
         )
         self._announce(conv.id, row.view["id"])
         return True
+
+    def _progress(self, row: Due) -> SendProgress:
+        """Where a row's earlier attempts got to, and a recorder for each part."""
+
+        async def record(parts: int) -> None:
+            await self.pipeline.in_db(
+                lambda s: record_parts(s, outbox_id=row.outbox_id, parts=parts)
+            )
+
+        return SendProgress(row.parts_sent, record)
 
     @staticmethod
     def _announce(conversation_id: str, message_id: int) -> None:
@@ -401,6 +426,8 @@ async def start_worker(
     """
     if pipeline.delivery is not None:
         return pipeline.delivery  # type: ignore[no-any-return]
+    if policy is None:
+        policy = OutboxPolicy(send_lease_s=pipeline.settings.outbox_send_lease_s)
     worker = DeliveryWorker(pipeline, policy)
     pipeline.delivery = worker
     await worker.start()

@@ -2,7 +2,9 @@
 
 An entry says who (an adviser's username, or ``cli:<login>`` for the command
 line), when, what (``transcript_opened``, ``exported``, ``erased``, ``swept``)
-and which conversation, never what the conversation said. Admins read the
+and which conversation, never what the conversation said; an admin's changes
+to their organisation's advisers (``adviser_added``, ``role_changed``,
+``adviser_removed``) say which organisation and whom. Admins read the
 entries about their organisations' conversations and advisers in the console
 (``/console/audit``); a national role reads them all.
 """
@@ -23,12 +25,21 @@ TRANSCRIPT_OPENED = "transcript_opened"
 EXPORTED = "exported"
 ERASED = "erased"
 SWEPT = "swept"
+# issue 13: an admin's changes to their organisation's advisers (console)
+ADVISER_ADDED = "adviser_added"
+ROLE_CHANGED = "role_changed"
+ADVISER_REMOVED = "adviser_removed"
+ADVISER_DEACTIVATED = "adviser_deactivated"  # the command line
 
 ACTION_TEXT = {
     TRANSCRIPT_OPENED: "Opened the transcript",
     EXPORTED: "Exported what is held",
     ERASED: "Erased on request",
     SWEPT: "Retention sweep",
+    ADVISER_ADDED: "Added an adviser",
+    ROLE_CHANGED: "Changed an adviser's role",
+    ADVISER_REMOVED: "Removed an adviser",
+    ADVISER_DEACTIVATED: "Deactivated an adviser",
 }
 
 
@@ -51,6 +62,7 @@ def record(
     conversations: int = 0,
     detail: str | None = None,
     at: datetime | None = None,
+    organisation_id: str | None = None,
 ) -> AuditEntry:
     """Add one audit entry (flushed, committed with the caller's transaction)."""
     entry = AuditEntry(
@@ -60,6 +72,7 @@ def record(
         conversation_id=conversation_id,
         conversations=conversations,
         detail=detail[:200] if detail else None,
+        organisation_id=organisation_id,
     )
     if at is not None:
         entry.at = at
@@ -79,6 +92,7 @@ class AuditLine:
     conversation_id: str | None
     conversations: int
     detail: str | None
+    organisation_id: str | None = None
 
 
 def entries_for(
@@ -105,6 +119,7 @@ def entries_for(
                 AuditEntry.adviser_id.in_(
                     select(Adviser.id).where(access.advisers_managed_by(scope))
                 ),
+                AuditEntry.organisation_id.in_(sorted(scope.admin_of)),
             )
         )
     rows = session.scalars(
@@ -119,6 +134,7 @@ def entries_for(
             conversation_id=r.conversation_id,
             conversations=r.conversations,
             detail=r.detail,
+            organisation_id=r.organisation_id,
         )
         for r in rows
     ]

@@ -1,6 +1,7 @@
 """The adviser's desk in a real browser: the brief and waiting bands on the queue,
 the opt-in sound and desktop alert for a new urgent conversation, the searchable
-organisation filter, j/k/e/?/Ctrl+Enter, the "/" saved replies, correcting the
+organisation filter, j/k/?/Ctrl+Enter, e (asking first: Escape keeps, Enter
+resolves), the "/" saved replies, correcting the
 topic and place, search, and the queue on a phone (axe-clean throughout).
 
 UPDATE_SCREENSHOTS=1 writes the screenshots to docs/screenshots/; otherwise they
@@ -57,9 +58,11 @@ window.Notification = FakeNotification;
 """
 
 
-async def _shot(page: Page, name: str, tmp_path: Path) -> None:
+async def _shot(
+    page: Page, name: str, tmp_path: Path, *, full_page: bool = True
+) -> None:
     target = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    await page.screenshot(path=str(target / name), full_page=True)
+    await page.screenshot(path=str(target / name), full_page=full_page)
 
 
 async def _axe(page: Page, name: str) -> None:
@@ -279,10 +282,34 @@ async def test_desk_flow_on_a_desktop(
             == "For hall repairs, start with the local community foundation."
         )
 
-    # e goes to Resolve (the outcome chosen first), Enter resolves
+    # an "e" typed in the reply box is a letter, not a shortcut
+    await box.click()
+    await page.keyboard.type("e")
+    assert await box.input_value() == "e"
+    confirm = page.get_by_role("dialog", name="Resolve this conversation?")
+    assert not await confirm.is_visible()
+    await box.fill("")
+
+    # e asks first; Escape goes back and nothing changes
     await page.locator("h1").click()
     await page.keyboard.press("e")
+    assert await confirm.is_visible()
     assert await page.evaluate("document.activeElement.textContent") == "Resolve"
+    await _axe(page, "resolve confirmation")
+    # the window only: a modal dialog's backdrop covers the viewport
+    await _shot(page, "console-resolve-confirm.png", tmp_path, full_page=False)
+    await page.keyboard.press("j")  # no shortcut behind the dialog
+    assert await confirm.is_visible()
+    await page.keyboard.press("Escape")
+    assert not await confirm.is_visible()
+    await _until(
+        page,
+        "() => document.getElementById('live-status').textContent.includes("
+        "'Not resolved.')",
+    )
+    with session_scope(db_url) as s:
+        kept = s.get(Conversation, seeded["long"])
+        assert kept is not None and kept.status is ConversationStatus.ASSIGNED
 
     # correct the topic and the place
     await page.locator("details.correct summary").click()
@@ -293,6 +320,23 @@ async def test_desk_flow_on_a_desktop(
     with session_scope(db_url) as s:
         corrected = s.get(Conversation, seeded["long"])
         assert corrected is not None and corrected.lad_code == "E07000002"
+
+    # e, then another outcome from the keyboard, then Enter resolves
+    await page.locator("h1").click()
+    await page.keyboard.press("e")
+    assert await confirm.is_visible()
+    await page.keyboard.press("Shift+Tab")
+    assert await page.evaluate("document.activeElement.id") == (
+        "resolve-confirm-outcome"
+    )
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/?notice=resolved")
+    with session_scope(db_url) as s:
+        resolved = s.get(Conversation, seeded["long"])
+        assert resolved is not None
+        assert resolved.status is ConversationStatus.RESOLVED
+        assert resolved.outcome == "referred_to_lio"
 
     # search finds the resolved conversation from a month ago
     await page.get_by_role("link", name="Search").click()

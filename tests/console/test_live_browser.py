@@ -72,10 +72,12 @@ async def test_an_outcome_being_chosen_survives_a_live_refresh(
     await _sign_in(page, server)
     await page.goto(f"{server}/console/conversations/{cid}")
     await _subscribed(hub.conversation_topic(cid))
-    await page.get_by_label("Outcome").select_option("referred_to_lio")
+    # the status panel's (the resolve confirmation has an Outcome of its own)
+    outcome = page.locator("#status-panel").get_by_label("Outcome")
+    await outcome.select_option("referred_to_lio")
     async with page.expect_response(lambda r: r.url.endswith(f"{cid}/panel")):
         hub.publish(hub.conversation_topic(cid), status_event(cid, "assigned"))
-    await expect(page.get_by_label("Outcome")).to_have_value("referred_to_lio")
+    await expect(outcome).to_have_value("referred_to_lio")
     await page.get_by_role("button", name="Resolve").click()
     await page.wait_for_url(f"{server}/console/?notice=resolved")
     with session_scope(db_url) as s:

@@ -282,3 +282,21 @@ def test_cli_adds_advisers_with_organisations_and_roles(
         scope = access.scope_for(s, bea)
         assert scope.admin_of == {"lio900", "lio901"} and not scope.everything
         assert access.scope_for(s, nia).everything
+    # every change is in the audit log, once per organisation, for its admins
+    gone = runner.invoke(cli_app, ["advisers", "deactivate", "bea"])
+    assert gone.exit_code == 0, gone.output
+    with session_scope(db_url) as s:
+        from bot.db.models import AuditEntry
+
+        entries = [
+            (e.action, e.organisation_id, e.detail, e.actor.startswith("cli:"))
+            for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
+    assert entries == [
+        ("adviser_added", "lio900", "bea as admin (command line)", True),
+        ("adviser_added", "lio901", "bea as admin (command line)", True),
+        ("adviser_added", None, "nia as national (command line)", True),
+        ("role_changed", "lio002", "nia now adviser (command line)", True),
+        ("adviser_deactivated", "lio900", "bea (command line)", True),
+        ("adviser_deactivated", "lio901", "bea (command line)", True),
+    ]

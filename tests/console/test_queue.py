@@ -111,3 +111,27 @@ def test_repository_queue_on_an_empty_database(db_url: str) -> None:
     with session_scope(db_url) as s:
         assert repo.list_queue(s) == []
         assert repo.filter_choices(s).organisations == []
+
+
+async def test_conversations_the_retention_sweep_anonymised_leave_the_queue(
+    adviser: Adviser, db_url: str, directory: dict[str, str]
+) -> None:
+    """An old hand-over nobody answered keeps its status for the reports once the
+    sweep anonymised it, but has nothing left to answer: off the queue and off
+    the adviser's own list (issue 13)."""
+    from bot.privacy.erasure import anonymise_conversations
+
+    swept_waiting = make_conversation(db_url, waited_minutes=300 * 24 * 60)
+    swept_mine = make_conversation(
+        db_url, status=ConversationStatus.ASSIGNED, assignee_id=adviser.id
+    )
+    waiting = make_conversation(db_url)
+    with session_scope(db_url) as s:
+        anonymise_conversations(s, [swept_waiting, swept_mine], by="retention sweep")
+    html = (await adviser.client.get("/console/")).text
+    assert swept_waiting not in html and swept_mine not in html
+    assert waiting in html
+    with session_scope(db_url) as s:
+        assert [i.id for i in repo.list_queue(s)] == [waiting]
+        assert repo.count_queue(s) == 1
+        assert repo.list_assigned(s, adviser_id=adviser.id) == []

@@ -15,7 +15,13 @@ from bot.console.headers import CONTENT_SECURITY_POLICY
 from bot.console.routes import console_routes
 from bot.db.models import Conversation, ConversationStatus, Message, MessageType
 from bot.db.session import session_scope
-from tests.console.conftest import BASE, Adviser, csrf_from, make_conversation
+from tests.console.conftest import (
+    BASE,
+    Adviser,
+    csrf_from,
+    make_conversation,
+    post_login,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +50,7 @@ POST_CASES = [c for c in CASES if c[1] == "POST"]
 def _path(template: str, conversation_id: str) -> str:
     path = template.replace("{conversation_id:str}", conversation_id)
     path = path.replace("{message_id:str}", "1").replace("{reply_id:str}", "1")
+    path = path.replace("{adviser_id:str}", "1")
     return "/console" + path.replace("{path:path}", "no/such/page")
 
 
@@ -83,6 +90,13 @@ def test_the_table_covers_every_route() -> None:
         "console_saved_replies",
         "console_add_saved_reply",
         "console_delete_saved_reply",
+        # issue 13: admins manage their organisation's advisers; own password
+        "console_advisers",
+        "console_add_adviser",
+        "console_adviser_role",
+        "console_remove_adviser",
+        "console_password_page",
+        "console_change_password",
     } <= names
     # the only routes open without signing in are the login page and its form
     open_routes = {
@@ -228,20 +242,12 @@ async def test_login_form_needs_the_csrf_token_and_our_origin(
         assert r.status_code == 403, what
     # a login POST without ever having loaded the form has no session: refused
     async with httpx.AsyncClient(transport=client._transport, base_url=BASE) as fresh:
-        r = await fresh.post(
-            "/console/login",
-            data={"username": "alex", "password": PASSWORD, "csrf_token": token},
-            headers={"Origin": BASE},
-        )
+        r = await post_login(fresh, token)
         assert r.status_code == 403
     # the CSRF token of one session does not work with another session
     async with httpx.AsyncClient(transport=client._transport, base_url=BASE) as other:
         await other.get("/console/login")
-        r = await other.post(
-            "/console/login",
-            data={"username": "alex", "password": PASSWORD, "csrf_token": token},
-            headers={"Origin": BASE},
-        )
+        r = await post_login(other, token)
         assert r.status_code == 403
 
 
@@ -355,3 +361,102 @@ async def test_every_conversation_route_is_404_for_another_organisation(
         assert s.scalar(count.where(Message.conversation_id == conversation_id)) == 3
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == 0
     assert fake_resume == []
+
+
+TEAM_CASES = [c for c in CASES if c[2].startswith("/advisers")]
+
+
+def test_every_adviser_management_route_is_in_the_table() -> None:
+    assert sorted(name for name, _, _ in TEAM_CASES) == [
+        "console_add_adviser",
+        "console_adviser_role",
+        "console_advisers",
+        "console_remove_adviser",
+    ]
+
+
+@pytest.mark.parametrize(("name", "method", "template"), TEAM_CASES)
+async def test_every_adviser_route_is_scoped_to_the_admins_organisations(
+    app: object,
+    db_url: str,
+    directory: dict[str, str],
+    name: str,
+    method: str,
+    template: str,
+) -> None:
+    """An admin of lio901 gets 404 for lio900's adviser and cannot grant a role
+    in lio900, whatever the form says; a plain adviser gets 403; nothing changes
+    and nothing is audited."""
+    from bot.db.models import Adviser as AdviserRow
+    from bot.db.models import AdviserMembership, AdviserRole, AuditEntry
+    from bot.db.repositories import access
+    from tests.console.conftest import make_adviser, sign_in
+
+    target = make_adviser(db_url, "tess", name="Tess Target", organisation_id="lio900")
+    make_adviser(db_url, "wyn", name="Wyn Admin", organisation_id="lio901")
+    make_adviser(db_url, "pat", name="Pat Plain", organisation_id="lio901")
+    with session_scope(db_url) as s:
+        wyn = s.scalar(select(AdviserRow.id).where(AdviserRow.username == "wyn"))
+        assert wyn is not None
+        access.add_membership(
+            s, adviser_id=wyn, organisation_id="lio901", role=AdviserRole.ADMIN
+        )
+
+    def memberships() -> list[tuple[int, str | None, AdviserRole]]:
+        with session_scope(db_url) as s:
+            return sorted(
+                s.execute(
+                    select(
+                        AdviserMembership.adviser_id,
+                        AdviserMembership.organisation_id,
+                        AdviserMembership.role,
+                    )
+                ).tuples()
+            )
+
+    before = memberships()
+    path = "/console" + template.replace("{adviser_id:str}", str(target))
+    for username, expected in (("wyn", 404), ("pat", 403)):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+            base_url=BASE,
+        ) as c:
+            csrf = await sign_in(c, username)
+            for organisation in ("lio900", "lio901", "", "no-such-org"):
+                if (username, organisation, name) == (
+                    "wyn",
+                    "lio901",
+                    "console_add_adviser",
+                ):
+                    continue  # into wyn's own organisation is allowed (test_team)
+                fields = {
+                    "csrf_token": csrf,
+                    "organisation": organisation,
+                    "role": "admin",
+                    "username": "tess",  # an existing account, into lio900
+                    "name": "Tess Target",
+                }
+                response = await c.request(
+                    method,
+                    path,
+                    headers={"Origin": BASE, "Accept": "text/html"},
+                    data=fields if method == "POST" else None,
+                )
+                _check_headers(response)
+                if method == "GET":
+                    if username == "pat":
+                        assert response.status_code == 403
+                    else:  # the list: lio901's advisers only
+                        assert response.status_code == 200
+                        assert "Wyn Admin" in response.text
+                        assert "Tess Target" not in response.text
+                    break
+                assert response.status_code == expected, (
+                    name,
+                    username,
+                    organisation,
+                    response.status_code,
+                )
+    assert memberships() == before
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) == 0

@@ -113,3 +113,49 @@ def test_0300_marks_old_messages_answered_and_adds_the_outbox(
     assert "outbox" not in table_names(empty_db_url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM messages")).scalar_one() == 2
+
+
+def test_1200_counts_parts_and_takes_old_telegram_updates_as_answered(
+    empty_db_url: str,
+) -> None:
+    upgrade(empty_db_url, "1100")
+    engine = get_engine(empty_db_url)
+    when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO conversations (id, channel, status, created_at, "
+                "updated_at) VALUES ('c-tg', 'telegram', 'bot', :now, :now)"
+            ),
+            {"now": when},
+        )
+        message_id = conn.execute(
+            text(
+                "INSERT INTO messages (conversation_id, message_type, sender, "
+                "content, channel, created_at) VALUES ('c-tg', 'incoming', "
+                "'person', 'hello', 'telegram', :now) RETURNING id"
+            ),
+            {"now": when},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO telegram_messages (message_id, update_id, chat_id, "
+                "kind, edited, details) VALUES (:id, 7, '42', 'text', false, '{}')"
+            ),
+            {"id": message_id},
+        )
+    upgrade(empty_db_url)
+    with engine.connect() as conn:
+        # an update stored before was answered then: later ones never wait for it
+        handled = conn.execute(text("SELECT handled_at FROM telegram_messages"))
+        assert handled.scalar_one() is not None
+    outbox = {c["name"]: c for c in inspect(engine).get_columns("outbox")}
+    assert not outbox["parts_sent"]["nullable"]
+    downgrade(empty_db_url, "1100")
+    with engine.connect() as conn:
+        assert conn.execute(
+            text("SELECT count(*) FROM telegram_messages")
+        ).scalar_one() == 1
+    assert "parts_sent" not in {
+        c["name"] for c in inspect(engine).get_columns("outbox")
+    }

@@ -188,13 +188,21 @@ async def test_a_429_waits_for_retry_after_through_the_outbox(
         await deliver_to_person(cid, text="two", sender="bot")
         await until(lambda: [c for c in api.calls if c.answered == 429], what="a 429")
         refused_at = datetime.now().astimezone()
-        with session_scope(h.settings.database_url) as s:
-            row = s.scalars(
-                select(Outbox).where(Outbox.state == OutboxState.PENDING)
-            ).first()
-            assert row is not None and row.attempts == 1
-            # Due again after Telegram's retry_after, not retried at once.
-            assert (row.next_attempt_at - refused_at).total_seconds() > 0.5
+
+        def refusal_recorded() -> Outbox | None:
+            with session_scope(h.settings.database_url) as s:
+                row = s.scalars(
+                    select(Outbox).where(Outbox.state == OutboxState.PENDING)
+                ).first()
+                if row is not None and row.attempts == 1:
+                    s.expunge(row)
+                    return row
+                return None
+
+        # the gateway records the 429 a moment after the fake answered it
+        row = await until(refusal_recorded, what="the 429 recorded")
+        # Due again after Telegram's retry_after, not retried at once.
+        assert (row.next_attempt_at - refused_at).total_seconds() > 0.5
         await api.wait_for("sendMessage", 2, timeout=10)
         assert api.sent_texts(CHAT) == ["Echo: one", "two"]
         assert len([c for c in api.calls if c.method == "sendMessage"]) == 3

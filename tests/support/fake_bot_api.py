@@ -12,6 +12,10 @@ or one that changes nothing, and messages to one chat faster than its flood
 limit (a bucket of ``chat_burst`` messages refilled one per ``chat_interval_s``)
 with 429 ``retry_after``. Tests that pace faster than real time scale the
 limit down with them.
+
+``hold_after`` keeps a sendMessage in flight (to kill its sender mid-reply):
+past that many accepted sends, a call waits for ``release_held()`` and then
+fails with 502, as a connection cut before Telegram had the message would.
 """
 
 from __future__ import annotations
@@ -109,6 +113,9 @@ class FakeBotApi:
     left: list[int] = field(default_factory=list)
     # when each accepted flood-counted call to a chat was made (monotonic)
     sends: dict[int, list[float]] = field(default_factory=dict)
+    hold_after: int | None = None
+    held: int = 0  # sendMessage calls waiting in flight
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     _buckets: dict[int, tuple[float, float]] = field(default_factory=dict)
     _message_ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(1)
@@ -120,6 +127,11 @@ class FakeBotApi:
     def answer_429(self, method: str, times: int) -> None:
         """Answer the next ``times`` calls of ``method`` with 429 retry_after 1."""
         self.too_many[method] = times
+
+    def release_held(self) -> None:
+        """Let the held sendMessage calls end (with 502) and hold no more."""
+        self.hold_after = None
+        self._released.set()
 
     def called(self, method: str, *, ok_only: bool = True) -> list[dict[str, Any]]:
         """Return the parameters of every call of ``method`` (answered 200)."""
@@ -419,6 +431,17 @@ class FakeBotApi:
                         "description": "Forbidden: bot was blocked by the user",
                     },
                     403,
+                )
+            if (
+                method == "sendMessage"
+                and self.hold_after is not None
+                and len(self.called("sendMessage")) >= self.hold_after
+            ):
+                self.held += 1
+                await self._released.wait()
+                self.calls.append(Call(method, params, 502))
+                return JSONResponse(
+                    {"ok": False, "error_code": 502, "description": "Bad Gateway"}, 502
                 )
             if self.too_many.get(method, 0) > 0:
                 self.too_many[method] -= 1

@@ -438,13 +438,67 @@
     });
   }
 
-  /* Keyboard shortcuts (listed on "?"): j/k move through the cards, e goes to
-   * Resolve, r to the reply box, Ctrl+Enter sends. Letters are ignored while
-   * typing in a field. */
+  /* "e" asks before it resolves, in a modal dialog: resolving tells the person
+   * at once (the closing line and the rating question leave through the outbox),
+   * so it could not be undone. Enter (on Resolve or the outcome) resolves with
+   * the outcome shown, Escape or Cancel goes back to where the adviser was.
+   * Returns the function that opens it, or null on pages without it. */
+  function setupResolveConfirm() {
+    var dialog = document.getElementById("resolve-confirm");
+    if (!dialog || !dialog.showModal) { return null; }
+    var choice = document.getElementById("resolve-confirm-outcome");
+    var acceptButton = dialog.querySelector("[data-resolve-accept]");
+    var opener = null;
+    var accepted = false;
+
+    function resolveForm() {
+      return document.querySelector('#status-panel form[action$="/resolve"]');
+    }
+    function accept() {
+      var form = resolveForm();
+      accepted = true;
+      dialog.close();
+      if (!form) {
+        announce("This conversation can no longer be resolved here: see its status.");
+        return;
+      }
+      form.querySelector("#outcome").value = choice.value;
+      announce("Resolving the conversation.");
+      if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+    }
+    acceptButton.addEventListener("click", accept);
+    dialog.querySelector("[data-resolve-cancel]").addEventListener("click", function () { dialog.close(); });
+    dialog.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.ctrlKey || event.metaKey || event.altKey) { return; }
+      if (event.target.hasAttribute("data-resolve-cancel")) { return; }
+      event.preventDefault();
+      accept();
+    });
+    dialog.addEventListener("close", function () {
+      if (accepted) { return; }
+      announce("Not resolved.");
+      if (opener && opener.focus && document.contains(opener)) { opener.focus(); }
+    });
+    return function open() {
+      var form = resolveForm();
+      if (!form) { return false; }
+      opener = document.activeElement;
+      accepted = false;
+      choice.value = form.querySelector("#outcome").value;
+      dialog.showModal();
+      acceptButton.focus();
+      return true;
+    };
+  }
+
+  /* Keyboard shortcuts (listed on "?"): j/k move through the cards, e resolves
+   * (after asking), r goes to the reply box, Ctrl+Enter sends. Letters are
+   * ignored while typing in a field or while a dialog is open. */
   function setupShortcuts() {
     var help = document.getElementById("shortcuts");
     if (!help) { return; }
     var opener = null;
+    var confirmResolve = setupResolveConfirm();
 
     function toggleHelp(show) {
       if (show) {
@@ -493,18 +547,17 @@
         return;
       }
       if (event.key === "Escape" && !help.hidden) { toggleHelp(false); return; }
+      if (document.querySelector("dialog[open]")) { return; }
       if (event.ctrlKey || event.metaKey || event.altKey || typing(el)) { return; }
       if (event.key === "?") { event.preventDefault(); toggleHelp(help.hidden); return; }
       if (!help.hidden) { return; }
       if (event.key === "j" || event.key === "k") {
         event.preventDefault();
         moveCard(event.key === "j" ? 1 : -1);
-      } else if (event.key === "e") {
-        var resolve = document.querySelector('#status-panel form[action$="/resolve"] button');
-        if (resolve) {
-          event.preventDefault();
-          resolve.focus();
-          announce("Resolve: choose the outcome above, then press Enter.");
+      } else if (event.key === "e" && confirmResolve) {
+        event.preventDefault();
+        if (!confirmResolve()) {
+          announce("Only a waiting conversation, or one you picked up, can be resolved.");
         }
       } else if (event.key === "r") {
         var reply = document.getElementById("reply-text");

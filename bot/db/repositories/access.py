@@ -241,3 +241,20 @@ def memberships_of(session: Session, *, adviser_id: int) -> list[AdviserMembersh
             .order_by(AdviserMembership.organisation_id)
         )
     )
+
+
+def may_manage(scope: Scope, organisation_id: str | None) -> bool:
+    """Return whether ``scope`` manages the advisers of ``organisation_id``
+    (a national role: every organisation, and the national memberships)."""
+    if scope.everything:
+        return True
+    return organisation_id is not None and organisation_id in scope.admin_of
+
+
+def grantable_roles(scope: Scope) -> list[AdviserRole]:
+    """Return the roles ``scope`` may give (``national`` only by a national role)."""
+    if scope.everything:
+        return [AdviserRole.ADVISER, AdviserRole.ADMIN, AdviserRole.NATIONAL]
+    if scope.admin_of:
+        return [AdviserRole.ADVISER, AdviserRole.ADMIN]
+    return []

@@ -95,6 +95,23 @@ def set_password_hash(session: Session, *, adviser_id: int, password_hash: str) 
     )
 
 
+def set_own_password(
+    session: Session, *, adviser_id: int, password_hash: str, keep_session: str
+) -> None:
+    """Store the password an adviser chose (no longer an initial one) and end
+    their other sessions."""
+    session.execute(
+        update(Adviser)
+        .where(Adviser.id == adviser_id)
+        .values(password_hash=password_hash, must_change_password=False)
+    )
+    session.execute(
+        delete(AdviserSession).where(
+            AdviserSession.adviser_id == adviser_id, AdviserSession.id != keep_session
+        )
+    )
+
+
 def deactivate_adviser(session: Session, *, username: str) -> bool:
     """Stop an adviser signing in and end their sessions; False if unknown."""
     adviser = find_adviser(session, username=username)

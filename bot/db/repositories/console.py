@@ -317,7 +317,12 @@ def _queue_filter(
     scope: access.Scope | None,
     language: str | None = None,
 ) -> list[Any]:
-    conditions: list[Any] = [Conversation.status == Status.QUEUED]
+    # a conversation the retention sweep anonymised keeps its status (its facts
+    # count in the reports) but has nothing left for an adviser to answer
+    conditions: list[Any] = [
+        Conversation.status == Status.QUEUED,
+        Conversation.anonymised_at.is_(None),
+    ]
     if scope is not None:
         conditions.append(access.visible(scope))
     if organisation_id:
@@ -406,6 +411,7 @@ def list_assigned(
         .where(
             Conversation.status == Status.ASSIGNED,
             Conversation.assignee_id == adviser_id,
+            Conversation.anonymised_at.is_(None),
             access.visible(scope) if scope is not None else true(),
         )
         .order_by(

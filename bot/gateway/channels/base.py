@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 # C0 controls other than tab, newline and carriage return, and DEL: PostgreSQL
 # cannot store NUL in text, and none of them means anything in a chat message.
@@ -17,6 +21,19 @@ def clean_text(text: str) -> str:
     """Return ``text`` fit to store: control characters dropped, lone surrogates
     (not valid Unicode text) replaced by U+FFFD."""
     return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """Return the request's body, or None as soon as it passes ``limit`` bytes
+    (so a huge body is never held in memory whole)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:
@@ -96,6 +113,20 @@ class DeliveryError(Exception):
         self.retry_after, self.permanent = retry_after, permanent
 
 
+@dataclass(frozen=True)
+class SendProgress:
+    """How far an earlier attempt got with one outgoing message, and how to
+    record each part the channel accepts (the delivery worker writes it)."""
+
+    parts_sent: int = 0
+    record: Callable[[int], Awaitable[None]] | None = None
+
+    async def sent(self, parts: int) -> None:
+        """Record that the first ``parts`` parts were accepted."""
+        if self.record is not None:
+            await self.record(parts)
+
+
 class Channel(Protocol):
     """What the delivery worker needs from a channel to reach the person."""
 
@@ -106,6 +137,15 @@ class Channel(Protocol):
         """False while the channel is still starting: the worker waits."""
         ...
 
-    async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
-        """Send one stored outgoing message (its view); raise DeliveryError."""
+    async def send(
+        self,
+        conversation: ConversationRef,
+        view: dict[str, Any],
+        progress: SendProgress | None = None,
+    ) -> None:
+        """Send one stored outgoing message (its view); raise DeliveryError.
+
+        A channel that sends a message in parts skips ``progress.parts_sent``
+        and reports each part it sends, so a retry never repeats one.
+        """
         ...

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from bot.db.models import Conversation
-from bot.gateway.channels.base import ConversationRef, DeliveryError
+from bot.gateway.channels.base import ConversationRef, DeliveryError, SendProgress
 from bot.i18n import text
 from bot.settings import Settings
 
@@ -44,7 +44,12 @@ class EmailChannel:
         self.settings = settings
         self.pipeline = pipeline
 
-    async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
+    async def send(
+        self,
+        conversation: ConversationRef,
+        view: dict[str, Any],
+        progress: SendProgress | None = None,
+    ) -> None:
         """Send one reply to the address the person left; raise DeliveryError."""
 
         def address(session: Session) -> str | None:

@@ -11,13 +11,22 @@ conversation. Group chats and channels are told once, and left.
 
 Updates of one chat are answered in ``update_id`` order, a burst as one turn
 (``Pipeline._burst``); replies are split under Telegram's 4,096 characters and
-paced to one chat (``telegram_chat_interval_s``); a 429 waits for its
-``retry_after`` through the outbox's next attempt.
+paced to one chat (``telegram_chat_interval_s``, ``bot.gateway.pacing``); a 429
+waits for its ``retry_after`` through the outbox's next attempt.
+
+With several gateway workers (the scaled profile) the same holds across them:
+the pacing is shared through Redis, and a 429 holds every worker off the chat;
+the parts of a long reply already sent are recorded on its outbox row (by the
+delivery worker), so a retry on any worker after a crash sends only the rest;
+and a chat's updates are answered one at a time under a lock shared by every
+worker (``Pipeline.locks``), each only after the chat's earlier updates, on
+whichever worker they arrived, were answered (``telegram_messages.handled_at``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import hmac
 import itertools
@@ -31,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -66,10 +75,13 @@ from bot.gateway.channels.base import (
     ConversationRef,
     DeliveryError,
     Incoming,
+    SendProgress,
     clean_text,
     json_object,
+    read_body,
 )
 from bot.gateway.events import message_event, message_view
+from bot.gateway.pacing import SlotTooFar, chat_pacer
 from bot.gateway.pipeline import Pipeline
 from bot.gateway.turns import WITH_ADVISERS, Pending, Stored
 from bot.i18n import text as i18n_text
@@ -96,6 +108,9 @@ DELETE_NO = "/telegram_delete_no"
 PRIVACY_SOURCE = "notice:privacy:"  # + the conversation id
 MAX_TEXT = 4096  # Telegram's limit, in UTF-16 code units
 MAX_CALLBACK_ANSWER = 200
+CHAT_LOCK = "telegram-chat:"  # + the chat id: one update of a chat at a time
+ORDER_WAIT_MARGIN_S = 5.0
+ORDER_POLL_S = 0.05
 MAX_UPDATE_BYTES = 1024 * 1024
 POLL_TIMEOUT_S = 10  # long polling: Telegram holds getUpdates this long
 PAGE_SIZE = 6  # buttons on one page of a long choice list (then "More…")
@@ -267,17 +282,22 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self._turns: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
-        # per chat: updates waiting for their turn, smallest update_id first
+        # per chat: updates waiting for their turn, smallest update_id first,
+        # with the stored message each answers (None: nothing stored)
         self._queues: dict[
-            int, list[tuple[int, int, Callable[[], Awaitable[None]]]]
+            int, list[tuple[int, int, int | None, Callable[[], Awaitable[None]]]]
         ] = {}
+        # how long an update waits for the chat's earlier ones (another worker
+        # may be answering them): longer than any turn
+        self._order_wait_s = self.settings.rasa_timeout_s + ORDER_WAIT_MARGIN_S
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._order = itertools.count()
-        # pacing: when the last message went to each chat (monotonic seconds)
-        self._last_sent: dict[int, float] = {}
-        self._pace_locks: dict[int, asyncio.Lock] = {}
-        # parts of a long message already sent (a retry sends only the rest)
-        self._parts_sent: dict[int, int] = {}
+        # the chats' send slots: this process's, or every worker's through Redis
+        self.pacer = chat_pacer(
+            self.settings.telegram_chat_interval_s,
+            self.settings.redis_url,
+            self.settings.redis_key_prefix,
+        )
         self._left: set[int] = set()  # group chats told and left
 
     # ---------------------------------------------------------------- lifecycle
@@ -324,6 +344,7 @@ class TelegramChannel:
         if app.running:
             await app.stop()
         await app.shutdown()
+        await self.pacer.aclose()
 
     async def _poll(self) -> None:
         """Fetch updates; an update is acknowledged (the next offset) only once
@@ -363,7 +384,7 @@ class TelegramChannel:
         if self.polling or not hmac.compare_digest(given, self._secret):
             logger.warning("telegram webhook refused: bad or missing secret")
             return JSONResponse({"error": "forbidden"}, status_code=403)
-        body = await _read_body(request, MAX_UPDATE_BYTES)
+        body = await read_body(request, MAX_UPDATE_BYTES)
         if body is None:
             return JSONResponse({"error": "update too large"}, status_code=413)
         data = json_object(body)
@@ -408,17 +429,22 @@ class TelegramChannel:
         async def answer() -> None:
             await self._answer(press, stored, plan)
 
-        self._enqueue(chat.id, update.update_id, answer)
+        message_id = stored.message["id"] if stored is not None else None
+        self._enqueue(chat.id, update.update_id, message_id, answer)
 
     # ------------------------------------------------------------- chat queues
 
     def _enqueue(
-        self, chat_id: int, update_id: int, work: Callable[[], Awaitable[None]]
+        self,
+        chat_id: int,
+        update_id: int,
+        message_id: int | None,
+        work: Callable[[], Awaitable[None]],
     ) -> None:
         """Answer a chat's updates one at a time, smallest ``update_id`` first
         (two that arrive together are answered in Telegram's order)."""
         queue = self._queues.setdefault(chat_id, [])
-        heapq.heappush(queue, (update_id, next(self._order), work))
+        heapq.heappush(queue, (update_id, next(self._order), message_id, work))
         if chat_id not in self._workers:
             task = asyncio.create_task(self._work(chat_id))
             self._workers[chat_id] = task
@@ -432,15 +458,56 @@ class TelegramChannel:
             # once: a moment for the earlier one to arrive before answering.
             await asyncio.sleep(self.settings.telegram_reorder_window_s)
             while queue:
-                _, _, work = heapq.heappop(queue)
+                entry = heapq.heappop(queue)
                 try:
-                    await work()
+                    if not await self._in_order(chat_id, entry):
+                        heapq.heappush(queue, entry)  # an earlier one came here
                 except Exception:
                     logger.exception("telegram answer failed")
         finally:
             self._workers.pop(chat_id, None)
             if not queue:
                 self._queues.pop(chat_id, None)
+
+    async def _in_order(
+        self,
+        chat_id: int,
+        entry: tuple[int, int, int | None, Callable[[], Awaitable[None]]],
+    ) -> bool:
+        """Answer one update under the chat's lock (shared by every worker),
+        once the chat's earlier updates are answered, on whichever worker they
+        arrived; False if an earlier one was queued here meanwhile (answer it
+        first).
+
+        An earlier update stored more than ``_order_wait_s`` ago and still not
+        answered had its worker die: it is no longer waited for (the sweeper
+        answers it).
+        """
+        update_id, _, message_id, work = entry
+        queue = self._queues.get(chat_id, [])
+        while True:
+            if queue and queue[0][0] < update_id:
+                return False
+            async with self.pipeline.locks.hold(f"{CHAT_LOCK}{chat_id}"):
+                waiting = await self.pipeline.in_db(
+                    functools.partial(
+                        _earlier_unhandled,
+                        chat_id=str(chat_id),
+                        update_id=update_id,
+                        since=datetime.now(UTC) - timedelta(seconds=self._order_wait_s),
+                    )
+                )
+                if not waiting:
+                    try:
+                        await work()
+                    finally:
+                        if message_id is not None:
+                            await self.pipeline.in_db(
+                                lambda s: _handled(s, message_id)
+                            )
+                    return True
+            # another worker is answering an earlier update of this chat
+            await asyncio.sleep(ORDER_POLL_S)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -526,7 +593,8 @@ class TelegramChannel:
         elif plan.action == "delete":
             erased = await self._erase(conv.id)
             if erased:
-                with suppress(TelegramError, RuntimeError):
+                with suppress(TelegramError, RuntimeError, SlotTooFar):
+                    await self.pacer.take(str(plan.chat_id))
                     await self.application.bot.send_message(
                         chat_id=plan.chat_id, text=i18n_text("telegram.deleted", lang)
                     )
@@ -638,6 +706,9 @@ class TelegramChannel:
                 chosen = i18n_text("telegram.chosen", press.lang, choice=press.chosen)
                 shown = f"{message.text}\n\n{chosen}" if message.text else chosen
                 if units(shown) <= MAX_TEXT:
+                    # an edited text counts towards the chat's flood limit
+                    with suppress(SlotTooFar):
+                        await self.pacer.take(str(message.chat_id))
                     await message.edit_text(text=shown, reply_markup=None)
                 else:
                     await message.edit_reply_markup(reply_markup=None)
@@ -877,9 +948,19 @@ class TelegramChannel:
         """Whether PTB is started, so the delivery worker may send."""
         return bool(self.application.running)
 
-    async def send(self, conversation: ConversationRef, view: dict[str, Any]) -> None:
+    async def send(
+        self,
+        conversation: ConversationRef,
+        view: dict[str, Any],
+        progress: SendProgress | None = None,
+    ) -> None:
         """Send one stored message, split under 4,096 characters and paced to the
-        chat; raise DeliveryError (with Telegram's retry_after)."""
+        chat; raise DeliveryError (with Telegram's retry_after).
+
+        The parts an earlier attempt sent (``progress``) are skipped, and each
+        part sent is reported before the next is paced.
+        """
+        progress = progress or SendProgress()
         if conversation.channel_user_id is None:
             raise DeliveryError("no Telegram chat", permanent=True)
         chat_id = int(conversation.channel_user_id)
@@ -900,44 +981,32 @@ class TelegramChannel:
         previews = (
             LinkPreviewOptions(is_disabled=True) if len(URL.findall(body)) > 1 else None
         )
-        done = self._parts_sent.get(message_id, 0)
         try:
-            for index in range(done, len(parts)):
+            for index in range(min(progress.parts_sent, len(parts)), len(parts)):
                 last = index == len(parts) - 1
-                await self._pace(chat_id)
+                await self.pacer.take(str(chat_id))
                 await self.application.bot.send_message(
                     chat_id=chat_id,
                     text=parts[index],
                     reply_markup=markup if last else None,
                     link_preview_options=previews,
                 )
-                self._parts_sent[message_id] = index + 1
+                await progress.sent(index + 1)
+        except SlotTooFar as exc:
+            raise DeliveryError(str(exc), retry_after=exc.wait_s) from exc
         except RetryAfter as exc:
+            wait = _seconds(exc.retry_after)
+            await self.pacer.hold_off(str(chat_id), wait)  # for every worker
             raise DeliveryError(
-                f"Telegram asked to wait: {exc}", retry_after=_seconds(exc.retry_after)
+                f"Telegram asked to wait: {exc}", retry_after=wait
             ) from exc
         except (Forbidden, BadRequest) as exc:
             # Blocked by the person, or a chat that does not exist: final.
-            self._parts_sent.pop(message_id, None)
             raise DeliveryError(f"Telegram refused: {exc}", permanent=True) from exc
         except TelegramError as exc:
             raise DeliveryError(f"Telegram unavailable: {exc}") from exc
         except RuntimeError as exc:  # PTB not initialised yet (still starting)
             raise DeliveryError(f"Telegram not started: {exc}") from exc
-        self._parts_sent.pop(message_id, None)
-
-    async def _pace(self, chat_id: int) -> None:
-        """Keep to about one message a second to one chat (Telegram's guidance;
-        ``telegram_chat_interval_s``): wait for the chat's turn."""
-        interval = self.settings.telegram_chat_interval_s
-        lock = self._pace_locks.setdefault(chat_id, asyncio.Lock())
-        async with lock:
-            last = self._last_sent.get(chat_id)
-            if last is not None:
-                wait = last + interval - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-            self._last_sent[chat_id] = time.monotonic()
 
     async def _on_error(
         self, update: object, context: ContextTypes.DEFAULT_TYPE
@@ -1063,18 +1132,6 @@ def _is_update_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """Return the request body, or None once it passes ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 # ------------------------------------------------------------------- database
 
 
@@ -1133,6 +1190,39 @@ def _clashes(
     if isinstance(tg_id, int) and meta.tg_message_id is not None:
         return meta.tg_message_id != tg_id
     return False
+
+
+def _earlier_unhandled(
+    session: Session, *, chat_id: str, update_id: int, since: datetime
+) -> int:
+    """Count the chat's updates before ``update_id``, stored since ``since``,
+    whose answer has not finished (on any worker)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(TelegramMessage)
+            .join(Message, Message.id == TelegramMessage.message_id)
+            .where(
+                TelegramMessage.chat_id == chat_id,
+                TelegramMessage.update_id < update_id,
+                TelegramMessage.handled_at.is_(None),
+                Message.created_at > since,
+            )
+        )
+        or 0
+    )
+
+
+def _handled(session: Session, message_id: int) -> None:
+    """Record that the update that brought ``message_id`` has been answered."""
+    session.execute(
+        update(TelegramMessage)
+        .where(
+            TelegramMessage.message_id == message_id,
+            TelegramMessage.handled_at.is_(None),
+        )
+        .values(handled_at=datetime.now(UTC))
+    )
 
 
 def _remember(session: Session, stored: Stored | None, plan: Plan) -> None:
