@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_NOTE = 2000
 _ORGANISATION = re.compile(r"\(([A-Za-z0-9]{1,16})\)\s*$")
+_NO_COLLEAGUE = ("Choose a colleague", "Choose one of your colleagues from the list.")
 
 
 def _bad(request: Request, conversation_id: str, title: str, message: str) -> Response:
@@ -32,43 +34,53 @@ def _bad(request: Request, conversation_id: str, title: str, message: str) -> Re
     )
 
 
+class _Refused(Exception):
+    """The form chose a colleague or an organisation the move cannot go to."""
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__(message)
+        self.title, self.message = title, message
+
+
+async def _share(
+    request: Request, attempt: Callable[[Session], object], done: str
+) -> Response | None:
+    """Run ``attempt`` in one transaction; return the page that says why it did
+    not happen (404, 400 for a refused choice, 409), or None when it did."""
+    conversation_id = request.path_params["conversation_id"]
+    try:
+        await run_db(attempt)
+    except LookupError:
+        return _not_found(request)
+    except _Refused as refused:
+        return _bad(request, conversation_id, refused.title, refused.message)
+    except (service.Conflict, IllegalTransition) as exc:
+        return _conflict(request, conversation_id, f"Not possible: {exc}.")
+    log.info("console: %s", done, extra={"conversation_id": conversation_id})
+    return None
+
+
 async def _assign_to(request: Request, assignee_id: int | None) -> Response:
     conversation_id = request.path_params["conversation_id"]
     adviser = adviser_of(request)
     taking_over = assignee_id is None
 
-    def attempt(db: Session) -> str:
+    def attempt(db: Session) -> None:
         target = db.get(Adviser, assignee_id or adviser.id)
-        if target is None or not target.active:
-            return "no_adviser"
-        # only to a colleague who may see the conversation (their scope)
-        if not access.can_see(db, access.scope_for(db, target), conversation_id):
-            return "no_adviser"
-        try:
-            service.assign(
-                db, conversation_id=conversation_id, adviser=adviser, assignee=target
-            )
-        except (service.Conflict, IllegalTransition) as exc:
-            db.rollback()
-            return f"conflict:{exc}"
-        return "ok"
-
-    try:
-        outcome = await run_db(attempt)
-    except LookupError:
-        return _not_found(request)
-    if outcome == "no_adviser":
-        return _bad(
-            request,
-            conversation_id,
-            "Choose a colleague",
-            "Choose one of your colleagues from the list.",
+        # only to an active colleague who may see the conversation (their scope)
+        if (
+            target is None
+            or not target.active
+            or not access.can_see(db, access.scope_for(db, target), conversation_id)
+        ):
+            raise _Refused(*_NO_COLLEAGUE)
+        service.assign(
+            db, conversation_id=conversation_id, adviser=adviser, assignee=target
         )
-    if outcome.startswith("conflict:"):
-        return _conflict(request, conversation_id, f"Not possible: {outcome[9:]}.")
-    log.info("console: assigned", extra={"conversation_id": conversation_id})
+
+    problem = await _share(request, attempt, "assigned")
     notice = "taken_over" if taking_over else "assigned"
-    return see_other(conversation_url(request, conversation_id, notice))
+    return problem or see_other(conversation_url(request, conversation_id, notice))
 
 
 @guard()
@@ -76,12 +88,7 @@ async def assign(request: Request) -> Response:
     """Assign the conversation to a colleague (``adviser_id``)."""
     raw = await form_text(request, "adviser_id")
     if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**31:
-        return _bad(
-            request,
-            request.path_params["conversation_id"],
-            "Choose a colleague",
-            "Choose one of your colleagues from the list.",
-        )
+        return _bad(request, request.path_params["conversation_id"], *_NO_COLLEAGUE)
     return await _assign_to(request, int(raw))
 
 
@@ -108,10 +115,12 @@ async def transfer(request: Request) -> Response:
         )
     to_id = found.group(1)
 
-    def attempt(db: Session) -> str:
+    def attempt(db: Session) -> None:
         organisation = db.get(Organisation, to_id)
         if organisation is None or not organisation.active:
-            return "no_organisation"
+            raise _Refused(
+                "Choose an organisation", "That organisation is not in the directory."
+            )
         conversation = db.get(Conversation, conversation_id)
         if conversation is None:
             raise LookupError(conversation_id)
@@ -119,36 +128,18 @@ async def transfer(request: Request) -> Response:
         if source is None and conversation.lad_code:
             covering = local_organisations(db, lad_codes={conversation.lad_code})
             source = next(iter(covering.get(conversation.lad_code, [])), (None, ""))[0]
-        try:
-            service.transfer(
-                db,
-                conversation_id=conversation_id,
-                adviser=adviser,
-                from_organisation_id=source,
-                to_organisation_id=organisation.id,
-                to_name=organisation.name,
-                note=note,
-            )
-        except (service.Conflict, IllegalTransition) as exc:
-            db.rollback()
-            return f"conflict:{exc}"
-        return "ok"
-
-    try:
-        outcome = await run_db(attempt)
-    except LookupError:
-        return _not_found(request)
-    if outcome == "no_organisation":
-        return _bad(
-            request,
-            conversation_id,
-            "Choose an organisation",
-            "That organisation is not in the directory.",
+        service.transfer(
+            db,
+            conversation_id=conversation_id,
+            adviser=adviser,
+            from_organisation_id=source,
+            to_organisation_id=organisation.id,
+            to_name=organisation.name,
+            note=note,
         )
-    if outcome.startswith("conflict:"):
-        return _conflict(request, conversation_id, f"Not possible: {outcome[9:]}.")
-    log.info("console: transferred", extra={"conversation_id": conversation_id})
-    return see_other(base_path(request) + "/?notice=transferred")
+
+    problem = await _share(request, attempt, "transferred")
+    return problem or see_other(base_path(request) + "/?notice=transferred")
 
 
 @guard()

@@ -246,6 +246,29 @@ def claim(session: Session, *, conversation_id: str, adviser: Adviser) -> Moved:
     )
 
 
+def _update_if_unchanged(
+    session: Session, conversation: Conversation, current: Status, **values: Any
+) -> None:
+    """Set ``values`` in one conditional UPDATE that holds only while the
+    conversation still has the status and the holder that were read (Conflict
+    otherwise), then refresh it."""
+    holder = conversation.assignee_id
+    held = (
+        Conversation.assignee_id.is_(None)
+        if holder is None
+        else Conversation.assignee_id == holder
+    )
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id, Conversation.status == current, held)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("the conversation changed meanwhile")
+    session.refresh(conversation)
+
+
 def assign(
     session: Session, *, conversation_id: str, adviser: Adviser, assignee: Adviser
 ) -> Moved:
@@ -260,21 +283,14 @@ def assign(
     target = next_status(current, Transition.ASSIGN)
     if holder == assignee.id and current is Status.ASSIGNED:
         raise Conflict(f"{assignee.display_name} already has this conversation")
-    held = (
-        Conversation.assignee_id.is_(None)
-        if holder is None
-        else Conversation.assignee_id == holder
+    _update_if_unchanged(
+        session,
+        conversation,
+        current,
+        status=target,
+        assignee_id=assignee.id,
+        updated_at=utcnow(),
     )
-    now = utcnow()
-    result = session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.status == current, held)
-        .values(status=target, assignee_id=assignee.id, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("the conversation changed meanwhile")
-    session.refresh(conversation)
     return _moved(
         session,
         conversation,
@@ -309,26 +325,16 @@ def transfer(
         raise Conflict("another adviser has this conversation")
     if conversation.organisation_id == to_organisation_id:
         raise Conflict("the conversation is already with that organisation")
-    held = (
-        Conversation.assignee_id.is_(None)
-        if holder is None
-        else Conversation.assignee_id == holder
-    )
     now = utcnow()
-    result = session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.status == current, held)
-        .values(
-            status=target,
-            assignee_id=None,
-            organisation_id=to_organisation_id,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    _update_if_unchanged(
+        session,
+        conversation,
+        current,
+        status=target,
+        assignee_id=None,
+        organisation_id=to_organisation_id,
+        updated_at=now,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("the conversation changed meanwhile")
-    session.refresh(conversation)
     session.add(
         Transfer(
             conversation_id=conversation_id,

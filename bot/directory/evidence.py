@@ -13,6 +13,7 @@ from bot.directory.candidates import (
     Candidate,
     absorb_broader,
 )
+from bot.directory.fuzzy import FUZZY_PENALTY
 from bot.directory.gazetteer import (
     TIER_BIG,
     TIER_SMALL,
@@ -47,6 +48,8 @@ STRONG_CUES: tuple[tuple[str, ...], ...] = (
     ("postcode",), ("postcode", "is"), ("post", "code"), ("post", "code", "is"),
     ("near", "to"), ("close", "to"), ("next", "to"), ("outskirts", "of"),
     ("edge", "of"), ("miles", "from"), ("miles", "outside"), ("just", "off"),
+    ("village", "called"), ("town", "called"), ("place", "called"),
+    ("village", "named"), ("town", "named"), ("area", "called"),
 )  # fmt: skip
 # Cues that say the group is near the place, not in it: its council is the best
 # guess, and the candidate says so.
@@ -61,6 +64,7 @@ DETERMINERS = {
     "her", "another", "any", "every", "each", "some", "no",
 }  # fmt: skip
 GLUE = set("/+&-_*#@")
+ARTICLES = {"the", "a", "an"}
 FOLLOWING_CUES = {"area", "based"}  # "the reading area", "a bath based charity"
 STREET_WORDS = {
     "road", "rd", "street", "lane", "avenue", "ave", "drive", "crescent", "terrace",
@@ -71,6 +75,18 @@ BUILDING_WORDS = {
     "hall", "centre", "center", "cathedral", "court",
 }  # fmt: skip
 CONJUNCTIONS = {"and", "or", "but", "to", "vs", "versus", "not"}
+# A capitalised name right after one of these is a person ("our trustee Clare").
+PERSON_BEFORE = {
+    "colleague", "trustee", "volunteer", "called", "named", "chair", "chairman",
+    "chairwoman", "chairperson", "secretary", "treasurer", "manager", "coordinator",
+    "mr", "mrs", "ms", "miss", "dr", "son", "daughter", "husband", "wife", "partner",
+    "friend", "mum", "dad", "brother", "sister", "member", "worker", "officer",
+}  # fmt: skip
+PLACE_NOUNS = {"village", "town", "city", "hamlet", "area", "place", "estate", "island"}
+# Sizes for choosing among same-name places none of which is a town: a suburb of a
+# city or metropolitan borough is taken as larger than a village, a village as
+# larger than a hamlet. One reading larger than every other is the one meant.
+SMALL_SIZE = {"Village": 2, "Suburban Area": 2, "Other Settlement": 1, "Hamlet": 0}
 SENTENCE_END = {".", "!", "?", ":"}
 FILLERS = {
     "in", "at", "near", "nr", "im", "i", "am", "were", "we", "are", "is", "its", "it",
@@ -179,6 +195,10 @@ class MessageContext:
         i, j = m.start_tok, m.end_tok
         if i > 0 and self.tokens[i - 1].norm in FIRST_NAMES and self.capitalised(i - 1):
             return True
+        if i > 0 and self.tokens[i - 1].norm in PERSON_BEFORE and self.capitalised(i):
+            # "a village called Wendover" names a place; "a man called Chester" not
+            if not (i > 1 and self.tokens[i - 2].norm in PLACE_NOUNS):
+                return True
         if (  # "Paul Derby": the first name itself
             m.key in FIRST_NAMES
             and j < len(self.tokens)
@@ -196,17 +216,7 @@ class MessageContext:
         """Return (weak, strong): a locative cue before (or "area" after) the name."""
         if m.extra.get("mutated"):  # a Welsh preposition: "i Fangor", "yn Nhredegar"
             return True, True
-        i = m.start_tok
-        before: list[str] = []
-        for t in reversed(self.tokens[max(0, i - 3) : i]):
-            if not t.norm:
-                break
-            before.insert(0, t.norm)
-        hits = [
-            c
-            for c in STRONG_CUES
-            if len(before) >= len(c) and tuple(before[-len(c) :]) == c
-        ]
+        before, hits = self._cues_before(m.start_tok)
         strong = bool(hits)
         if any(w in NEAR_CUES for c in hits for w in c) or (
             before and before[-1] in NEAR_CUES
@@ -217,6 +227,24 @@ class MessageContext:
             strong = True
         weak = bool(before) and before[-1] in WEAK_CUES
         return weak or strong, strong
+
+    def _cues_before(self, i: int) -> tuple[list[str], list[tuple[str, ...]]]:
+        before: list[str] = []
+        for t in reversed(self.tokens[max(0, i - 3) : i]):
+            if not t.norm:
+                break
+            before.insert(0, t.norm)
+        hits = [
+            c
+            for c in STRONG_CUES
+            if len(before) >= len(c) and tuple(before[-len(c) :]) == c
+        ]
+        return before, hits
+
+    def cue_before(self, i: int) -> bool:
+        """Return True when a place cue ("in", "based in", "near") precedes token i."""
+        before, hits = self._cues_before(i)
+        return bool(hits) or (bool(before) and before[-1] in WEAK_CUES)
 
     def near(self, a: Mention, b: Mention) -> bool:
         """Return True when b can qualify a: close, and no "and" between them."""
@@ -335,6 +363,13 @@ class MessageContext:
         whole = self.whole
         m.cue = strong or (weak and (capital or m.level == 0))
         single = m.end_tok - m.start_tok == 1
+        if not capital and not weak and not whole:
+            if self.mixed:
+                return []  # "the hull of our boat" in a typed sentence
+            i = m.start_tok
+            if single and i > 0 and self.tokens[i - 1].norm in ARTICLES:
+                return []  # "the hull", "a bath" in lower-case chat too
+
         if m.level == 0 and not (single and any(e.tier < TIER_BIG for e in m.entries)):
             return list(m.entries)
         near = [q for q in qualifiers if not q.overlaps(m) and self.near(m, q)]
@@ -345,7 +380,7 @@ class MessageContext:
             elif m.level == 0:
                 ok = e.tier == TIER_BIG or m.cue or whole
             elif e.tier == TIER_SMALL:
-                ok = False
+                ok = m.level <= 2 and m.cue and self.city_suburb(e)  # "Kings Heath"
             elif m.level >= 3:
                 ok = whole and self.expecting
             elif m.level == 2 or e.tier == TIER_VILLAGE or e.place_type == "settlement":
@@ -376,6 +411,11 @@ class MessageContext:
         for m in viable:
             if not any(m.overlaps(c) for c in chosen):
                 chosen.append(m)
+        exact = [m for m in chosen if "typo" not in m.extra]
+        if len(exact) < len(chosen) and (exact or pcs):
+            # a misspelling is a guess: an exact name or postcode beside it wins
+            known = frozenset().union(*(m.area() for m in [*exact, *pcs]))
+            chosen = [m for m in chosen if "typo" not in m.extra or m.area() & known]
         chosen.sort(key=lambda m: m.start)
         return [*pcs, *chosen]
 
@@ -422,6 +462,9 @@ class MessageContext:
             m.qualified = True
         if any(e.tier == TIER_BIG for e in m.entries):
             m.entries = [e for e in m.entries if e.tier == TIER_BIG]
+        m.entries = self._as_written(m) or m.entries
+        if not m.qualified and len(m.entries) > 1:
+            m.entries = self._largest_small(m.entries)
         preferred = self.gaz.preferred.get(m.key)
         if preferred and not m.qualified:  # "Newcastle": the largest of that name
             m.entries = [e for e in m.entries if e.lad_code == preferred] or m.entries
@@ -437,6 +480,40 @@ class MessageContext:
             area = q.area()
             if not q.postcode and final <= area and len(area) > len(final):
                 q.absorbed = True
+
+    def city_suburb(self, e: Entry) -> bool:
+        """True for a suburb of a city or of a metropolitan or London borough."""
+        return e.place_type == "Suburban Area" and e.lad_code in self.gaz.city_lads
+
+    def _as_written(self, m: Mention) -> list[Entry]:
+        """Entries spelt exactly as typed, accents included ("Port Rìgh")."""
+        typed = self.text[m.start : m.end]
+        if typed.isascii():
+            return []
+        want = typed.casefold().replace("-", " ")
+        return [
+            e
+            for e in m.entries
+            if want
+            in (e.name.casefold().replace("-", " "), (e.other_name or "").casefold())
+        ]
+
+    def _largest_small(self, entries: list[Entry]) -> list[Entry]:
+        """Among places none of which is a town, the one larger than all others."""
+        if any(e.kind != "place" or e.tier == TIER_BIG for e in entries):
+            return entries
+
+        def size(e: Entry) -> int:
+            base = SMALL_SIZE.get(e.place_type or "", 0)
+            if self.city_suburb(e):
+                base = 3  # "Moseley": the Birmingham suburb, not the hamlets
+            return base
+
+        top = max(size(e) for e in entries)
+        best = [e for e in entries if size(e) == top]
+        if len({e.lad_code for e in best}) == 1:
+            return best
+        return entries
 
     def _candidate(self, m: Mention, e: Entry) -> Candidate:
         gaz = self.gaz
@@ -485,6 +562,10 @@ class MessageContext:
                 f"near {matched}: its council area is the best guess; a "
                 "neighbouring one is possible"
             )
+        typo = m.extra.get("typo")
+        if isinstance(typo, int):
+            score -= FUZZY_PENALTY * typo
+            note = (note + "; " if note else "") + f"read {matched!r} as {e.name}"
         if not m.postcode:
             score += 0.1 if m.qualified else 0.0
             score += 0.04 if m.cue else 0.0

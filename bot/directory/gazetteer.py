@@ -56,6 +56,9 @@ PLACE_TIER = {
     "Village": TIER_VILLAGE,
 }
 
+# Words that make a generic name a description ("the town centre"), never a suburb.
+PLACE_WORDS = frozenset({"the", "town", "city", "village", "centre", "center"})
+
 MIN_NAME_CHARS = 3  # names shorter than this (spaces aside) are never matched
 
 
@@ -144,6 +147,9 @@ class Gazetteer:
     mutated: dict[str, Mutated] = field(default_factory=dict)
     # council code (current or superseded) -> its council entry ("E08000016")
     codes: dict[str, Entry] = field(default_factory=dict)
+    # LADs that hold a city, and metropolitan and London boroughs: their suburbs
+    # are large places ("Moseley", Birmingham)
+    city_lads: frozenset[str] = frozenset()
 
     def add(self, key: str, entry: Entry) -> None:
         """Index ``entry`` under ``key`` (skipping too-short names and duplicates)."""
@@ -245,6 +251,20 @@ def build_gazetteer(
     ):
         if new in gaz.codes:
             gaz.codes[old] = gaz.codes[new]
+    gaz.city_lads = frozenset(
+        code
+        for code in gaz.lads
+        if code.startswith(("E08", "E09"))
+        or any(
+            e.place_type == "City" and e.lad_code == code
+            for e in gaz.names.get(name_key(gaz.lads[code].display), ())
+        )
+    ) | frozenset(
+        e.lad_code
+        for entries in gaz.names.values()
+        for e in entries
+        if e.place_type == "City" and e.lad_code
+    )
     gaz.preferred = add_short_forms(gaz)
     gaz.mutated = add_welsh_mutations(gaz)
     _derive_levels(gaz)
@@ -410,12 +430,23 @@ def _add_places(session: Session, gaz: Gazetteer) -> None:
 
 
 def _derive_levels(gaz: Gazetteer) -> None:
-    """Treat small-place names made only of common words like level-"!" words."""
+    """Treat small-place names made only of common words like level-"!" words.
+
+    Names made only of the generic words of place names ("The Village", "Church
+    End", "High Street") are level "!!": a qualifier must say which is meant.
+    """
     common = GENERIC_TOKENS | {k for k in gaz.levels if " " not in k}
     for key, entries in gaz.names.items():
         if key in gaz.levels or " " not in key:
             continue
         if any(e.tier == TIER_BIG for e in entries):
             continue
-        if all(t in common for t in key.split()):
+        words = key.split()
+        suburb = not PLACE_WORDS & set(words) and any(
+            e.place_type == "Suburban Area" and e.lad_code in gaz.city_lads
+            for e in entries
+        )
+        if all(t in GENERIC_TOKENS for t in words) and not suburb:
+            gaz.levels[key] = 3  # "The Village", "Church End": only with a qualifier
+        elif all(t in common for t in words):
             gaz.levels[key] = 2

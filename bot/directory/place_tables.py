@@ -446,7 +446,7 @@ GENERIC_TOKENS = frozenset(
     hundred first bay port harbour quay beach sands island isle cliff hope pleasant
     inn roads acre acres kings king queens queen bishops bishop st lodge hole gap nook
     bar post box fold yard works station market hay holy all saints no mans land
-    star sun moon new""".split()
+    star sun moon new centre center""".split()
 )
 
 # Postal counties still written in addresses ("Richmond, Surrey", "Sale, Cheshire"):

@@ -23,6 +23,13 @@ from bot.directory.candidates import (
     rank_candidates,
 )
 from bot.directory.evidence import Mention, MessageContext, covers_everything
+from bot.directory.fuzzy import (
+    LANDMARK_AFTER,
+    MAX_TYPO_TOKENS,
+    MAX_WORDS,
+    TypoIndex,
+    typo_word,
+)
 from bot.directory.gazetteer import Gazetteer, build_gazetteer
 from bot.directory.textnorm import fold, tokenize
 from bot.directory.variants import mutation_allowed
@@ -83,6 +90,7 @@ class LocationResolver:
         vocab[_UNKNOWN]  # noqa: B018 - create the lexeme
         self.matcher = PhraseMatcher(vocab, attr="ORTH")
         self.matcher.add("PLACE", patterns)  # type: ignore[arg-type]
+        self.typos = TypoIndex(gazetteer)
         self._lock = threading.Lock()
 
     @classmethod
@@ -208,6 +216,39 @@ class LocationResolver:
                 mention.extra["mutated"] = mutated
             out.append(mention)
             if len(out) >= MAX_NAME_MATCHES:
+                break
+        covered = {i for _, s, e in matches for i in range(s, e)}
+        covered.update(i for p in postcodes for i in range(p.start_tok, p.end_tok))
+        return out + self._typos(ctx, covered)
+
+    def _typos(self, ctx: MessageContext, covered: set[int]) -> list[Mention]:
+        """Misspelt towns after a place cue ("in Manchster"), or a short answer."""
+        tokens = ctx.tokens
+        short = ctx.expecting or sum(1 for t in tokens if t.norm) <= 2
+        out: list[Mention] = []
+        tried = 0
+        for i, tok in enumerate(tokens):
+            if i in covered or tok.norm in self._known or not typo_word(tok):
+                continue  # a word of some place's name is not a misspelling
+            nxt = tokens[i + 1].norm if i + 1 < len(tokens) else ""
+            if nxt in LANDMARK_AFTER:
+                continue  # "Holyrood Park": a name of its own, not a misspelt town
+            if not (short or ctx.cue_before(i)):
+                continue
+            tried += 1
+            if tried > MAX_TYPO_TOKENS:
+                break
+            for n in range(MAX_WORDS, 0, -1):
+                run = tokens[i : i + n]
+                if len(run) < n or any(not t.norm for t in run):
+                    continue
+                fixes = self.typos.correct(" ".join(t.norm for t in run), n)
+                if not fixes:
+                    continue
+                entries = list(dict.fromkeys(e for f in fixes for e in f.entries))
+                m = Mention(i, i + n, tok.start, run[-1].end, fixes[0].key, entries)
+                m.extra["typo"] = fixes[0].distance
+                out.append(m)
                 break
         return out
 

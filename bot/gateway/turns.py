@@ -264,11 +264,15 @@ def store_reply(
         intent=reply.intent,
         confidence=reply.confidence,
     )
-    # The action server may have handed over during this turn: read it afresh.
+    # The action server may have handed over during this turn: read it afresh
+    # (a new session per transaction: this loads the row as it is now).
     conversation = repo.get_conversation(session, conversation_id=conv.id)
     assert conversation is not None
-    session.refresh(conversation)
-    said_before = repo.last_said(session, conversation_id=conv.id)
+    said_before = (
+        repo.last_said(session, conversation_id=conv.id)
+        if ratings.reads_last_said(reply.intent)
+        else None
+    )
     replies = [
         service.send(
             session,
@@ -296,13 +300,14 @@ def store_reply(
         latest = repo.latest_handoff(session, conversation_id=conv.id)
         if latest is not None:
             handoff_id, handoff_reason = latest.id, latest.reason
+    # The message is answered in the same transaction that stores what was
+    # said: both or neither (a crash before this commit leaves the message for
+    # the sweeper, and never a stored answer that the sweeper would repeat).
+    service.mark_answered(session, message_id=message_id)
     session.commit()
     views = [message_view(m) for m in replies]
     if handoff_id is not None:
         views += hours_notice(session, conversation, handoff_id, notice)
-    # The turn's last step: whatever it said is stored (a crash before this
-    # leaves the message for the sweeper).
-    service.mark_answered(session, message_id=message_id)
     return Turn(ref(conversation), views, handoff_id, handoff_reason)
 
 

@@ -94,6 +94,13 @@ def _offers() -> tuple[str, ...]:
     return tuple(text(OFFER_KEY, lang) for lang in LANGUAGES)
 
 
+def reads_last_said(intent: str | None) -> bool:
+    """Whether ``accepted`` needs the message said before this turn for ``intent``
+    (only a "no" can decline the offer of a person), so the caller reads it only
+    then: one query less on every other turn."""
+    return intent == "deny"
+
+
 def accepted(
     session: Session,
     conversation: Conversation,
@@ -105,7 +112,7 @@ def accepted(
     question, record it and ask for a rating (once)."""
     if not conversation.topic or conversation.urgent:
         return None
-    declined_person = intent == "deny" and (
+    declined_person = reads_last_said(intent) and (
         last_said is not None and last_said.content.startswith(_offers())
     )
     if not (declined_person or intent in THANKS_INTENTS):

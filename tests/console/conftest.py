@@ -289,21 +289,33 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+async def login_form(client: httpx.AsyncClient) -> str:
+    """Open the login page (a visitor session); return its CSRF token."""
+    page = await client.get("/console/login")
+    assert page.status_code == 200
+    return csrf_from(page.text)
+
+
+async def post_login(
+    client: httpx.AsyncClient,
+    token: str,
+    username: str = "alex",
+    password: str = PASSWORD,
+    **extra: str,
+) -> httpx.Response:
+    """Send the login form once, from the console's own origin."""
+    return await client.post(
+        "/console/login",
+        data={"username": username, "password": password, "csrf_token": token, **extra},
+        headers={"Origin": BASE},
+    )
+
+
 async def sign_in(
     client: httpx.AsyncClient, username: str = "alex", password: str = PASSWORD
 ) -> str:
     """Sign ``client`` in through the login form; return the new CSRF token."""
-    page = await client.get("/console/login")
-    assert page.status_code == 200
-    response = await client.post(
-        "/console/login",
-        data={
-            "username": username,
-            "password": password,
-            "csrf_token": csrf_from(page.text),
-        },
-        headers={"Origin": BASE},
-    )
+    response = await post_login(client, await login_form(client), username, password)
     assert response.status_code == 303, response.text
     queue = await client.get("/console/")
     assert queue.status_code == 200

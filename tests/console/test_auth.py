@@ -16,8 +16,9 @@ from tests.console.conftest import (
     BASE,
     PASSWORD,
     Adviser,
-    csrf_from,
+    login_form,
     make_adviser,
+    post_login,
     sign_in,
 )
 
@@ -47,17 +48,9 @@ async def test_session_id_rotates_at_login_and_the_old_one_is_dead(
     client: httpx.AsyncClient, db_url: str
 ) -> None:
     make_adviser(db_url)
-    page = await client.get("/console/login")
+    token = await login_form(client)
     before = client.cookies[auth.COOKIE_NAME]
-    response = await client.post(
-        "/console/login",
-        data={
-            "username": "alex",
-            "password": PASSWORD,
-            "csrf_token": csrf_from(page.text),
-        },
-        headers={"Origin": BASE},
-    )
+    response = await post_login(client, token)
     assert response.status_code == 303
     assert response.headers["location"] == "/console/"
     after = client.cookies[auth.COOKIE_NAME]
@@ -79,16 +72,7 @@ async def test_cookie_is_httponly_lax_and_scoped_to_the_console(
     client: httpx.AsyncClient, db_url: str
 ) -> None:
     make_adviser(db_url)
-    page = await client.get("/console/login")
-    response = await client.post(
-        "/console/login",
-        data={
-            "username": "alex",
-            "password": PASSWORD,
-            "csrf_token": csrf_from(page.text),
-        },
-        headers={"Origin": BASE},
-    )
+    response = await post_login(client, await login_form(client))
     cookie = response.headers["set-cookie"]
     parts = [p.strip().lower() for p in cookie.split(";")]
     assert "httponly" in parts
@@ -111,15 +95,10 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(
     client: httpx.AsyncClient, db_url: str
 ) -> None:
     make_adviser(db_url)
-    page = await client.get("/console/login")
-    token = csrf_from(page.text)
+    token = await login_form(client)
     answers = []
     for username, password in (("alex", "wrong password!!"), ("nobody", PASSWORD)):
-        r = await client.post(
-            "/console/login",
-            data={"username": username, "password": password, "csrf_token": token},
-            headers={"Origin": BASE},
-        )
+        r = await post_login(client, token, username, password)
         answers.append((r.status_code, "username or password is not right" in r.text))
     assert answers == [(400, True), (400, True)]
     assert (await client.get("/console/")).status_code == 401
@@ -131,16 +110,7 @@ async def test_inactive_adviser_cannot_sign_in(
     adviser_id = make_adviser(db_url)
     with session_scope(db_url) as s:
         s.get(AdviserRow, adviser_id).active = False  # type: ignore[union-attr]
-    page = await client.get("/console/login")
-    r = await client.post(
-        "/console/login",
-        data={
-            "username": "alex",
-            "password": PASSWORD,
-            "csrf_token": csrf_from(page.text),
-        },
-        headers={"Origin": BASE},
-    )
+    r = await post_login(client, await login_form(client))
     assert r.status_code == 400
 
 
@@ -148,19 +118,11 @@ async def test_five_failures_lock_that_username_and_address_for_15_minutes(
     client: httpx.AsyncClient, app: Starlette, db_url: str
 ) -> None:
     make_adviser(db_url)
-    page = await client.get("/console/login")
-    token = csrf_from(page.text)
-
-    async def attempt(password: str) -> httpx.Response:
-        return await client.post(
-            "/console/login",
-            data={"username": "alex", "password": password, "csrf_token": token},
-            headers={"Origin": BASE},
-        )
-
+    token = await login_form(client)
     for _ in range(auth.MAX_FAILURES):
-        assert (await attempt("not the password")).status_code == 400
-    locked = await attempt(PASSWORD)  # even the right password is refused now
+        wrong = await post_login(client, token, password="not the password")
+        assert wrong.status_code == 400
+    locked = await post_login(client, token)  # even the right password is refused now
     assert locked.status_code == 429
     assert locked.headers["retry-after"] == "900"
     assert (await client.get("/console/")).status_code == 401
@@ -179,25 +141,12 @@ async def test_failures_expire_after_the_window(
     from bot.db.base import utcnow
 
     make_adviser(db_url)
-    page = await client.get("/console/login")
-    token = csrf_from(page.text)
+    token = await login_form(client)
     for _ in range(auth.MAX_FAILURES):
-        await client.post(
-            "/console/login",
-            data={
-                "username": "alex",
-                "password": "nope nope nope",
-                "csrf_token": token,
-            },
-            headers={"Origin": BASE},
-        )
+        await post_login(client, token, password="nope nope nope")
     later = utcnow() + auth.FAILURE_WINDOW + timedelta(seconds=5)
     monkeypatch.setattr(auth, "utcnow", lambda: later)
-    r = await client.post(
-        "/console/login",
-        data={"username": "alex", "password": PASSWORD, "csrf_token": token},
-        headers={"Origin": BASE},
-    )
+    r = await post_login(client, token)
     assert r.status_code == 303
 
 
@@ -252,17 +201,7 @@ async def test_next_parameter_is_only_followed_inside_the_console(
         ("/console/../x", "/console/"),
     ):
         client.cookies.clear()
-        page = await client.get("/console/login")
-        r = await client.post(
-            "/console/login",
-            data={
-                "username": "alex",
-                "password": PASSWORD,
-                "csrf_token": csrf_from(page.text),
-                "next": target,
-            },
-            headers={"Origin": BASE},
-        )
+        r = await post_login(client, await login_form(client), next=target)
         assert r.headers["location"] == expected, target
 
 
@@ -278,20 +217,11 @@ async def test_many_failures_from_one_address_lock_every_username(
     client: httpx.AsyncClient, db_url: str
 ) -> None:
     make_adviser(db_url)
-    page = await client.get("/console/login")
-    token = csrf_from(page.text)
+    token = await login_form(client)
     for i in range(auth.MAX_FAILURES_PER_ADDRESS):
-        r = await client.post(
-            "/console/login",
-            data={"username": f"guess{i}", "password": "x" * 12, "csrf_token": token},
-            headers={"Origin": BASE},
-        )
+        r = await post_login(client, token, f"guess{i}", "x" * 12)
         assert r.status_code == 400
-    r = await client.post(
-        "/console/login",
-        data={"username": "alex", "password": PASSWORD, "csrf_token": token},
-        headers={"Origin": BASE},
-    )
+    r = await post_login(client, token)
     assert r.status_code == 429
 
 

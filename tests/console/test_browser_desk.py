@@ -58,9 +58,11 @@ window.Notification = FakeNotification;
 """
 
 
-async def _shot(page: Page, name: str, tmp_path: Path) -> None:
+async def _shot(
+    page: Page, name: str, tmp_path: Path, *, full_page: bool = True
+) -> None:
     target = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    await page.screenshot(path=str(target / name), full_page=True)
+    await page.screenshot(path=str(target / name), full_page=full_page)
 
 
 async def _axe(page: Page, name: str) -> None:
@@ -294,13 +296,16 @@ async def test_desk_flow_on_a_desktop(
     assert await confirm.is_visible()
     assert await page.evaluate("document.activeElement.textContent") == "Resolve"
     await _axe(page, "resolve confirmation")
+    # the window only: a modal dialog's backdrop covers the viewport
+    await _shot(page, "console-resolve-confirm.png", tmp_path, full_page=False)
     await page.keyboard.press("j")  # no shortcut behind the dialog
     assert await confirm.is_visible()
     await page.keyboard.press("Escape")
     assert not await confirm.is_visible()
     await _until(
-        page, "() => document.getElementById('live-status').textContent.includes("
-        "'Not resolved.')"
+        page,
+        "() => document.getElementById('live-status').textContent.includes("
+        "'Not resolved.')",
     )
     with session_scope(db_url) as s:
         kept = s.get(Conversation, seeded["long"])

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from bot.console import auth
 from bot.db.models import AdviserSession, LoginFailure
 from bot.db.session import session_scope
-from tests.console.conftest import BASE, PASSWORD, csrf_from, make_adviser, sign_in
+from tests.console.conftest import BASE, login_form, make_adviser, post_login, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +30,10 @@ async def test_thirty_concurrent_wrong_passwords_check_only_the_limit(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=BASE
     ) as c:
-        page = await c.get("/console/login")
-        token = csrf_from(page.text)
+        token = await login_form(c)
 
         async def wrong(i: int) -> int:
-            r = await c.post(
-                "/console/login",
-                data={
-                    "username": "alex",
-                    "password": f"wrong password number {i}",
-                    "csrf_token": token,
-                },
-                headers={"Origin": BASE},
-            )
+            r = await post_login(c, token, password=f"wrong password number {i}")
             return r.status_code
 
         codes = await asyncio.gather(*(wrong(i) for i in range(30)))
@@ -54,16 +45,7 @@ async def test_thirty_concurrent_wrong_passwords_check_only_the_limit(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=BASE
     ) as c:
-        page = await c.get("/console/login")
-        r = await c.post(
-            "/console/login",
-            data={
-                "username": "alex",
-                "password": PASSWORD,
-                "csrf_token": csrf_from(page.text),
-            },
-            headers={"Origin": BASE},
-        )
+        r = await post_login(c, await login_form(c))
         full = codes.count(400) == auth.MAX_FAILURES
         assert r.status_code == (429 if full else 303), codes
 
@@ -86,9 +68,5 @@ async def test_login_page_visits_write_no_rows(
         transport=httpx.ASGITransport(app=app), base_url=BASE
     ) as forged:
         forged.cookies.set(auth.COOKIE_NAME, "v.1.abc", domain="testserver")
-        r = await forged.post(
-            "/console/login",
-            data={"username": "alex", "password": PASSWORD, "csrf_token": "x"},
-            headers={"Origin": BASE},
-        )
+        r = await post_login(forged, "x")
         assert r.status_code == 403

@@ -15,7 +15,13 @@ from bot.console.headers import CONTENT_SECURITY_POLICY
 from bot.console.routes import console_routes
 from bot.db.models import Conversation, ConversationStatus, Message, MessageType
 from bot.db.session import session_scope
-from tests.console.conftest import BASE, Adviser, csrf_from, make_conversation
+from tests.console.conftest import (
+    BASE,
+    Adviser,
+    csrf_from,
+    make_conversation,
+    post_login,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -236,20 +242,12 @@ async def test_login_form_needs_the_csrf_token_and_our_origin(
         assert r.status_code == 403, what
     # a login POST without ever having loaded the form has no session: refused
     async with httpx.AsyncClient(transport=client._transport, base_url=BASE) as fresh:
-        r = await fresh.post(
-            "/console/login",
-            data={"username": "alex", "password": PASSWORD, "csrf_token": token},
-            headers={"Origin": BASE},
-        )
+        r = await post_login(fresh, token)
         assert r.status_code == 403
     # the CSRF token of one session does not work with another session
     async with httpx.AsyncClient(transport=client._transport, base_url=BASE) as other:
         await other.get("/console/login")
-        r = await other.post(
-            "/console/login",
-            data={"username": "alex", "password": PASSWORD, "csrf_token": token},
-            headers={"Origin": BASE},
-        )
+        r = await post_login(other, token)
         assert r.status_code == 403
 
 

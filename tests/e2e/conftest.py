@@ -5,7 +5,8 @@ child processes (bot.runner, as `frontdoor run` starts them) on free loopback
 ports, against a throwaway PostgreSQL database with the directory loaded. A
 fake Telegram Bot API runs in a thread so the Telegram channel can be driven
 too. Use the ``stack`` fixture: ``stack.gateway_url``, ``stack.database_url``,
-``stack.create_adviser(...)``, ``stack.bot_api``.
+``stack.create_adviser(...)``, ``stack.bot_api``. The browser tests share the
+``browser`` (Debian's Chromium, one per module) and ``page`` fixtures and ``send``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import select
 
 from bot.db.migrate import upgrade
@@ -42,6 +44,14 @@ CHROMIUM_ARGS = [
 ]
 TELEGRAM_SECRET = "e2e-telegram-secret-" + secrets.token_hex(8)
 ADVISER_PASSWORD = "correct horse battery staple"
+REPLY_TIMEOUT_MS = 20_000
+# Collects the page's Content-Security-Policy violations in window.__csp.
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
 
 
 @dataclass
@@ -217,3 +227,28 @@ def stack(
             yield E2EStack(services, bot_api, session_secret, log_dir)
         finally:
             services.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one per test module."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A desktop page (1100x820) of its own that collects CSP violations."""
+    context = browser.new_context(viewport={"width": 1100, "height": 820})
+    page = context.new_page()
+    page.add_init_script(CSP_WATCH)
+    yield page
+    context.close()
+
+
+def send(page: Page, text: str) -> None:
+    """Type TEXT into the open widget and send it with Enter."""
+    page.locator("#fd-input").fill(text)
+    page.keyboard.press("Enter")

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from bot.db.models import (
@@ -34,27 +34,18 @@ from bot.directory.service import guidance_for
 from bot.gateway.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
 from bot.i18n import text as i18n_text
 from bot.settings import PROJECT_ROOT
-from tests.e2e.conftest import ADVISER_PASSWORD, CHROMIUM, CHROMIUM_ARGS, E2EStack
+from tests.e2e.conftest import ADVISER_PASSWORD, REPLY_TIMEOUT_MS, E2EStack, send
 
 pytestmark = [
     pytest.mark.e2e,
 ]
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
-REPLY_TIMEOUT_MS = 20_000
 QUESTION = "How can we find a grant for our community garden?"
 HANDED_OVER = "I'm passing you to a human adviser now."
 JOINED = i18n_text("widget.status.claimed")
 CLOSED = i18n_text("widget.status.resolved")
 RATING_QUESTION = i18n_text("ratings.question")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -80,11 +71,6 @@ def shot(page: Page, name: str, *, full_page: bool = False) -> None:
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=full_page)
-
-
-def send(page: Page, text: str) -> None:
-    page.locator("#fd-input").fill(text)
-    page.keyboard.press("Enter")
 
 
 def sign_in(page: Page, stack: E2EStack, username: str) -> None:

@@ -3,41 +3,16 @@ assistant named, and the report reaches the operators' queue with the area."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from bot.db.models import DirectoryReport
 from bot.db.session import session_scope
-from tests.e2e.conftest import ADVISER_PASSWORD, CHROMIUM, CHROMIUM_ARGS, E2EStack
+from tests.e2e.conftest import ADVISER_PASSWORD, REPLY_TIMEOUT_MS, E2EStack, send
 
 pytestmark = [pytest.mark.e2e]
-
-REPLY_TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 820})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def send(page: Page, text: str) -> None:
-    page.locator("#fd-input").fill(text)
-    page.keyboard.press("Enter")
 
 
 def test_is_this_wrong_reaches_the_operators_queue_with_the_area(

@@ -4,49 +4,17 @@ once, the optional comment, and nothing of it sent to Rasa's dialogue."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from bot.db.models import ConversationFacts, Message, MessageType
 from bot.db.session import session_scope
 from bot.i18n import text
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, E2EStack
+from tests.e2e.conftest import REPLY_TIMEOUT_MS, E2EStack, send
 
 pytestmark = [pytest.mark.e2e]
-
-REPLY_TIMEOUT_MS = 20_000
-CSP_WATCH = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 820})
-    page = context.new_page()
-    page.add_init_script(CSP_WATCH)
-    yield page
-    context.close()
-
-
-def send(page: Page, said: str) -> None:
-    page.locator("#fd-input").fill(said)
-    page.keyboard.press("Enter")
 
 
 def test_rating_after_the_answer_is_taken(stack: E2EStack, page: Page) -> None:

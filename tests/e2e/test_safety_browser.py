@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.db.models import ConversationStatus
 from bot.domain.safety import emergency_text
 from bot.settings import PROJECT_ROOT
-from tests.e2e.conftest import ADVISER_PASSWORD, CHROMIUM, CHROMIUM_ARGS, E2EStack
+from tests.e2e.conftest import ADVISER_PASSWORD, E2EStack
 from tests.e2e.people import (
     FLOOR,
     MODEL_ONLY,
@@ -31,14 +31,6 @@ pytestmark = pytest.mark.e2e
 
 TIMEOUT_MS = 20_000
 SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "console-urgent.png"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

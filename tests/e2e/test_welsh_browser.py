@@ -6,38 +6,17 @@ a person; the choice kept over a reload; axe-core finds nothing."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from bot.db.models import ConversationStatus
 from bot.i18n import text
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, E2EStack
+from tests.e2e.conftest import REPLY_TIMEOUT_MS, E2EStack, send
 from tests.e2e.people import wait_for
-from tests.e2e.test_widget_browser import (
-    REPLY_TIMEOUT_MS,
-    assert_no_axe_violations,
-    send,
-)
+from tests.e2e.test_widget_browser import assert_no_axe_violations
 
 pytestmark = [pytest.mark.e2e]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 820})
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_a_whole_welsh_conversation_in_the_widget(stack: E2EStack, page: Page) -> None:

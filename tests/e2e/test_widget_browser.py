@@ -4,45 +4,20 @@ reload, accessibility (axe-core) and the screenshots in docs/screenshots."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from bot.db.models import ConversationStatus, MessageType
 from bot.settings import PROJECT_ROOT
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, E2EStack
+from tests.e2e.conftest import REPLY_TIMEOUT_MS, E2EStack, send
 
 pytestmark = [
     pytest.mark.e2e,
 ]
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
-REPLY_TIMEOUT_MS = 20_000
-CSP_WATCH = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 820})
-    page = context.new_page()
-    page.add_init_script(CSP_WATCH)
-    yield page
-    context.close()
 
 
 def tab_to_launcher(page: Page) -> None:
@@ -67,11 +42,6 @@ def shot(page: Page, name: str) -> None:
 def assert_no_axe_violations(page: Page) -> None:
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
-
-
-def send(page: Page, text: str) -> None:
-    page.locator("#fd-input").fill(text)
-    page.keyboard.press("Enter")
 
 
 def test_widget_triage_handoff_reload_and_accessibility(

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from bot.db.models import ConversationStatus, MessageType
 from bot.domain.safety import emergency_text
 from bot.gateway.channels.web import MAX_TEXT
 from bot.i18n import text as i18n_text
 from bot.settings import PROJECT_ROOT
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, E2EStack
+from tests.e2e.conftest import CSP_WATCH, E2EStack
 from tests.e2e.people import FLOOR, Console, adviser_console
 
 pytestmark = pytest.mark.e2e
@@ -37,20 +37,6 @@ DEVICES: dict[str, dict[str, Any]] = {
 }
 JOINED = i18n_text("widget.status.claimed")
 CLOSED = i18n_text("widget.status.resolved")
-CSP_WATCH = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(params=list(DEVICES))

@@ -44,6 +44,10 @@ async def test_the_person_deletes_their_own_conversation(gw: Harness) -> None:
         await gw.http.post(url, json={"token": "nope", "confirm": True})
     ).status_code == 403
     assert (await gw.http.post(url, json={"token": token})).status_code == 400
+    # the same preamble as the other conversation routes: not an object is a 400
+    listed = await gw.http.post(url, json=[token, True])
+    assert listed.status_code == 400
+    assert listed.json() == {"error": "expected a JSON object"}
     with gw.db() as s:
         assert s.get(Conversation, cid) is not None
     done = await gw.http.post(url, json={"token": token, "confirm": True})

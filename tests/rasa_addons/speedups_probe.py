@@ -46,4 +46,51 @@ report = {
     "round_trip": type(Event.from_parameters({"event": "slot", "name": "x",
                                               "value": 1})).__name__,
 }
+
+
+async def kept_connections() -> dict:
+    """Three action calls through EndpointConfig.request to a loopback server:
+    one TCP connection (kept), the answers as before, a 449 still raised."""
+    import asyncio
+
+    from aiohttp import web
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    peers: set = set()
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.add(request.transport.get_extra_info("peername"))
+        body = await request.json()
+        if body.get("fail"):
+            return web.json_response({"error": "no"}, status=449)
+        return web.json_response({"echo": body["n"]})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    answers = [await endpoint.request(json={"n": n}) for n in range(3)]
+    status = None
+    try:
+        await endpoint.request(json={"n": 9, "fail": True})
+    except ClientResponseError as e:
+        status = e.status
+    again = await EndpointConfig(endpoint.url).request(json={"n": 4})
+    session_open = not endpoint._kept[1].closed
+    await endpoint._kept[1].close()
+    after_close = await endpoint.request(json={"n": 5})  # a new session, same answer
+    await runner.cleanup()
+    await asyncio.sleep(0)
+    return {"answers": answers, "status": status, "again": again,
+            "connections": len(peers), "session_open": session_open,
+            "after_close": after_close}
+
+
+import asyncio  # noqa: E402
+
+report["kept"] = asyncio.run(kept_connections())
 print("PROBE-JSON " + json.dumps(report))

@@ -27,3 +27,13 @@ def test_event_types_resolve_as_rasas_own_loop_does() -> None:
     assert report["default"] is True
     assert report["errors"] == ["Unknown event name 'no_such_event'."]
     assert report["round_trip"] == "SlotSet"
+    # action calls keep their connection (one per endpoint object, not per call)
+    kept = report["kept"]
+    assert kept["answers"] == [{"echo": 0}, {"echo": 1}, {"echo": 2}]
+    assert kept["status"] == 449  # an error answer still raises, as before
+    assert kept["again"] == {"echo": 4}
+    assert kept["session_open"] is True
+    assert kept["after_close"] == {"echo": 5}  # a closed session is replaced
+    # the first endpoint's four calls on one connection, the second endpoint's
+    # own, and the one after the close: 3 (it was 6, one per call)
+    assert kept["connections"] == 3

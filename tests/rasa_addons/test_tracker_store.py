@@ -13,12 +13,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.conftest import BACKENDS, create_database
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 PROBE = Path(__file__).with_name("tracker_store_probe.py")
 
 
-def probe(db: Path, mode: str) -> dict[str, Any]:
+def probe(db: Path | str, mode: str) -> dict[str, Any]:
     result = subprocess.run(
         [str(PYTHON), str(PROBE), str(db), mode],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -50,3 +54,33 @@ def test_sqlite_connections_get_the_apps_settings_and_state_survives(
     assert loaded["texts"] == ["hello", "we need a grant for our hall roof"]
     assert loaded["slots"] == {saved["slot"]: "kept"}
     assert loaded["synchronous"] == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_save_adds_only_new_events_and_reads_see_the_latest_session(
+    backend: str, tmp_path: Path
+) -> None:
+    # the store's own statements (built once) must keep SQLTrackerStore's
+    # meaning on both backends: a read returns the latest session's events, a
+    # full read all of them, and a save writes only what is not stored yet
+    reports = {}
+    for kind in ("ours", "rasa"):
+        url, drop = create_database(backend, tmp_path)
+        try:
+            # Rasa's environment has psycopg2, named by the dialect alone
+            reports[kind] = probe(
+                url.replace("postgresql+psycopg://", "postgresql://"),
+                f"sessions:{kind}",
+            )
+        finally:
+            drop()
+    report = reports["ours"]
+    assert report == reports["rasa"]  # Rasa's own store reads and writes the same
+    assert report["dialect"] == backend
+    assert report["rows"] == report["events"] == 13
+    assert report["intents"] == ["funding", "funding", "greet"]
+    assert "action_listen" in report["actions"]
+    assert report["latest_texts"] == ["a new session"]
+    assert report["full_texts"] == ["first question", "second question",
+                                    "a new session"]
+    assert report["missing"] is None

@@ -182,3 +182,36 @@ def test_a_pickled_model_scores_the_same(model: TriageModel) -> None:
     copy = pickle.loads(pickle.dumps(model))
     assert "_stack" not in copy.__dict__
     assert copy.scores(["dbs for helpers"]) == before
+
+
+def test_the_direct_rows_are_scikit_learns_tfidf() -> None:
+    # Features.rows (what scores() uses, one message at a time) gives the same
+    # non-zero columns and values as the vectorizers' transform + hstack, words,
+    # characters and the scaled dense block alike, for unseen words and typos too
+    rng = np.random.default_rng(1)
+    dense = [Example(e.text, e.intent, e.subtopic, e.person,
+                     dense=rng.normal(size=6)) for e in TRAIN]
+    model = TriageModel(Config(dense_weight=0.5)).fit(dense)
+    texts = ["gift aid on raffle tickets", "Do our HELPERS need a DBS chek??",
+             "zzzz qqqq", "", "can I talk to someone about the annual return"]
+    vectors = rng.normal(size=(len(texts), 6))
+    x = model.features.transform(texts, vectors).toarray()
+    rows = model.features.rows(texts, vectors)
+    for i, (cols, vals) in enumerate(rows):
+        direct = np.zeros(x.shape[1])
+        direct[cols] = vals
+        assert len(set(cols.tolist())) == len(cols)
+        assert np.allclose(direct, x[i]), texts[i]
+    stacked = tmod.Stacked(model.heads())
+    by_matrix, by_rows = stacked.proba(x), stacked.proba_rows(rows)
+    for name in by_matrix:
+        assert np.allclose(by_matrix[name], by_rows[name]), name
+    with pytest.raises(ValueError, match="dense dimensions"):
+        model.features.rows(texts[:1], vectors[:1, :4])
+    # the analyzers' cache is not pickled; a copy scores the same
+    import pickle
+
+    before = model.scores(texts[:2], vectors[:2])
+    copy = pickle.loads(pickle.dumps(model))
+    assert "_analyzer_cache" not in copy.features.__dict__
+    assert copy.scores(texts[:2], vectors[:2]) == before

@@ -6,7 +6,10 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 # C0 controls other than tab, newline and carriage return, and DEL: PostgreSQL
 # cannot store NUL in text, and none of them means anything in a chat message.
@@ -18,6 +21,19 @@ def clean_text(text: str) -> str:
     """Return ``text`` fit to store: control characters dropped, lone surrogates
     (not valid Unicode text) replaced by U+FFFD."""
     return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """Return the request's body, or None as soon as it passes ``limit`` bytes
+    (so a huge body is never held in memory whole)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:

@@ -79,6 +79,7 @@ from bot.gateway.channels.base import (
     SendProgress,
     clean_text,
     json_object,
+    read_body,
 )
 from bot.gateway.events import message_event, message_view
 from bot.gateway.pacing import SlotTooFar, chat_pacer
@@ -384,7 +385,7 @@ class TelegramChannel:
         if self.polling or not hmac.compare_digest(given, self._secret):
             logger.warning("telegram webhook refused: bad or missing secret")
             return JSONResponse({"error": "forbidden"}, status_code=403)
-        body = await _read_body(request, MAX_UPDATE_BYTES)
+        body = await read_body(request, MAX_UPDATE_BYTES)
         if body is None:
             return JSONResponse({"error": "update too large"}, status_code=413)
         data = json_object(body)
@@ -1151,18 +1152,6 @@ def _seconds(value: float | timedelta | int) -> float:
 
 def _is_update_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
-
-
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """Return the request body, or None once it passes ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # ------------------------------------------------------------------- database

@@ -31,6 +31,7 @@ from bot.gateway.channels.base import (
     SendProgress,
     clean_text,
     json_object,
+    read_body,
 )
 from bot.gateway.events import message_view
 from bot.gateway.pipeline import Pipeline, UnknownConversation
@@ -137,14 +138,10 @@ class WidgetApi:
 
     async def _json(self, request: Request) -> dict[str, Any] | None:
         check_widget_request(request, self.settings)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise _TooLarge
-            chunks.append(chunk)
-        return json_object(b"".join(chunks))
+        body = await read_body(request, MAX_BODY)
+        if body is None:
+            raise _TooLarge
+        return json_object(body)
 
     async def _conversation_body(
         self, request: Request, cid: str
@@ -228,16 +225,11 @@ class WidgetApi:
     async def delete(self, request: Request) -> Response:
         """The person deletes their own conversation (issue 13: bot/privacy)."""
         cid = request.path_params["conversation_id"]
-        try:
-            body = await self._json(request)
-        except _Refused as exc:
-            return _error(exc.status, str(exc))
-        if not _token_ok(self.settings, cid, (body or {}).get("token")):
-            return _error(403, "unknown conversation")
+        body = await self._conversation_body(request, cid)
+        if isinstance(body, Response):
+            return body
         if not notice.delete_body_ok(body):
             return _error(400, 'send {"token": ..., "confirm": true}')
-        if limited := await self._limited(request, cid):
-            return limited
         found = await self.pipeline.in_db(lambda s: notice.erase_own(s, cid))
         return notice.deleted_response(found)
 
