@@ -356,7 +356,11 @@ async def bench(plan: Plan) -> Bench:
         result.rss_idle = monitor.rss()
         monitor.start()
         try:
-            await _runs(plan, stack, fake, box, secret, monitor, result, t0)
+            runs = await _runs(plan, EMBEDDED, stack, monitor, t0,
+                               TelegramPath(fake, box, secret))
+            result.human, result.saturation = runs.human, runs.saturation
+            result.profile = runs.profile
+            result.notes.extend(runs.notes)
         finally:
             await monitor.stop()
             result.rss_peak = dict(monitor.peak)
@@ -455,7 +459,13 @@ async def bench_scaled(plan: Plan, result: Bench) -> None:
         monitor = Monitor(stack)
         monitor.start()
         try:
-            await _scaled_runs(plan, stack, monitor, scaled, t0)
+            runs = await _runs(plan, SCALED, stack, monitor, t0)
+            scaled["human"] = [asdict(r) for r in runs.human]
+            scaled["saturation"] = [asdict(r) for r in runs.saturation]
+            if runs.profile:
+                scaled["profile"] = runs.profile
+            # the scaled profile has no time budget; its notes (no py-spy) are
+            # the embedded profile's too, and said there
         finally:
             await monitor.stop()
             scaled["rss_peak"] = dict(monitor.peak)
@@ -468,174 +478,212 @@ async def bench_scaled(plan: Plan, result: Bench) -> None:
     result.scaled = scaled
 
 
-async def _scaled_runs(
-    plan: Plan, stack: Stack, monitor: Monitor, scaled: dict[str, Any], t0: float
-) -> None:
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=200)
-    timeout = httpx.Timeout(drv.REQUEST_TIMEOUT_S, connect=5.0)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
-
-        def widget(_i: int, _n: int) -> drv.Channel:
-            return drv.WidgetChannel(http, stack.gateway_url)
-
-        def rasa(_i: int, _n: int) -> drv.Channel:
-            return drv.RasaChannel(http, stack.rasa_url, stack.rasa_token)
-
-        pace_rng = random.Random(11)  # noqa: S311
-
-        def human() -> float:
-            return pace_rng.uniform(0.8, 1.2) * plan.pause_mean
-
-        def no_pause() -> float:
-            return 0.0
-
-        await run_load("warm-up", "widget", widget, 4, 8.0, no_pause, monitor)
-        await run_load("warm-up", "rasa", rasa, 4, 4.0, no_pause, monitor)
-        people = HUMAN_LEVELS[-1]
-        _log(f"scaled profile: human pace, {people} people ...")
-        slices: dict[str, list[Slice]] = {"widget": [], "rasa": []}
-        each = plan.human_seconds / HUMAN_SLICES
-        for k in range(HUMAN_SLICES):
-            for target, factory in (("widget", widget), ("rasa", rasa)):
-                slices[target].append(await load_slice(
-                    target, factory, people, each, human, monitor,
-                    stagger=min(plan.pause_mean, each / 3), seed=k,
-                ))
-        for target, parts in slices.items():
-            name = f"scaled-human-{people}-{target}"
-            run = combine(name, target, people, True, parts)
-            scaled["human"].append(asdict(run))
-            _log(_line(run))
-        best = {"widget": 0.0, "rasa": 0.0}
-        flat = {"widget": 0, "rasa": 0}
-        for people in SATURATION_LEVELS:
-            for target, factory in (("widget", widget), ("rasa", rasa)):
-                run = await run_load(
-                    f"scaled-saturation-{people}-{target}", target, factory, people,
-                    plan.step_seconds, no_pause, monitor,
-                )
-                scaled["saturation"].append(asdict(run))
-                _log(_line(run))
-                rate = run.overall["msg_per_s"]
-                flat[target] = 0 if rate > best[target] * 1.03 else flat[target] + 1
-                best[target] = max(best[target], rate)
-            if min(flat.values()) >= 2:
-                break
-        py_spy = find_py_spy()
-        steps = [r for r in scaled["saturation"] if r["target"] == "widget"]
-        if py_spy and steps:
-            people = max(steps, key=lambda r: r["overall"]["msg_per_s"])["people"]
-            _log(f"scaled profile: py-spy at {people} people ...")
-            scaled["profile"] = await profile_at(plan, py_spy, people, widget, monitor)
+Factory = Callable[[int, int], drv.Channel]
 
 
-async def _runs(
-    plan: Plan, stack: Stack, fake: Any, box: drv.ReplyBox, secret: str,
-    monitor: Monitor, result: Bench, t0: float,
-) -> None:
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=200)
-    timeout = httpx.Timeout(drv.REQUEST_TIMEOUT_S, connect=5.0)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+@dataclass(frozen=True)
+class TelegramPath:
+    """What the Telegram channel needs: the fake Bot API, its replies, the secret."""
 
-        def widget(_i: int, _n: int) -> drv.Channel:
-            return drv.WidgetChannel(http, stack.gateway_url)
+    fake: Any
+    box: drv.ReplyBox
+    secret: str
 
-        def telegram(_i: int, _n: int) -> drv.Channel:
+
+def channel_factories(
+    http: httpx.AsyncClient, stack: Stack, telegram: TelegramPath | None = None
+) -> dict[str, Factory]:
+    """The simulated people's channels for ``stack``: widget and rasa always;
+    telegram and mixed (widget and Telegram in turn) when the fake Bot API runs."""
+
+    def widget(_i: int, _n: int) -> drv.Channel:
+        return drv.WidgetChannel(http, stack.gateway_url)
+
+    def rasa(_i: int, _n: int) -> drv.Channel:
+        return drv.RasaChannel(http, stack.rasa_url, stack.rasa_token)
+
+    factories: dict[str, Factory] = {"widget": widget, "rasa": rasa}
+    if telegram is not None:
+        tg = telegram
+
+        def telegram_channel(_i: int, _n: int) -> drv.Channel:
             return drv.TelegramChannel(
-                http, stack.gateway_url, secret, box, fake.text_update
+                http, stack.gateway_url, tg.secret, tg.box, tg.fake.text_update
             )
 
         def mixed(i: int, n: int) -> drv.Channel:
-            return widget(i, n) if (i + n) % 2 == 0 else telegram(i, n)
+            return widget(i, n) if (i + n) % 2 == 0 else telegram_channel(i, n)
 
-        def rasa(_i: int, _n: int) -> drv.Channel:
-            return drv.RasaChannel(http, stack.rasa_url, stack.rasa_token)
+        factories["telegram"] = telegram_channel
+        factories["mixed"] = mixed
+    return factories
 
-        pace_rng = random.Random(7)  # noqa: S311
 
-        def human() -> float:
-            return pace_rng.uniform(0.8, 1.2) * plan.pause_mean
+def no_pause() -> float:
+    """The saturation pace: the next message as soon as the reply is in."""
+    return 0.0
 
-        def no_pause() -> float:
-            return 0.0
 
-        _log("warming up (not recorded) ...")
-        await run_load("warm-up", "gateway", mixed, 4, 8.0, no_pause, monitor)
-        await run_load("warm-up", "rasa", rasa, 2, 4.0, no_pause, monitor)
+def human_pace(plan: Plan, seed: int) -> Callable[[], float]:
+    """A person's pause between messages: the plan's mean, give or take 20 %."""
+    rng = random.Random(seed)  # noqa: S311
 
-        for people in HUMAN_LEVELS:
-            # Gateway and direct take turns in short slices, so a change in the
-            # machine's background load falls on both alike.
-            _log(f"human pace: {people} people, gateway and Rasa direct in turn, "
-                 f"{plan.human_seconds:.0f} s each ...")
-            slices: dict[str, list[Slice]] = {"gateway": [], "rasa": []}
-            each = plan.human_seconds / HUMAN_SLICES
-            for k in range(HUMAN_SLICES):
-                for target, factory in (("gateway", mixed), ("rasa", rasa)):
-                    slices[target].append(await load_slice(
-                        target, factory, people, each, human, monitor,
-                        stagger=min(plan.pause_mean, each / 3), seed=k,
-                    ))
-            for target, parts in slices.items():
-                run = combine(f"human-{people}-{target}", target, people, True, parts)
-                result.human.append(run)
-                _log(_line(run))
+    def human() -> float:
+        return rng.uniform(0.8, 1.2) * plan.pause_mean
 
-        # The ramp goes up in step for both paths, each level through the gateway
-        # and then straight to Rasa, so both meet the same background load.
-        best = {"widget": 0.0, "rasa": 0.0}
-        flat = {"widget": 0, "rasa": 0}
-        for people in SATURATION_LEVELS:
-            if time.perf_counter() - t0 > BUDGET_S - 2 * plan.step_seconds - 30:
-                result.notes.append(
-                    f"the saturation ramp stopped before {people} people: time budget"
-                )
-                break
-            for target, factory in (("widget", widget), ("rasa", rasa)):
-                run = await run_load(
-                    f"saturation-{people}-{target}", target, factory, people,
-                    plan.step_seconds, no_pause, monitor,
-                )
-                result.saturation.append(run)
-                _log(_line(run))
-                rate = run.overall["msg_per_s"]
-                flat[target] = 0 if rate > best[target] * 1.03 else flat[target] + 1
-                best[target] = max(best[target], rate)
-            if min(flat.values()) >= 2:  # two levels without a real rise: saturated
-                break
+    return human
 
-        await _profile(plan, stack, widget, monitor, result, t0)
+
+@dataclass(frozen=True)
+class Profile:
+    """What differs between the embedded and the scaled profile's loads."""
+
+    label: str  # for the log
+    prefix: str  # of every run's name
+    pace_seed: int
+    warm_up: tuple[tuple[str, str, int, float], ...]  # target, channel, people, s
+    human_levels: tuple[int, ...]
+    human_targets: tuple[tuple[str, str], ...]  # target, channel
+    budgeted: bool  # held to BUDGET_S (from t0), with a note where it stops
+
+
+EMBEDDED = Profile(
+    label="embedded",
+    prefix="",
+    pace_seed=7,
+    warm_up=(("gateway", "mixed", 4, 8.0), ("rasa", "rasa", 2, 4.0)),
+    human_levels=HUMAN_LEVELS,
+    human_targets=(("gateway", "mixed"), ("rasa", "rasa")),
+    budgeted=True,
+)
+SCALED = Profile(
+    label="scaled profile",
+    prefix="scaled-",
+    pace_seed=11,
+    warm_up=(("widget", "widget", 4, 8.0), ("rasa", "rasa", 4, 4.0)),
+    human_levels=HUMAN_LEVELS[-1:],
+    human_targets=(("widget", "widget"), ("rasa", "rasa")),
+    budgeted=False,
+)
+
+
+@dataclass
+class Measured:
+    """One profile's runs."""
+
+    human: list[RunResult] = field(default_factory=list)
+    saturation: list[RunResult] = field(default_factory=list)
+    profile: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+async def human_runs(
+    plan: Plan, prof: Profile, factories: dict[str, Factory],
+    human: Callable[[], float], monitor: Monitor, people: int,
+) -> list[RunResult]:
+    """``people`` at human pace on each of the profile's targets, in turn."""
+    # The targets take turns in short slices, so a change in the machine's
+    # background load falls on all alike.
+    _log(f"{prof.label}: human pace, {people} people, "
+         + " and ".join(t for t, _ in prof.human_targets)
+         + f" in turn, {plan.human_seconds:.0f} s each ...")
+    slices: dict[str, list[Slice]] = {t: [] for t, _ in prof.human_targets}
+    each = plan.human_seconds / HUMAN_SLICES
+    for k in range(HUMAN_SLICES):
+        for target, channel in prof.human_targets:
+            slices[target].append(await load_slice(
+                target, factories[channel], people, each, human, monitor,
+                stagger=min(plan.pause_mean, each / 3), seed=k,
+            ))
+    runs = []
+    for target, parts in slices.items():
+        name = f"{prof.prefix}human-{people}-{target}"
+        run = combine(name, target, people, True, parts)
+        runs.append(run)
+        _log(_line(run))
+    return runs
+
+
+async def saturation_ramp(
+    plan: Plan, prof: Profile, factories: dict[str, Factory], monitor: Monitor,
+    t0: float, out: Measured,
+) -> None:
+    """Ramp the people with no pause until neither path rises any more."""
+    # The ramp goes up in step for both paths, each level through the gateway
+    # and then straight to Rasa, so both meet the same background load.
+    best = {"widget": 0.0, "rasa": 0.0}
+    flat = {"widget": 0, "rasa": 0}
+    for people in SATURATION_LEVELS:
+        if prof.budgeted and (
+            time.perf_counter() - t0 > BUDGET_S - 2 * plan.step_seconds - 30
+        ):
+            out.notes.append(
+                f"the saturation ramp stopped before {people} people: time budget"
+            )
+            break
+        for target in ("widget", "rasa"):
+            run = await run_load(
+                f"{prof.prefix}saturation-{people}-{target}", target,
+                factories[target], people, plan.step_seconds, no_pause, monitor,
+            )
+            out.saturation.append(run)
+            _log(_line(run))
+            rate = run.overall["msg_per_s"]
+            flat[target] = 0 if rate > best[target] * 1.03 else flat[target] + 1
+            best[target] = max(best[target], rate)
+        if min(flat.values()) >= 2:  # two levels without a real rise: saturated
+            break
+
+
+async def _runs(
+    plan: Plan, prof: Profile, stack: Stack, monitor: Monitor, t0: float,
+    telegram: TelegramPath | None = None,
+) -> Measured:
+    """Warm up, then human pace, the saturation ramp and the profile."""
+    out = Measured()
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=200)
+    timeout = httpx.Timeout(drv.REQUEST_TIMEOUT_S, connect=5.0)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+        factories = channel_factories(http, stack, telegram)
+        _log(f"{prof.label}: warming up (not recorded) ...")
+        for target, channel, people, seconds in prof.warm_up:
+            await run_load("warm-up", target, factories[channel], people, seconds,
+                           no_pause, monitor)
+        human = human_pace(plan, prof.pace_seed)  # one stream for every level
+        for people in prof.human_levels:
+            out.human.extend(
+                await human_runs(plan, prof, factories, human, monitor, people)
+            )
+        await saturation_ramp(plan, prof, factories, monitor, t0, out)
+        await _profile(plan, prof, factories["widget"], monitor, out, t0)
+    return out
 
 
 async def _profile(
-    plan: Plan, stack: Stack, widget: Callable[[int, int], drv.Channel],
-    monitor: Monitor, result: Bench, t0: float,
+    plan: Plan, prof: Profile, widget: Factory, monitor: Monitor, out: Measured,
+    t0: float,
 ) -> None:
     """Sample every service with py-spy under the gateway's peak load, if we can."""
     py_spy = find_py_spy()
     if py_spy is None:
-        result.notes.append("no profile: py-spy is not installed (pip install py-spy)")
+        out.notes.append("no profile: py-spy is not installed (pip install py-spy)")
         return
-    if time.perf_counter() - t0 > BUDGET_S - plan.step_seconds - 25:
-        result.notes.append("no profile: time budget")
+    if prof.budgeted and time.perf_counter() - t0 > BUDGET_S - plan.step_seconds - 25:
+        out.notes.append("no profile: time budget")
         return
-    steps = [r for r in result.saturation if r.target == "widget"]
+    steps = [r for r in out.saturation if r.target == "widget"]
     people = max(steps, key=lambda r: r.overall["msg_per_s"]).people if steps else 8
-    result.profile = await profile_at(plan, py_spy, people, widget, monitor)
+    out.profile = await profile_at(plan, py_spy, people, widget, monitor)
 
 
 async def profile_at(
     plan: Plan, py_spy: str, people: int,
-    widget: Callable[[int, int], drv.Channel], monitor: Monitor,
+    widget: Factory, monitor: Monitor,
 ) -> dict[str, Any]:
     """py-spy every service (workers included) while ``people`` use the widget."""
     pids = {name: p.pid for name, p in monitor.procs.items()}
     seconds = plan.step_seconds
     _log(f"profiling with py-spy: {people} people via the widget, {seconds:.0f} s ...")
-
-    def no_pause() -> float:
-        return 0.0
-
     load = asyncio.create_task(
         run_load(f"profile-{people}-widget", "widget", widget, people,
                  seconds + 2, no_pause, monitor)

@@ -8,10 +8,11 @@ person >= 95% handed over.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from scripts import eval_language
+from scripts import eval_language, welsh_bakeoff
 from scripts import triage_metrics as tm
 from scripts.eval_triage import classify
 from scripts.nlu_data import Labelled, read_jsonl
@@ -76,7 +77,22 @@ def section(nlu: WelshRun, detection: eval_language.LanguageRun) -> str:
     if wrong:
         lines += ["", "Misread:", ""]
         lines += [f"- `{t}` ({g} taken as {p})" for t, g, p in wrong]
-    return "\n".join(lines) + "\n\n" + eval_language.section(detection)
+    return ("\n".join(lines) + "\n\n" + bakeoff_section() + "\n"
+            + eval_language.section(detection))
+
+
+def bakeoff_section() -> str:
+    """The one-model / second-model / no-MiniLM bake-off (scripts/welsh_bakeoff.py)."""
+    head = "### One model or two: the Welsh bake-off\n\n"
+    if not welsh_bakeoff.OUT.exists():
+        return head + "Not run (`.venv-rasa/bin/python -m scripts.welsh_bakeoff`).\n"
+    result = json.loads(welsh_bakeoff.OUT.read_text(encoding="utf-8"))
+    return (
+        head + "From `.venv-rasa/bin/python -m scripts.welsh_bakeoff` (lab fits of "
+        "the same triage model, not a Rasa training; choices on Welsh "
+        "cross-validation only; the reasoning is in docs/welsh.md).\n\n"
+        + welsh_bakeoff.table(result)
+    )
 
 
 def gate(nlu: WelshRun, detection: eval_language.LanguageRun) -> list[str]:

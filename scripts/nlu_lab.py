@@ -62,7 +62,9 @@ def embedder(name: str) -> Optional[Callable[[Sequence[str]], np.ndarray]]:
 
         # minilm: the featurizer's defaults (ONNX Runtime, int8); minilm-fp32:
         # unquantised, the same vectors as TensorFlow's TFBertModel
-        featurizer = MiniLMFeaturizer({"quantize": name == "minilm"}, "lab")
+        # the lab keeps its own copy of the ONNX graph (never in the shared models/)
+        featurizer = MiniLMFeaturizer(
+            {"quantize": name == "minilm", "cache_dir": str(CACHE / "onnx")}, "lab")
         return lambda texts: np.vstack([r[0] for r in featurizer.embed(list(texts))])
     if name == "static":
         from rasa_addons.static_featurizer import MiniLMStaticFeaturizer, distil
@@ -76,8 +78,7 @@ def embedder(name: str) -> Optional[Callable[[Sequence[str]], np.ndarray]]:
 
 def embeddings(name: str, texts: Sequence[str]) -> Optional[np.ndarray]:
     """Embeddings of ``texts`` (cached per featurizer and text)."""
-    fn = embedder(name)
-    if fn is None:
+    if name == "none":
         return None
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"{'minilm-int8' if name == 'minilm' else name}.npz"
@@ -91,6 +92,9 @@ def embeddings(name: str, texts: Sequence[str]) -> Optional[np.ndarray]:
         todo = {k: t for k, t in zip(key, texts, strict=True) if k in set(missing)}
         _log(f"embedding {len(todo)} texts with {name} ...")
         t0 = time.perf_counter()
+        # the featurizer is loaded only when something is missing from the cache
+        fn = embedder(name)
+        assert fn is not None
         vectors = fn(list(todo.values()))
         for k, v in zip(todo, vectors, strict=True):
             cache[k] = np.asarray(v, dtype=np.float32)

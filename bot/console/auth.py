@@ -298,7 +298,7 @@ def guard(
             conversation_id = request.path_params.get("conversation_id")
             if login and conversation_id is not None:
                 if not await _may_see(request, str(conversation_id)):
-                    return _not_found(request)
+                    return conversation_not_found(request)
             return await func(request)
 
         endpoint.console_login_required = login  # type: ignore[attr-defined]
@@ -327,9 +327,9 @@ async def _may_see(request: Request, conversation_id: str) -> bool:
     return await run_db(lambda db: access.can_see(db, scope, conversation_id))
 
 
-def _not_found(request: Request) -> Response:
-    """The same 404 for a conversation that is missing and one out of scope
-    (word for word the page a missing conversation gets)."""
+def conversation_not_found(request: Request) -> Response:
+    """Answer the same 404 for a conversation that is missing and one out of
+    scope (every console route uses this one page)."""
     from bot.console.views import error_page  # views imports this module
 
     return error_page(

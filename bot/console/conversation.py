@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.console import live
-from bot.console.auth import adviser_of, base_path, guard, run_db, scope_of
+from bot.console.auth import (
+    adviser_of,
+    base_path,
+    conversation_not_found,
+    guard,
+    run_db,
+    scope_of,
+)
 from bot.console.events import event_stream
 from bot.console.views import (
     conversation_url,
@@ -129,22 +136,12 @@ async def _load_conversation(
     )
 
 
-def _not_found(request: Request) -> Response:
-    return error_page(
-        request,
-        404,
-        "Conversation not found",
-        "There is no conversation at this address.",
-        back=base_path(request) + "/",
-    )
-
-
 @guard()
 async def conversation_page(request: Request) -> Response:
     """Show a conversation: summary, transcript, and what the adviser can do."""
     context = await _load_conversation(request, full=True)
     if context is None:
-        return _not_found(request)
+        return conversation_not_found(request)
     await _audit_opening(request)
     return render(request, "conversation.html", {**context, "page": "conversation"})
 
@@ -238,7 +235,7 @@ async def claim(request: Request) -> Response:
 
     outcome = await run_db(attempt)
     if outcome == "missing":
-        return _not_found(request)
+        return conversation_not_found(request)
     if outcome == "lost":
         return _conflict(
             request,
@@ -268,7 +265,7 @@ async def _move(
     try:
         status = await run_db(attempt)
     except LookupError:
-        return None, _not_found(request)
+        return None, conversation_not_found(request)
     except (IllegalTransition, service.Conflict) as exc:
         return None, _conflict(request, conversation_id, f"Not possible: {exc}.")
     log.info(
@@ -365,7 +362,7 @@ async def reply(request: Request) -> Response:
     try:
         text_to_send = await run_db(check)
     except LookupError:
-        return _not_found(request)
+        return conversation_not_found(request)
     except repo.ConsoleConflict as exc:
         return _conflict(request, conversation_id, f"Not possible: {exc}.")
     if not text_to_send or len(text_to_send) > MAX_TEXT:
@@ -401,7 +398,7 @@ async def retry_delivery(request: Request) -> Response:
     raw = request.path_params["message_id"]
     message_id = int(raw) if raw.isascii() and raw.isdigit() else 0
     if not 0 < message_id <= MAX_ID:
-        return _not_found(request)
+        return conversation_not_found(request)
     retried = await run_db(
         lambda db: service.retry_delivery(
             db, conversation_id=conversation_id, message_id=message_id
@@ -432,7 +429,7 @@ async def add_note(request: Request) -> Response:
             )
         )
     except LookupError:
-        return _not_found(request)
+        return conversation_not_found(request)
     _announce(conversation_id, None, [view])
     return see_other(conversation_url(request, conversation_id, "noted"))
 
@@ -474,7 +471,7 @@ async def correct_triage(request: Request) -> Response:
             )
         )
     except LookupError:
-        return _not_found(request)
+        return conversation_not_found(request)
     except desk.BadCorrection as exc:
         return error_page(
             request,
@@ -523,7 +520,7 @@ async def email_reply(request: Request) -> Response:
     try:
         await run_db(store)
     except LookupError:
-        return _not_found(request)
+        return conversation_not_found(request)
     except repo.ConsoleConflict as exc:
         return _conflict(request, conversation_id, f"Not possible: {exc}.")
     log.info("console: email reply stored", extra={"conversation_id": conversation_id})

@@ -11,8 +11,14 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.console.auth import adviser_of, base_path, guard, run_db
-from bot.console.conversation import _conflict, _not_found
+from bot.console.auth import (
+    adviser_of,
+    base_path,
+    conversation_not_found,
+    guard,
+    run_db,
+)
+from bot.console.conversation import _conflict
 from bot.console.views import conversation_url, error_page, form_text, see_other
 from bot.conversations import service
 from bot.db.models import Adviser, Availability, Conversation, Organisation
@@ -51,7 +57,7 @@ async def _share(
     try:
         await run_db(attempt)
     except LookupError:
-        return _not_found(request)
+        return conversation_not_found(request)
     except _Refused as refused:
         return _bad(request, conversation_id, refused.title, refused.message)
     except (service.Conflict, IllegalTransition) as exc:

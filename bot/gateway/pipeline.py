@@ -202,7 +202,7 @@ class Pipeline:
         view = stored.message
         if stored.answered:
             return self._duplicate(stored.conversation)
-        conv, burst = await self._burst(stored, incoming)
+        conv, burst, awaiting_comment = await self._burst(stored, incoming)
         if burst is None:
             # Read again under the lock: a concurrent delivery may have answered.
             return self._duplicate(stored.conversation)
@@ -225,9 +225,7 @@ class Pipeline:
         if answer.kind:
             # a rating button: answered here, never a turn of Rasa's dialogue
             return await self._rated(conv, view, answer)
-        if status not in WITH_ADVISERS and await self.in_db(
-            lambda s: ratings.waiting_for_comment(s, conv.id)
-        ):
+        if status not in WITH_ADVISERS and awaiting_comment:
             check, nlu = await self._ask_nlu(conv, incoming)
             if check.urgent:
                 return await self._urgent(conv, view, check, nlu=nlu)
@@ -244,8 +242,10 @@ class Pipeline:
 
     async def _burst(
         self, stored: turns.Stored, incoming: Incoming
-    ) -> tuple[ConversationRef, Incoming | None | _Coalesced]:
-        """Read the conversation afresh with the person's unanswered messages.
+    ) -> tuple[ConversationRef, Incoming | None | _Coalesced, bool]:
+        """Read the conversation afresh with the person's unanswered messages,
+        and whether the bot's last words asked for a rating's comment (read in
+        the same transaction: one trip to the database less per message).
 
         Consecutive messages that arrived while the bot was busy are answered
         as one turn, by the last of them (in the channel's order): an earlier
@@ -257,13 +257,17 @@ class Pipeline:
         """
         conv_id = stored.conversation.id
 
-        def read(s: Session) -> tuple[ConversationRef, list[turns.Pending]]:
-            return self._fresh(s, conv_id), turns.pending_incoming(s, conv_id)
+        def read(s: Session) -> tuple[ConversationRef, list[turns.Pending], bool]:
+            conv = self._fresh(s, conv_id)
+            awaiting = ConversationStatus(
+                conv.status
+            ) not in WITH_ADVISERS and ratings.waiting_for_comment(s, conv_id)
+            return conv, turns.pending_incoming(s, conv_id), awaiting
 
-        conv, pending = await self.in_db(read)
+        conv, pending, awaiting = await self.in_db(read)
         own = stored.message["id"]
         if own not in {p.id for p in pending}:
-            return conv, None
+            return conv, None, awaiting
         channel = self.channels.get(incoming.channel)
         key: Callable[[turns.Pending], Any] = getattr(
             channel, "burst_key", lambda p: p.id
@@ -273,10 +277,10 @@ class Pipeline:
         )
         pending.sort(key=key)
         if pending[-1].id != own:
-            return conv, COALESCED
+            return conv, COALESCED, awaiting
         earlier = pending[:-1]
         if not earlier:
-            return conv, incoming
+            return conv, incoming, awaiting
         logger.info(
             "a burst of %d messages answered as one turn",
             len(pending),
@@ -291,7 +295,7 @@ class Pipeline:
         text = "\n".join([*(p.text for p in earlier), incoming.text])
         ids = [p.id for p in earlier]
         await self.in_db(lambda s: turns.mark_all_answered(s, ids))
-        return conv, replace(incoming, text=text, rasa_text=rasa_text)
+        return conv, replace(incoming, text=text, rasa_text=rasa_text), awaiting
 
     async def _rated(
         self, conv: ConversationRef, view: dict[str, Any], answer: ratings.Answer

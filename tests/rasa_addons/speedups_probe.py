@@ -93,4 +93,33 @@ async def kept_connections() -> dict:
 import asyncio  # noqa: E402
 
 report["kept"] = asyncio.run(kept_connections())
+
+
+def debug_only_deepcopies() -> dict:
+    """Each module whose `copy` is replaced: is every deepcopy inside a
+    structlog debug call (within the call's first lines)?"""
+    import inspect
+
+    import rasa.core.policies.memoization as memo
+    import rasa.core.policies.rule_policy as rule
+    import rasa.core.processor as proc
+
+    out = {}
+    for name, module in (("processor", proc), ("rule", rule), ("memo", memo)):
+        lines = inspect.getsource(module).splitlines()
+        sites = [i for i, ln in enumerate(lines) if "copy.deepcopy(" in ln]
+        in_debug = [
+            any("structlogger.debug(" in lines[j] for j in range(max(0, i - 6), i + 1))
+            for i in sites
+        ]
+        other = [ln.strip() for ln in lines if "copy." in ln and "deepcopy" not in ln]
+        value = [1, {"a": [2]}]
+        out[name] = {"sites": len(sites), "all_debug": all(in_debug),
+                     "other_uses": other,
+                     "passed_as_is": module.copy.deepcopy(value) is value,
+                     "copy_kept": module.copy.copy(value) is not value}
+    return out
+
+
+report["log_copies"] = debug_only_deepcopies()
 print("PROBE-JSON " + json.dumps(report))

@@ -37,3 +37,14 @@ def test_event_types_resolve_as_rasas_own_loop_does() -> None:
     # the first endpoint's four calls on one connection, the second endpoint's
     # own, and the one after the close: 3 (it was 6, one per call)
     assert kept["connections"] == 3
+    # debug-log arguments are not deep-copied: in Rasa 3.6.21 every deepcopy of
+    # these modules is inside a structlog debug call (a Rasa upgrade that adds
+    # another use fails here), and `copy.copy` stays the real one
+    logs = report["log_copies"]
+    assert {k: v["sites"] for k, v in logs.items()} == {
+        "processor": 6, "rule": 1, "memo": 3}
+    for name, found in logs.items():
+        assert found["all_debug"] is True, name
+        assert found["other_uses"] == [], name
+        assert found["passed_as_is"] is True, name
+        assert found["copy_kept"] is True, name
