@@ -12,6 +12,10 @@ A message a channel sends in parts (Telegram's 4,096 characters) has the parts
 it already sent recorded on its row, part by part (``record_parts``), so a
 retry, by this worker or another after a crash, sends only the rest, in order.
 
+Bot messages that queue up for a chat still waiting for its pacing slot (a
+channel with ``busy`` and ``join``: Telegram) go out as one message, in order,
+when the channel can send them as one; each row is then marked delivered.
+
 It also runs the sweeper: a person's message stored but never answered (the
 gateway crashed mid-turn) is finished by ``Pipeline.finish``.
 """
@@ -42,6 +46,9 @@ if TYPE_CHECKING:
     from bot.gateway.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
+
+
+JOIN_AT_MOST = 10  # queued messages sent as one, at most
 
 
 @dataclass
@@ -121,6 +128,39 @@ def next_due(session: Session, *, conversation_id: str) -> Due | None:
         row.channel,
         row.parts_sent,
     )
+
+
+def pending_after(
+    session: Session, *, conversation_id: str, after: int, limit: int
+) -> list[Due]:
+    """Return a conversation's pending rows after ``after``, oldest first."""
+    rows = session.scalars(
+        select(Outbox)
+        .where(
+            Outbox.conversation_id == conversation_id,
+            Outbox.state == OutboxState.PENDING,
+            Outbox.id > after,
+        )
+        .order_by(Outbox.id)
+        .limit(limit)
+    ).all()
+    found = []
+    for row in rows:
+        message = session.get(Message, row.message_id)
+        conversation = session.get(Conversation, conversation_id)
+        assert message is not None and conversation is not None
+        found.append(
+            Due(
+                row.id,
+                row.attempts,
+                row.next_attempt_at,
+                message_view(message),
+                ref(conversation),
+                row.channel,
+                row.parts_sent,
+            )
+        )
+    return found
 
 
 def earliest_pending(session: Session) -> datetime | None:
@@ -307,11 +347,47 @@ class DeliveryWorker:
 
             if not await self.pipeline.in_db(take):
                 return  # another gateway process is sending it
-            if not await self._send(row):
+            if not await self._send([row, *await self._joined(row)]):
                 return
 
-    async def _send(self, row: Due) -> bool:
-        """Send one row; return whether the conversation may go on."""
+    async def _joined(self, row: Due) -> list[Due]:
+        """Claim the rows that can go with ``row`` as one message: the ones
+        right after it, due, while the chat still waits for its pacing slot."""
+        conv = row.conversation
+        channel = self.pipeline.channels.get(row.channel or conv.channel)
+        busy = getattr(channel, "busy", None)
+        join = getattr(channel, "join", None)
+        if busy is None or join is None or row.parts_sent or not await busy(conv):
+            return []
+        later = await self.pipeline.in_db(
+            lambda s: pending_after(
+                s, conversation_id=conv.id, after=row.outbox_id, limit=JOIN_AT_MOST
+            )
+        )
+        now = utcnow()
+        run = []
+        for other in later:
+            if other.next_attempt_at > now or other.channel != row.channel:
+                break
+            run.append(other)
+        while run and join([row.view, *(r.view for r in run)]) is None:
+            run.pop()
+        lease = utcnow() + timedelta(seconds=self.policy.send_lease_s)
+        claimed: list[Due] = []
+        for other in run:
+            def take(s: Session, other: Due = other) -> bool:
+                return claim(s, outbox_id=other.outbox_id,
+                             seen_at=other.next_attempt_at, until=lease)
+
+            if not await self.pipeline.in_db(take):
+                break  # another worker has it: the run ends here
+            claimed.append(other)
+        return claimed
+
+    async def _send(self, rows: list[Due]) -> bool:
+        """Send one row (or a run joined into one message); return whether the
+        conversation may go on."""
+        row = rows[0]
         conv = row.conversation
         via = row.channel or conv.channel
         channel = self.pipeline.channels.get(via)
@@ -319,29 +395,35 @@ class DeliveryWorker:
             # Still starting (Telegram starts in the background): not an
             # attempt, so a slow start never uses up the retries.
             later = utcnow() + timedelta(seconds=self.policy.poll_s)
-            await self.pipeline.in_db(
-                lambda s: postpone(s, outbox_id=row.outbox_id, until=later)
-            )
+            for each in rows:
+                await self.pipeline.in_db(
+                    functools.partial(postpone, outbox_id=each.outbox_id, until=later)
+                )
             return False
         attempts = row.attempts + 1
         try:
             if channel is None:
                 raise DeliveryError(f"no {via} channel", permanent=True)
-            await channel.send(conv, row.view, self._progress(row))
+            view = row.view
+            if len(rows) > 1:
+                view = channel.join([r.view for r in rows])  # type: ignore[attr-defined]
+            await channel.send(conv, view, self._progress(row))
         except DeliveryError as exc:
             give_up = exc.permanent or attempts >= self.policy.fail_after
             delay = self.policy.delay(attempts, exc.retry_after)
             retry_at = None if give_up else utcnow() + timedelta(seconds=delay)
             error = str(exc)
-            await self.pipeline.in_db(
-                lambda s: record_failure(
-                    s,
-                    outbox_id=row.outbox_id,
-                    attempts=attempts,
-                    error=error,
-                    retry_at=retry_at,
+            for each in rows:
+                await self.pipeline.in_db(
+                    functools.partial(
+                        record_failure,
+                        outbox_id=each.outbox_id,
+                        attempts=max(attempts, each.attempts + 1),
+                        error=error,
+                        retry_at=retry_at,
+                    )
                 )
-            )
+                self._announce(conv.id, each.view["id"])
             logger.warning(
                 "delivery failed (attempt %d, %s): %s",
                 attempts,
@@ -349,15 +431,22 @@ class DeliveryWorker:
                 exc,
                 extra={"conversation_id": conv.id},
             )
-            self._announce(conv.id, row.view["id"])
             # A failed row holds nothing up; one waiting for its retry does.
             return give_up
-        await self.pipeline.in_db(
-            lambda s: record_delivered(
-                s, outbox_id=row.outbox_id, message_id=row.view["id"]
+        for each in rows:
+            await self.pipeline.in_db(
+                functools.partial(
+                    record_delivered,
+                    outbox_id=each.outbox_id,
+                    message_id=each.view["id"],
+                )
             )
-        )
-        self._announce(conv.id, row.view["id"])
+            self._announce(conv.id, each.view["id"])
+        if len(rows) > 1:
+            logger.info(
+                "%d queued messages sent as one", len(rows),
+                extra={"conversation_id": conv.id},
+            )
         return True
 
     def _progress(self, row: Due) -> SendProgress:

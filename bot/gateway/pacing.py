@@ -49,6 +49,14 @@ end
 return 1
 """
 
+# KEYS[1] the chat's next send; returns 1 while it is still to come
+_BUSY = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+if tonumber(redis.call('GET', KEYS[1]) or '0') > now then return 1 end
+return 0
+"""
+
 # A slot further away than this is not waited for: the outbox tries again later
 # (a long 429 hold-off must not keep a delivery task asleep).
 MAX_WAIT_S = 30.0
@@ -85,6 +93,10 @@ class ChatPacer:
                 self._next = {c: t for c, t in self._next.items() if t > now}
             self._next[chat] = now + self.interval_s
 
+    async def busy(self, chat: str) -> bool:
+        """Whether a send to the chat now would have to wait for its turn."""
+        return self._next.get(chat, 0.0) > time.monotonic()
+
     async def hold_off(self, chat: str, seconds: float) -> None:
         """Send nothing to the chat for ``seconds`` (Telegram's retry_after)."""
         until = time.monotonic() + seconds
@@ -109,6 +121,7 @@ class RedisChatPacer:
         self._redis = aioredis.from_url(redis_url)
         self._take = self._redis.register_script(_TAKE)
         self._hold = self._redis.register_script(_HOLD_OFF)
+        self._busy = self._redis.register_script(_BUSY)
         self._local = ChatPacer(interval_s)
         self._locks = KeyedLocks()
 
@@ -138,6 +151,12 @@ class RedisChatPacer:
                     raise SlotTooFar(wait_ms / 1000)
                 await asyncio.sleep(wait_ms / 1000)
         await self._local.take(chat)
+
+    async def busy(self, chat: str) -> bool:
+        try:
+            return bool(int(await self._busy(keys=[self._key(chat)])))
+        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
+            return await self._local.busy(chat)
 
     async def hold_off(self, chat: str, seconds: float) -> None:
         await self._local.hold_off(chat, seconds)

@@ -78,7 +78,12 @@ def _refused(api: FakeBotApi, status: int) -> list[str]:
 async def test_bot_api_down_then_up_every_reply_arrives_once_in_order(
     start_gateway: HarnessFactory,
 ) -> None:
-    async with telegram_gateway(start_gateway) as (h, api):
+    # no pacing: one message per reply, never joined (joining queued replies
+    # is tested in test_telegram_delivery)
+    async with telegram_gateway(start_gateway, telegram_chat_interval_s=0.0) as (
+        h,
+        api,
+    ):
         _fast(h)
         api.down = True
         for text in ("hello", "do you fund minibuses?", "I'd like a person"):
@@ -129,7 +134,12 @@ async def test_bot_api_down_then_up_every_reply_arrives_once_in_order(
 async def test_429_past_the_rate_limiter_waits_retry_after_and_keeps_order(
     start_gateway: HarnessFactory,
 ) -> None:
-    async with telegram_gateway(start_gateway) as (h, api):
+    # no pacing: one message per reply, never joined (joining queued replies
+    # is tested in test_telegram_delivery)
+    async with telegram_gateway(start_gateway, telegram_chat_interval_s=0.0) as (
+        h,
+        api,
+    ):
         _fast(h)
         # Each refusal reaches the worker (PTB's limiter does not retry), which
         # waits Telegram's retry_after (1 s) before trying again.

@@ -133,7 +133,12 @@ async def test_start_with_a_deep_link_records_the_source_and_gives_the_notice(
 async def test_help_privacy_and_unknown_commands_are_answered_and_stored(
     start_gateway: HarnessFactory,
 ) -> None:
-    async with telegram_gateway(start_gateway) as (h, api):
+    # no pacing: one message per answer, never joined (joining queued
+    # replies is tested in test_telegram_delivery)
+    async with telegram_gateway(start_gateway, telegram_chat_interval_s=0.0) as (
+        h,
+        api,
+    ):
         updates = [
             api.text_update(CHAT, c) for c in ("/help", "/privacy", "/frobnicate")
         ]
@@ -152,7 +157,12 @@ async def test_help_privacy_and_unknown_commands_are_answered_and_stored(
 async def test_start_and_human_while_queued_are_answered_not_ignored(
     start_gateway: HarnessFactory,
 ) -> None:
-    async with telegram_gateway(start_gateway) as (h, api):
+    # no pacing: one message per answer, never joined (joining queued
+    # replies is tested in test_telegram_delivery)
+    async with telegram_gateway(start_gateway, telegram_chat_interval_s=0.0) as (
+        h,
+        api,
+    ):
         await post_update(h, api.text_update(CHAT, "/human"))
         texts = await sent(api, 1)
         assert texts == [HANDED_OVER]

@@ -10,7 +10,9 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from bot.conversations import service
 from bot.db.models import (
     Adviser,
     Conversation,
@@ -157,6 +159,52 @@ async def test_a_30_message_burst_is_stored_whole_answered_once_and_paced(
             b - a for a, b in zip(api.sends[CHAT], api.sends[CHAT][1:], strict=False)
         ]
         assert all(gap >= INTERVAL * 0.9 for gap in gaps), gaps
+
+
+async def test_bot_messages_queued_for_a_busy_chat_go_as_one_in_order(
+    start_gateway: HarnessFactory,
+) -> None:
+    api = FakeBotApi(chat_burst=1, chat_interval_s=0.4)
+    async with telegram_gateway(
+        start_gateway, api=api, telegram_chat_interval_s=0.5
+    ) as (h, _):
+        await post_update(h, api.text_update(CHAT, "one"))
+        await api.wait_for("sendMessage", 1)
+        cid = conversation_id(h)
+        choices = [{"title": "Yes", "payload": "/affirm"}]
+
+        def three(s: Session) -> None:
+            conversation = s.get(Conversation, cid)
+            assert conversation is not None
+            for said in ("first", "second"):
+                service.send(s, conversation=conversation, sender="bot", text=said)
+            service.send(
+                s, conversation=conversation, sender="bot", text="third?",
+                buttons=choices,
+            )
+
+        # Three bot messages at once, while the chat still waits for its slot.
+        await h.pipeline.in_db(three)
+        await until(lambda: delivered(h), what="all delivered")
+        sent = api.called("sendMessage")
+        assert [p["text"] for p in sent] == ["Echo: one", "first\n\nsecond\n\nthird?"]
+        keyboard = sent[-1]["reply_markup"]["inline_keyboard"]
+        assert keyboard[0][0]["text"] == "Yes"  # the last one's buttons
+        assert [c for c in api.calls if c.answered == 429] == []
+        with h.db() as s:
+            rows = s.scalars(
+                select(Message).where(
+                    Message.conversation_id == cid,
+                    Message.message_type == MessageType.OUTGOING,
+                )
+            ).all()
+            assert all(m.delivered_at is not None for m in rows)
+        # An adviser's message is never joined to the bot's.
+        await deliver_to_person(cid, text="Hi, Jo here", sender="adviser")
+        await deliver_to_person(cid, text="and the bot", sender="bot")
+        await until(lambda: delivered(h), what="all delivered")
+        assert len(api.sent_texts(CHAT)) == 4
+        assert api.sent_texts(CHAT)[-1] == "and the bot"
 
 
 async def test_updates_arriving_together_are_answered_in_update_id_order(

@@ -11,8 +11,9 @@ conversation. Group chats and channels are told once, and left.
 
 Updates of one chat are answered in ``update_id`` order, a burst as one turn
 (``Pipeline._burst``); replies are split under Telegram's 4,096 characters and
-paced to one chat (``telegram_chat_interval_s``, ``bot.gateway.pacing``); a 429
-waits for its ``retry_after`` through the outbox's next attempt.
+paced to one chat (``telegram_chat_interval_s``, ``bot.gateway.pacing``); bot
+messages that queue up while the chat waits for its slot go as one (``join``);
+a 429 waits for its ``retry_after`` through the outbox's next attempt.
 
 With several gateway workers (the scaled profile) the same holds across them:
 the pacing is shared through Redis, and a 429 holds every worker off the chat;
@@ -1007,6 +1008,27 @@ class TelegramChannel:
             raise DeliveryError(f"Telegram unavailable: {exc}") from exc
         except RuntimeError as exc:  # PTB not initialised yet (still starting)
             raise DeliveryError(f"Telegram not started: {exc}") from exc
+
+    async def busy(self, conversation: ConversationRef) -> bool:
+        """Whether the chat still waits for its pacing slot (on any worker)."""
+        if conversation.channel_user_id is None:
+            return False
+        return await self.pacer.busy(conversation.channel_user_id)
+
+    @staticmethod
+    def join(views: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Return the bot's queued messages as one, in order, or None if they
+        cannot be one: an adviser's or a status line among them, buttons on
+        any but the last, or together past Telegram's 4,096 characters."""
+        texts = [v.get("text") or "" for v in views]
+        if any(v.get("sender") != "bot" for v in views) or not all(texts):
+            return None
+        if any(v.get("buttons") for v in views[:-1]):
+            return None
+        joined = "\n\n".join(texts)
+        if units(joined) > MAX_TEXT:
+            return None
+        return {**views[-1], "text": joined}
 
     async def _on_error(
         self, update: object, context: ContextTypes.DEFAULT_TYPE
