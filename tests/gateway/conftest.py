@@ -148,3 +148,23 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    """A Redis key prefix of this test's own on the shared server, its keys
+    deleted afterwards (the scaled-profile tests: limits, pacing, workers)."""
+    import os
+
+    import redis.asyncio as aioredis
+
+    name = f"fdtest-{secrets.token_hex(6)}"
+    yield name
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    client = aioredis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{name}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

@@ -4,30 +4,14 @@ each test under a key prefix of its own, as two gateway workers would share them
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 
 from bot.gateway.ratelimit import RateLimiter, storage_for
 from bot.gateway.streamcaps import RedisStreamCaps, StreamCaps
 
 pytestmark = pytest.mark.integration
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = f"fdtest-{secrets.token_hex(6)}"
-    yield name
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{name}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 async def test_a_hit_on_one_worker_counts_on_the_other(prefix: str) -> None:

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 from bot.gateway.pacing import ChatPacer, RedisChatPacer, SlotTooFar, chat_pacer
 from tests.support.fake_bot_api import FakeBotApi
@@ -21,19 +18,6 @@ pytestmark = pytest.mark.integration
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CHAT = 4242
 INTERVAL = 0.25  # the pacing, scaled down from Telegram's one a second
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = f"fdtest-{secrets.token_hex(6)}"
-    yield name
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{name}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 async def two_workers_send(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -20,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from bot.conversations import service
@@ -56,19 +54,6 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PROJECT = Path(__file__).resolve().parents[2]
 CHAT = 55501
 INTERVAL = 0.2  # the pacing, scaled down from Telegram's one a second
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = f"fdtest-{secrets.token_hex(6)}"
-    yield name
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{name}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 def strict_api() -> FakeBotApi:
