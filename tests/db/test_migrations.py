@@ -159,3 +159,29 @@ def test_1200_counts_parts_and_takes_old_telegram_updates_as_answered(
     assert "parts_sent" not in {
         c["name"] for c in inspect(engine).get_columns("outbox")
     }
+
+
+def test_1300_gives_postgresql_search_a_trigram_index(empty_db_url: str) -> None:
+    """Text search (ILIKE '%word%') uses the index on PostgreSQL; SQLite has none."""
+    upgrade(empty_db_url)
+    engine = get_engine(empty_db_url)
+    indexes = {i["name"] for i in inspect(engine).get_indexes("messages")}
+    if engine.dialect.name != "postgresql":
+        assert "ix_messages_content_trgm" not in indexes
+        return
+    assert "ix_messages_content_trgm" in indexes
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                text(
+                    "EXPLAIN SELECT id FROM messages "
+                    "WHERE content ILIKE '%minibus%'"
+                )
+            )
+        )
+    assert "ix_messages_content_trgm" in plan
+    downgrade(empty_db_url, "1200")
+    indexes = {i["name"] for i in inspect(engine).get_indexes("messages")}
+    assert "ix_messages_content_trgm" not in indexes
