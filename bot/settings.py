@@ -114,7 +114,9 @@ class Settings(BaseSettings):
     telegram_mode: str = "webhook"  # or "polling"
     # Telegram asks for no more than about one message a second to one chat.
     telegram_chat_interval_s: float = 1.0
-    # how long an idle chat's first update waits for one Telegram sent with it
+    # at most how long an idle chat's first update waits for the webhook
+    # requests received with it (none: no wait; with Redis, other workers':
+    # the whole window)
     telegram_reorder_window_s: float = 0.2
     # The short privacy notice sent before a Telegram conversation's first reply.
     telegram_privacy_notice: bool = True

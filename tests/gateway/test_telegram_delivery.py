@@ -222,6 +222,31 @@ async def test_updates_arriving_together_are_answered_in_update_id_order(
         assert "\n".join(h.rasa.texts()).split("\n") == ["first", "second"]
 
 
+async def test_an_update_that_came_alone_never_waits_out_the_reorder_window(
+    start_gateway: HarnessFactory,
+) -> None:
+    # A window far longer than until() waits: only an update received with
+    # another one may wait, so one arriving alone is answered at once.
+    async with telegram_gateway(
+        start_gateway, telegram_reorder_window_s=60.0
+    ) as (h, api):
+        await post_update(h, api.text_update(CHAT, "alone", update_id=7101))
+        await until(lambda: api.sent_texts(CHAT), what="the answer", timeout=5.0)
+        assert api.sent_texts(CHAT)[-1] == "Echo: alone"
+        # and two arriving together are still answered in update_id order,
+        # each waiting only for the other to be stored
+        first = api.text_update(CHAT, "first", update_id=7201)
+        second = api.text_update(CHAT, "second", update_id=7202)
+        await asyncio.gather(post_update(h, second), post_update(h, first))
+        await until(
+            lambda: all(m.answered_at for m in incoming(h)),
+            what="all answered",
+            timeout=5.0,
+        )
+        heard = "\n".join(h.rasa.texts()).split("\n")
+        assert heard[heard.index("alone") + 1 :] == ["first", "second"]
+
+
 async def test_a_429_waits_for_retry_after_through_the_outbox(
     start_gateway: HarnessFactory,
 ) -> None:

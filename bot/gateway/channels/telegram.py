@@ -293,6 +293,12 @@ class TelegramChannel:
         self._order_wait_s = self.settings.rasa_timeout_s + ORDER_WAIT_MARGIN_S
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._order = itertools.count()
+        # webhook requests being received now (stored, not yet queued): an idle
+        # chat's first update waits for those that came with it, never longer
+        # than TELEGRAM_REORDER_WINDOW_S, and not at all when none did
+        self._arriving: set[int] = set()
+        self._arrival = itertools.count()
+        self._arrived = asyncio.Condition()
         # the chats' send slots: this process's, or every worker's through Redis
         self.pacer = chat_pacer(
             self.settings.telegram_chat_interval_s,
@@ -385,6 +391,16 @@ class TelegramChannel:
         if self.polling or not hmac.compare_digest(given, self._secret):
             logger.warning("telegram webhook refused: bad or missing secret")
             return JSONResponse({"error": "forbidden"}, status_code=403)
+        arrival = next(self._arrival)
+        self._arriving.add(arrival)
+        try:
+            return await self._receive(request, arrival)
+        finally:
+            self._arriving.discard(arrival)
+            async with self._arrived:
+                self._arrived.notify_all()
+
+    async def _receive(self, request: Request, arrival: int) -> Response:
         body = await read_body(request, MAX_UPDATE_BYTES)
         if body is None:
             return JSONResponse({"error": "update too large"}, status_code=413)
@@ -396,15 +412,16 @@ class TelegramChannel:
         except (ValueError, KeyError, TypeError, AttributeError):
             return JSONResponse({"error": "not an update"}, status_code=400)
         try:
-            await self._take(update)
+            await self._take(update, arrival=arrival)
         except Exception:
             logger.exception("telegram update not stored; Telegram will redeliver")
             return JSONResponse({"error": "try again"}, status_code=503)
         return Response(status_code=200)
 
-    async def _take(self, update: Update) -> None:
+    async def _take(self, update: Update, *, arrival: int | None = None) -> None:
         """Store what ``update`` brings, then queue its answer behind the chat's
-        earlier updates (raises if it could not be stored)."""
+        earlier updates (raises if it could not be stored). ``arrival``: the
+        webhook request that brought it."""
         chat = update.effective_chat
         if chat is None:
             return
@@ -431,7 +448,7 @@ class TelegramChannel:
             await self._answer(press, stored, plan)
 
         message_id = stored.message["id"] if stored is not None else None
-        self._enqueue(chat.id, update.update_id, message_id, answer)
+        self._enqueue(chat.id, update.update_id, message_id, answer, arrival)
 
     # ------------------------------------------------------------- chat queues
 
@@ -441,23 +458,24 @@ class TelegramChannel:
         update_id: int,
         message_id: int | None,
         work: Callable[[], Awaitable[None]],
+        arrival: int | None = None,
     ) -> None:
         """Answer a chat's updates one at a time, smallest ``update_id`` first
         (two that arrive together are answered in Telegram's order)."""
         queue = self._queues.setdefault(chat_id, [])
         heapq.heappush(queue, (update_id, next(self._order), message_id, work))
         if chat_id not in self._workers:
-            task = asyncio.create_task(self._work(chat_id))
+            # the webhook requests received with this one, still being stored
+            with_it = frozenset(self._arriving - {arrival})
+            task = asyncio.create_task(self._work(chat_id, with_it))
             self._workers[chat_id] = task
             self._turns.add(task)
             task.add_done_callback(self._turns.discard)
 
-    async def _work(self, chat_id: int) -> None:
+    async def _work(self, chat_id: int, with_it: frozenset[int]) -> None:
         queue = self._queues[chat_id]
         try:
-            # Telegram may deliver two updates of a chat over two connections at
-            # once: a moment for the earlier one to arrive before answering.
-            await asyncio.sleep(self.settings.telegram_reorder_window_s)
+            await self._received(with_it)
             while queue:
                 entry = heapq.heappop(queue)
                 try:
@@ -469,6 +487,33 @@ class TelegramChannel:
             self._workers.pop(chat_id, None)
             if not queue:
                 self._queues.pop(chat_id, None)
+
+    async def _received(self, requests: frozenset[int]) -> None:
+        """Wait until the webhook requests ``requests`` are stored and queued, for
+        at most ``TELEGRAM_REORDER_WINDOW_S``.
+
+        Two updates of a chat delivered together over two connections may be
+        received in either order: the earlier one, if it is among them, is then
+        in the chat's queue before its first answer. An update that came alone
+        (the usual case: Telegram sends a chat's next update once the last one
+        was acknowledged) waits for nothing.
+
+        With several workers (Redis shared) an earlier update may be arriving
+        at another one, unseen from here: the whole window is waited, and the
+        chat's order in the database does the rest (``_in_order``).
+        """
+        window = self.settings.telegram_reorder_window_s
+        if self.settings.redis_url:
+            await asyncio.sleep(window)
+            return
+        if not requests:
+            return
+        with suppress(TimeoutError):
+            async with asyncio.timeout(window):
+                async with self._arrived:
+                    await self._arrived.wait_for(
+                        lambda: requests.isdisjoint(self._arriving)
+                    )
 
     async def _in_order(
         self,
