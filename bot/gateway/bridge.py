@@ -161,13 +161,18 @@ class RedisBridge:
         except (ValueError, KeyError, TypeError):
             logger.warning("redis: ignored a malformed notice")
             return
+        local = hub.get_hub()
+        if not local.subscriber_count(topic):
+            # No stream here listens to it: nothing to read back (one that
+            # subscribes later catches up from the database as it opens).
+            return
         message_id = event.pop("message_id", None)
         if message_id is not None:
             view = await run_in_threadpool(self._hydrate, int(message_id))
             if view is None:
                 return  # erased or rolled back since: nothing to show
             event["message"] = view
-        hub.get_hub().publish_local(topic, event)
+        local.publish_local(topic, event)
 
     # ------------------------------------------------------------ lifecycle
 
