@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -586,10 +586,11 @@ def send(
     ``channel`` sends it another way than the conversation's own (``"email"``:
     an adviser's reply to the address the person left).
     """
+    via = channel or conversation.channel
     message = repo.add_message(
         session,
         conversation_id=conversation.id,
-        channel=channel or conversation.channel,
+        channel=via,
         message_type=MessageType.OUTGOING,
         sender=sender,
         text=text,
@@ -597,6 +598,7 @@ def send(
         source_id=source_id,
         adviser_id=adviser_id,
         urgent=urgent,
+        delivered_at=utcnow() if via in PULLED_CHANNELS else None,
     )
     _queue(session, conversation, message)
     if sender == "adviser":
@@ -650,7 +652,7 @@ def _queue(session: Session, conversation: Conversation, message: Message) -> No
             delivered_at=now if pulled else None,
         )
     )
-    if pulled:
+    if pulled and message.delivered_at is None:
         message.delivered_at = now
     session.flush()
     topic = conversation_topic(conversation.id)
@@ -702,13 +704,34 @@ def delivery_states(session: Session, *, message_ids: list[int]) -> dict[int, st
 
 
 def mark_answered(
-    session: Session, *, message_id: int, at: datetime | None = None
+    session: Session,
+    *,
+    message_id: int,
+    at: datetime | None = None,
+    nlu: tuple[str | None, float | None] | None = None,
 ) -> None:
-    """Record that a person's message had its turn (answered or passed on)."""
+    """Record that a person's message had its turn (answered or passed on).
+
+    ``nlu``: the intent and confidence of the turn, kept in the same update
+    (the conversation's facts are ``repo.record_nlu``'s other half).
+    """
+    if nlu is None:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.answered_at.is_(None))
+            .values(answered_at=at or utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return
+    intent, confidence = nlu
     session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.answered_at.is_(None))
-        .values(answered_at=at or utcnow())
+        .where(Message.id == message_id)
+        .values(
+            intent=intent,
+            confidence=confidence,
+            answered_at=func.coalesce(Message.answered_at, at or utcnow()),
+        )
         .execution_options(synchronize_session=False)
     )
 

@@ -27,7 +27,7 @@ from bot.gateway.events import message_view
 from bot.gateway.hours import AdviserHours, out_of_hours_notice
 from bot.gateway.rasa_client import BotReply
 from bot.i18n import text as i18n_text
-from bot.reports import ratings
+from bot.reports import facts, ratings
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +258,8 @@ def store_reply(
     notice: Notice,
 ) -> Turn:
     """Store the bot's answer and NLU; notice a hand-over made during the turn."""
-    repo.record_nlu(
+    # the conversation's facts now, the message's intent with its answered mark
+    facts.nlu(
         session,
         message_id=message_id,
         intent=reply.intent,
@@ -303,7 +304,9 @@ def store_reply(
     # The message is answered in the same transaction that stores what was
     # said: both or neither (a crash before this commit leaves the message for
     # the sweeper, and never a stored answer that the sweeper would repeat).
-    service.mark_answered(session, message_id=message_id)
+    service.mark_answered(
+        session, message_id=message_id, nlu=(reply.intent, reply.confidence)
+    )
     session.commit()
     views = [message_view(m) for m in replies]
     if handoff_id is not None:

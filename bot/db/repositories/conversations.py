@@ -98,8 +98,13 @@ def add_message(
     source_id: str | None = None,
     adviser_id: int | None = None,
     urgent: bool = False,
+    delivered_at: datetime | None = None,
 ) -> Message:
-    """Add one message to a conversation (flushed, not committed)."""
+    """Add one message to a conversation (flushed, not committed).
+
+    ``delivered_at``: a message whose channel has it once stored (the widget
+    reads what is stored) is delivered in the same insert.
+    """
     message = Message(
         conversation_id=conversation_id,
         channel=channel,
@@ -110,6 +115,7 @@ def add_message(
         source_id=source_id,
         adviser_id=adviser_id,
         urgent=urgent,
+        delivered_at=delivered_at,
     )
     session.add(message)
     session.flush()
