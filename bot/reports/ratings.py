@@ -148,8 +148,9 @@ def read(payload: str | None) -> Answer:
 
 def waiting_for_comment(session: Session, conversation_id: str) -> bool:
     """Return whether the last thing said was "write your comment"."""
-    last = session.scalars(
-        select(Message)
+    # the source id alone: read on every message, no row to build
+    last = session.execute(
+        select(Message.source_id)
         .where(
             Message.conversation_id == conversation_id,
             Message.message_type == MessageType.OUTGOING,
@@ -157,7 +158,7 @@ def waiting_for_comment(session: Session, conversation_id: str) -> bool:
         .order_by(Message.id.desc())
         .limit(1)
     ).first()
-    return last is not None and (last.source_id or "").startswith(COMMENT_SOURCE)
+    return last is not None and (last[0] or "").startswith(COMMENT_SOURCE)
 
 
 def handle(
