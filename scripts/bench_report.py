@@ -26,7 +26,8 @@ from scripts.report_common import (  # noqa: E402
 REPORT = DOCS / "benchmarks.md"
 PLOT = IMG / "bench-latency.png"
 P95_MS = Target(300.0, higher=False)
-PEAK_MSG_S = Target(30.0)
+# 0.8 x the first version's 68 msg/s (issues 8 and 9); the first target was 30
+PEAK_MSG_S = Target(54.4)
 OVERHEAD = Target(0.10, higher=False)
 RSS_BYTES = Target(1.6e9, higher=False)  # 1.6 GB
 SERVICES = ("rasa", "actions", "gateway")
@@ -394,7 +395,7 @@ def write_report(data: dict[str, Any], *, quick: bool = False) -> Path:
          "(widget + Telegram)", f"{_ms(p95_50)} ms", f"≤ {P95_MS.limit:.0f} ms",
          P95_MS.verdict(p95_50, "{:.0f} ms")],
         ["peak messages per second through the gateway (widget, no pause)",
-         f"{peak_rate:.1f}", f"≥ {PEAK_MSG_S.limit:.0f}",
+         f"{peak_rate:.1f}", f"≥ {PEAK_MSG_S.limit:g} (0.8 × 68)",
          PEAK_MSG_S.verdict(peak_rate, "{:.1f} msg/s")],
         ["gateway overhead: widget p50 vs Rasa REST p50, 50 people",
          f"{ov:+.1%} ({_ms(widget50['p50'] - rasa50['p50'])} ms)"
