@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -125,7 +126,14 @@ class Pipeline:
         """
         # Its own lock, not the turn's: a message is stored while an earlier
         # one's turn is still running (and joins the next turn as a burst).
-        async with self.locks.hold(STORE_LOCK + incoming.lock_key):
+        # Only a chat's message may make its conversation, so only that needs
+        # one writer; a repeat delivery is caught by the unique source id.
+        storing = (
+            self.locks.hold(STORE_LOCK + incoming.lock_key)
+            if incoming.conversation_id is None
+            else nullcontext()
+        )
+        async with storing:
             stored = await self._store(incoming)
             if settled and stored.new:
                 message_id = stored.message["id"]

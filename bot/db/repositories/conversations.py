@@ -142,18 +142,19 @@ def add_message_once(
     """
     if source_id_taken(session, channel=channel, source_id=source_id):
         return None
-    message = add_message(
-        session,
-        conversation_id=conversation_id,
-        channel=channel,
-        message_type=message_type,
-        sender=sender,
-        text=text,
-        buttons=buttons,
-        source_id=source_id,
-        urgent=urgent,
-    )
     try:
+        # the insert (at its flush) or the commit meets a concurrent duplicate
+        message = add_message(
+            session,
+            conversation_id=conversation_id,
+            channel=channel,
+            message_type=message_type,
+            sender=sender,
+            text=text,
+            buttons=buttons,
+            source_id=source_id,
+            urgent=urgent,
+        )
         session.commit()
     except IntegrityError:
         session.rollback()
