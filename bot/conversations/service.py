@@ -598,6 +598,7 @@ def send(
         source_id=source_id,
         adviser_id=adviser_id,
         urgent=urgent,
+        # a pulled channel has the message once stored: delivered as inserted
         delivered_at=utcnow() if via in PULLED_CHANNELS else None,
     )
     _queue(session, conversation, message)
@@ -638,8 +639,10 @@ def send_once(
 
 
 def _queue(session: Session, conversation: Conversation, message: Message) -> None:
-    now = utcnow()
-    pulled = message.channel in PULLED_CHANNELS
+    """Add the message's outbox row: already delivered for a pulled channel
+    (``send`` inserted the message delivered), else due now."""
+    pulled = message.delivered_at is not None
+    now = message.delivered_at or utcnow()
     session.add(
         Outbox(
             message_id=message.id,
@@ -649,11 +652,9 @@ def _queue(session: Session, conversation: Conversation, message: Message) -> No
             attempts=0,
             next_attempt_at=now,
             created_at=now,
-            delivered_at=now if pulled else None,
+            delivered_at=message.delivered_at,
         )
     )
-    if pulled and message.delivered_at is None:
-        message.delivered_at = now
     session.flush()
     topic = conversation_topic(conversation.id)
     announce(session, topic, message_event(conversation.id, message_view(message)))
@@ -710,28 +711,22 @@ def mark_answered(
     at: datetime | None = None,
     nlu: tuple[str | None, float | None] | None = None,
 ) -> None:
-    """Record that a person's message had its turn (answered or passed on).
+    """Record that a person's message had its turn (answered or passed on); a
+    message answered before keeps its first time.
 
-    ``nlu``: the intent and confidence of the turn, kept in the same update
-    (the conversation's facts are ``repo.record_nlu``'s other half).
+    ``nlu``: the turn's intent and confidence, written in the same update (the
+    caller keeps the conversation's facts with ``facts.nlu``; ``repo.record_nlu``
+    is both for a message answered elsewhere).
     """
-    if nlu is None:
-        session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.answered_at.is_(None))
-            .values(answered_at=at or utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        return
-    intent, confidence = nlu
+    values: dict[str, Any] = {
+        "answered_at": func.coalesce(Message.answered_at, at or utcnow())
+    }
+    if nlu is not None:
+        values["intent"], values["confidence"] = nlu
     session.execute(
         update(Message)
         .where(Message.id == message_id)
-        .values(
-            intent=intent,
-            confidence=confidence,
-            answered_at=func.coalesce(Message.answered_at, at or utcnow()),
-        )
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 
