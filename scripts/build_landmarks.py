@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ruff: noqa: E501 - a data-build script: long source paths and regexes stay whole
 """Rebuild data/directory/landmarks.csv (UK islands and parks) from a GeoNames country dump.
 
 Source: the GeoNames gazetteer extract for GB (``GB.zip`` containing ``GB.txt``, tab-separated,
@@ -15,6 +16,7 @@ Without a path the script reads ``data/GB.zip`` from the fetched mirror
 Nothing is downloaded.  Standard library only.  ``data/directory/places.csv`` (OS Open Names
 populated places, already in this repository) is read for one island rule (see ``linked_places``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,14 +37,37 @@ MIRROR_PATH = "data/GB.zip"
 SOURCE_REPO = "Caboose7463/sobernation"
 SOURCE_COMMIT = "83424c834ecbabe2ceb6010516c979eb6f466e03"
 
-NATIONS = {"ENG", "SCT", "WLS", "NIR"}  # GeoNames admin1 codes; drops Akrotiri/Dhekelia etc.
+NATIONS = {
+    "ENG",
+    "SCT",
+    "WLS",
+    "NIR",
+}  # GeoNames admin1 codes; drops Akrotiri/Dhekelia etc.
 ISLAND_CODES = {"ISL", "ISLS", "ISLT"}  # island, islands (group), land-tied island
 PARK_CODES = {"PRK", "GDN", "CMN", "HTH"}  # park, garden(s), common, heath
 
 # GeoNames "geoname" table columns (readme.txt in the archive).
-COLS = ["geonameid", "name", "asciiname", "alternatenames", "latitude", "longitude",
-        "feature_class", "feature_code", "country_code", "cc2", "admin1", "admin2", "admin3",
-        "admin4", "population", "elevation", "dem", "timezone", "modification_date"]
+COLS = [
+    "geonameid",
+    "name",
+    "asciiname",
+    "alternatenames",
+    "latitude",
+    "longitude",
+    "feature_class",
+    "feature_code",
+    "country_code",
+    "cc2",
+    "admin1",
+    "admin2",
+    "admin3",
+    "admin4",
+    "population",
+    "elevation",
+    "dem",
+    "timezone",
+    "modification_date",
+]
 
 # --- islands -------------------------------------------------------------------------------
 # Words that mark a rock, skerry, stack, islet, river ait/eyot or a part of an island
@@ -50,30 +75,74 @@ COLS = ["geonameid", "name", "asciiname", "alternatenames", "latitude", "longitu
 TINY_WORDS = re.compile(
     r"\b(rocks?|stacks?|stac|stones?|sgeir\w*|skerr(y|ies)|carraig|carreg|bogha|holms?|holmes?|"
     r"eyots?|aits?|islets?|crags?|scars?|haugh|marsh|meadows?|bank|mead|down|hill|head|brow|"
-    r"common|pond|dyke|weir)\b")
-ISLAND_WORDS = re.compile(r"\b(island|islands|isle|isles|eilean|ynys|inis|inch|mainland)\b")
+    r"common|pond|dyke|weir)\b"
+)
+ISLAND_WORDS = re.compile(
+    r"\b(island|islands|isle|isles|eilean|ynys|inis|inch|mainland)\b"
+)
 DIRECTIONS = ("north", "south", "east", "west", "upper", "lower")
 # Foreign-language (exonym) words seen in GeoNames alternate names; such forms are not kept.
-FOREIGN = {"isla", "ilha", "illa", "ile", "île", "insel", "insula", "insulo", "isola", "isula",
-           "eiland", "enez", "nisos", "ostrov", "ostrvo", "otok", "sziget", "saari", "sala",
-           "dao", "seom", "jima", "shima", "de", "di", "da", "do", "du", "del", "della", "la",
-           "le", "pa", "på", "i", "o", "von", "der", "ostrova", "wyspa"}
+FOREIGN = {
+    "isla",
+    "ilha",
+    "illa",
+    "ile",
+    "île",
+    "insel",
+    "insula",
+    "insulo",
+    "isola",
+    "isula",
+    "eiland",
+    "enez",
+    "nisos",
+    "ostrov",
+    "ostrvo",
+    "otok",
+    "sziget",
+    "saari",
+    "sala",
+    "dao",
+    "seom",
+    "jima",
+    "shima",
+    "de",
+    "di",
+    "da",
+    "do",
+    "du",
+    "del",
+    "della",
+    "la",
+    "le",
+    "pa",
+    "på",
+    "i",
+    "o",
+    "von",
+    "der",
+    "ostrova",
+    "wyspa",
+}
 
 # --- parks -----------------------------------------------------------------------------------
 GREEN_WORDS = re.compile(
     r"\b(park|parks|garden|gardens|heath|common|green|moor|links|meadows|fields|leazes|"
-    r"arboretum|downs|rye)\b")
+    r"arboretum|downs|rye)\b"
+)
 NOT_PARK = re.compile(
     r"\b(car park|science park|business|retail|industrial|cricket ground|recreation(al)? ground|"
     r"playing fields|allotments?|railway|pool|cemetery|square|historical|national park|"
-    r"farm|riding centre|arena|holiday park|caravan)\b|\bparkd\b")
+    r"farm|riding centre|arena|holiday park|caravan)\b|\bparkd\b"
+)
 # A park name whose distinctive word is generic is shared by many parks across the UK
 # (only one of them is in GeoNames), so it would point to the wrong town.
 GENERIC_PARK = re.compile(
     r"^(the )?(north|south|east|west|central|queens?|kings?|princess|victoria|alexandra|albert|"
     r"jubilee|memorial|war memorial|manor|valley|pocket|city|town|peoples?|public|hillside|"
     r"highfield|heath|springfield|king george|saint georges|st georges|recreation|church|"
-    r"castle|moor|woodside|hoe|millbay|firs|the royal) ?(park|parks|gardens?|green|common)?$")
+    r"castle|moor|woodside|hoe|millbay|firs|the royal) ?(park|parks|gardens?|green|common)?$"
+)
 
 
 def fold(s: str) -> str:
@@ -91,8 +160,11 @@ def core(name: str) -> str:
 
 def read_geonames(path: Path | None) -> list[dict]:
     if path is None:
-        raw = subprocess.run(["git", "-C", str(DEFAULT_MIRROR), "show", f"HEAD:{MIRROR_PATH}"],
-                             check=True, capture_output=True).stdout
+        raw = subprocess.run(  # noqa: S603 - a fixed git command on a local mirror
+            ["git", "-C", str(DEFAULT_MIRROR), "show", f"HEAD:{MIRROR_PATH}"],  # noqa: S607
+            check=True,
+            capture_output=True,
+        ).stdout
         text = zipfile.ZipFile(io.BytesIO(raw)).read("GB.txt").decode("utf-8")
     elif path.suffix == ".zip":
         text = zipfile.ZipFile(path).read("GB.txt").decode("utf-8")
@@ -102,7 +174,7 @@ def read_geonames(path: Path | None) -> list[dict]:
     for line in text.splitlines():
         f = line.split("\t")
         if len(f) >= len(COLS):
-            rows.append(dict(zip(COLS, f)))
+            rows.append(dict(zip(COLS, f[: len(COLS)], strict=True)))
     return rows
 
 
@@ -111,7 +183,9 @@ def alternates(r: dict) -> list[str]:
     out, seen = [], {fold(r["name"])}
     for a in r["alternatenames"].split(","):
         a = a.strip()
-        if not a or re.fullmatch(r"[A-Z]{3,4}", a):  # IATA/ICAO-style codes (ILY, ULL, VLY)
+        if not a or re.fullmatch(
+            r"[A-Z]{3,4}", a
+        ):  # IATA/ICAO-style codes (ILY, ULL, VLY)
             continue
         k = fold(a)
         if not k or k in seen:
@@ -126,37 +200,67 @@ def alternates(r: dict) -> list[str]:
 
 
 def latin(s: str) -> bool:
-    return all(unicodedata.name(ch, "").startswith(("LATIN", "SPACE", "HYPHEN", "APOSTROPHE",
-                                                    "RIGHT SINGLE", "FULL STOP", "DIGIT"))
-               or ch in "'-. " for ch in s)
+    return all(
+        unicodedata.name(ch, "").startswith(
+            (
+                "LATIN",
+                "SPACE",
+                "HYPHEN",
+                "APOSTROPHE",
+                "RIGHT SINGLE",
+                "FULL STOP",
+                "DIGIT",
+            )
+        )
+        or ch in "'-. "
+        for ch in s
+    )
 
 
 def pick_name_alt(name: str, nation: str, cands: list[str]) -> str:
     """Keep Gaelic / Welsh / English forms the source gives; drop exonyms and transliterations."""
     keep = []
     for a in cands:
-        if not latin(a) or "j" in a.lower():  # Cyrillic/Greek/CJK, or transliterations (Mejnlend)
+        if (
+            not latin(a) or "j" in a.lower()
+        ):  # Cyrillic/Greek/CJK, or transliterations (Mejnlend)
             continue
         words = set(re.findall(r"[\wà-ÿŵŷ']+", a.lower()))
         if words & FOREIGN and not a.lower().startswith(("na h-", "an t-")):
             continue
-        gaelic = nation == "SCT" and (re.search(r"[àèìòùÀÈÌÒÙ]", a) or re.match(
-            r"(Eilean|Eileanan|An t-|Na h-|Innis|Ì )", a))
-        welsh = nation == "WLS" and (re.match(r"(Ynys|Parc|Gerddi|Comin|Rhos)\b", a)
-                                     or re.search(r"[âêîôûŵŷ]", a))
-        english = (core(a) == core(name)
-                   or (re.fullmatch(r"[A-Za-z' .-]+", a) and ISLAND_WORDS.search(fold(a))
-                       and len(a.split()) >= 2)
-                   or (re.fullmatch(r"[A-Za-z' .-]+", a) and GREEN_WORDS.search(fold(a))
-                       and len(a.split()) >= 2))
+        gaelic = nation == "SCT" and (
+            re.search(r"[àèìòùÀÈÌÒÙ]", a)
+            or re.match(r"(Eilean|Eileanan|An t-|Na h-|Innis|Ì )", a)
+        )
+        welsh = nation == "WLS" and (
+            re.match(r"(Ynys|Parc|Gerddi|Comin|Rhos)\b", a)
+            or re.search(r"[âêîôûŵŷ]", a)
+        )
+        english = (
+            core(a) == core(name)
+            or (
+                re.fullmatch(r"[A-Za-z' .-]+", a)
+                and ISLAND_WORDS.search(fold(a))
+                and len(a.split()) >= 2
+            )
+            or (
+                re.fullmatch(r"[A-Za-z' .-]+", a)
+                and GREEN_WORDS.search(fold(a))
+                and len(a.split()) >= 2
+            )
+        )
         if gaelic or welsh or english:
             keep.append(a)
     return ";".join(keep)
 
 
 def km(lat1, lon1, lat2, lon2) -> float:
-    return math.hypot((lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2)),
-                      lat2 - lat1) * 111.2
+    return (
+        math.hypot(
+            (lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2)), lat2 - lat1
+        )
+        * 111.2
+    )
 
 
 def load_places() -> dict[str, list[tuple[float, float]]]:
@@ -167,6 +271,58 @@ def load_places() -> dict[str, list[tuple[float, float]]]:
                 if n:
                     by[fold(n)].append((float(p["latitude"]), float(p["longitude"])))
     return by
+
+
+NATION_NAMES = {
+    "ENG": "England",
+    "SCT": "Scotland",
+    "WLS": "Wales",
+    "NIR": "Northern Ireland",
+}
+
+
+def load_points() -> dict[str, list[tuple[float, float, str, str]]]:
+    """Populated places with coordinates, by nation: (lat, lon, lad_code, name).
+
+    Northern Ireland has few settlement coordinates in ni_places.csv, so its postcode
+    district centroids (dominant council) stand in beside them."""
+    by = collections.defaultdict(list)
+    with open(ROOT / "data/directory/places.csv", encoding="utf-8") as fh:
+        for p in csv.DictReader(fh):
+            by[p["country"]].append(
+                (float(p["latitude"]), float(p["longitude"]), p["lad_code"], p["name"])
+            )
+    with open(ROOT / "data/directory/ni_places.csv", encoding="utf-8") as fh:
+        for p in csv.DictReader(fh):
+            if p["latitude"] and p["longitude"]:
+                by["Northern Ireland"].append(
+                    (
+                        float(p["latitude"]),
+                        float(p["longitude"]),
+                        p["lad_code"],
+                        p["name"],
+                    )
+                )
+    with open(
+        ROOT / "data/directory/ni_postcode_districts.csv", encoding="utf-8"
+    ) as fh:
+        for p in csv.DictReader(fh):
+            if p["latitude"] and p["longitude"]:
+                by["Northern Ireland"].append(
+                    (
+                        float(p["latitude"]),
+                        float(p["longitude"]),
+                        p["lad_code"],
+                        p["postcode_district"],
+                    )
+                )
+    return by
+
+
+def nearest(lat: float, lon: float, points) -> tuple[str, str, float]:
+    """The council of the nearest populated place: (lad_code, place, km)."""
+    best = min(points, key=lambda q: km(lat, lon, q[0], q[1]))
+    return best[2], best[3], km(lat, lon, best[0], best[1])
 
 
 def linked_places(r: dict, places) -> bool:
@@ -182,12 +338,16 @@ def linked_places(r: dict, places) -> bool:
 
 
 def source_label(r: dict) -> str:
-    return (f"GeoNames {r['feature_class']}.{r['feature_code']} geonameid {r['geonameid']} "
-            f"({SOURCE_REPO}:{MIRROR_PATH}@{SOURCE_COMMIT[:8]}; CC BY 4.0)")
+    return (
+        f"GeoNames {r['feature_class']}.{r['feature_code']} geonameid {r['geonameid']} "
+        f"({SOURCE_REPO}:{MIRROR_PATH}@{SOURCE_COMMIT[:8]}; CC BY 4.0)"
+    )
 
 
 def build_islands(rows, places):
-    isl = [r for r in rows if r["feature_code"] in ISLAND_CODES and r["admin1"] in NATIONS]
+    isl = [
+        r for r in rows if r["feature_code"] in ISLAND_CODES and r["admin1"] in NATIONS
+    ]
     name_count = collections.Counter(fold(r["name"]) for r in isl)
     kept = []
     for r in isl:
@@ -204,7 +364,9 @@ def build_islands(rows, places):
             why = "named-settlement"
         elif name_count[n] >= 2:
             continue  # generic: The Island, Heron Island, Eilean Dubh ...
-        elif score == 1 and not re.match(r"(eilean|eileanan|ynys|glas eilean|garbh eilean) ", n):
+        elif score == 1 and not re.match(
+            r"(eilean|eileanan|ynys|glas eilean|garbh eilean) ", n
+        ):
             why = "alt-name"
         else:
             continue
@@ -216,8 +378,11 @@ def build_islands(rows, places):
     for r, alts, why in kept:
         lat, lon = float(r["latitude"]), float(r["longitude"])
         for o in out:
-            if core(o["r"]["name"]) == core(r["name"]) and km(
-                    lat, lon, float(o["r"]["latitude"]), float(o["r"]["longitude"])) < 15:
+            if (
+                core(o["r"]["name"]) == core(r["name"])
+                and km(lat, lon, float(o["r"]["latitude"]), float(o["r"]["longitude"]))
+                < 15
+            ):
                 o["cands"] += [r["name"]] + alts
                 o["merged"].append(r["geonameid"])
                 break
@@ -245,8 +410,11 @@ def build_parks(rows):
     for o in out:
         r = o["r"]
         lat, lon = float(r["latitude"]), float(r["longitude"])
-        if any(fold(s["r"]["name"]) == fold(r["name"]) and km(lat, lon, float(s["r"]["latitude"]),
-               float(s["r"]["longitude"])) < 3 for s in seen):
+        if any(
+            fold(s["r"]["name"]) == fold(r["name"])
+            and km(lat, lon, float(s["r"]["latitude"]), float(s["r"]["longitude"])) < 3
+            for s in seen
+        ):
             continue
         seen.append(o)
         uniq.append(o)
@@ -260,23 +428,55 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rows = read_geonames(args.source)
     places = load_places()
+    points = load_points()
     records = []
-    for kind, items in (("island", build_islands(rows, places)), ("park", build_parks(rows))):
+    for kind, items in (
+        ("island", build_islands(rows, places)),
+        ("park", build_parks(rows)),
+    ):
         for o in items:
             r = o["r"]
-            records.append({
-                "name": r["name"],
-                "name_alt": pick_name_alt(r["name"], r["admin1"], o["cands"]),
-                "kind": kind,
-                "latitude": f"{float(r['latitude']):.5f}",
-                "longitude": f"{float(r['longitude']):.5f}",
-                "source": source_label(r),
-                "_nation": r["admin1"], "_why": o["why"],
-            })
+            records.append(
+                {
+                    "name": r["name"],
+                    "name_alt": pick_name_alt(r["name"], r["admin1"], o["cands"]),
+                    "kind": kind,
+                    "latitude": f"{float(r['latitude']):.5f}",
+                    "longitude": f"{float(r['longitude']):.5f}",
+                    "source": source_label(r),
+                    "_nation": r["admin1"],
+                    "_why": o["why"],
+                }
+            )
+            nation = NATION_NAMES[r["admin1"]]
+            lad, place, dist = nearest(
+                float(r["latitude"]), float(r["longitude"]), points[nation]
+            )
+            records[-1].update(
+                nation=nation,
+                lad_code=lad,
+                nearest_place=place,
+                nearest_km=f"{dist:.1f}",
+            )
     records.sort(key=lambda x: (x["kind"], fold(x["name"]), x["latitude"]))
     with open(args.out, "w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["name", "name_alt", "kind", "latitude", "longitude",
-                                           "source"], extrasaction="ignore", lineterminator="\n")
+        w = csv.DictWriter(
+            fh,
+            fieldnames=[
+                "name",
+                "name_alt",
+                "kind",
+                "nation",
+                "lad_code",
+                "nearest_place",
+                "nearest_km",
+                "latitude",
+                "longitude",
+                "source",
+            ],
+            extrasaction="ignore",
+            lineterminator="\n",
+        )
         w.writeheader()
         w.writerows(records)
     c = collections.Counter((x["kind"], x["_nation"]) for x in records)

@@ -13,7 +13,7 @@ from bot.directory.candidates import (
     Candidate,
     absorb_broader,
 )
-from bot.directory.fuzzy import FUZZY_PENALTY
+from bot.directory.fuzzy import FUZZY_PENALTY, LANDMARK_AFTER
 from bot.directory.gazetteer import (
     TIER_BIG,
     TIER_SMALL,
@@ -66,6 +66,31 @@ DETERMINERS = {
 GLUE = set("/+&-_*#@")
 ARTICLES = {"the", "a", "an"}
 FOLLOWING_CUES = {"area", "based"}  # "the reading area", "a bath based charity"
+# A group named after its place: "Toxteth food bank", "Dafen community choir",
+# "Cathays parish council". The words after a name that make it a place (a cue
+# after it), for names that are no common word (level 0) or, capitalised in
+# mixed-case text, plain ones (level 1): never "our rugby club".
+ORG_AFTER: tuple[tuple[str, ...], ...] = (
+    ("food", "bank"), ("foodbank",), ("baby", "bank"), ("community",),
+    ("village", "hall"), ("parish", "council"), ("town", "council"),
+    ("community", "council"), ("residents",), ("tenants",), ("youth", "club"),
+    ("youth", "group"), ("youth", "project"), ("scouts",), ("scout", "group"),
+    ("guides",), ("brownies",), ("cubs",), ("u3a",), ("wi",), ("rotary",),
+    ("mens", "shed"), ("in", "bloom"), ("allotment",), ("allotments",),
+    ("carnival",), ("gala",), ("choir",), ("singers",), ("players",),
+    ("amateur",), ("operatic",), ("dramatic",), ("history", "society"),
+    ("history", "group"), ("heritage", "group"), ("heritage", "society"),
+    ("civic", "society"), ("cvs",), ("volunteer", "centre"), ("pantry",),
+    ("larder",), ("lunch", "club"), ("luncheon", "club"), ("day", "centre"),
+    ("football", "club"), ("fc",), ("afc",), ("cricket", "club"),
+    ("bowls", "club"), ("tennis", "club"), ("rfc",), ("running", "club"),
+    ("swimming", "club"), ("boxing", "club"), ("netball", "club"),
+    ("hockey", "club"), ("toddler", "group"), ("toddlers",), ("playgroup",),
+    ("preschool",), ("pre", "school"), ("credit", "union"), ("befriending",),
+    ("carers",), ("hospice",), ("twinning",), ("horticultural",),
+    ("gardening", "club"), ("camera", "club"), ("film", "society"),
+    ("development", "trust"), ("community", "trust"), ("pride",),
+)  # fmt: skip
 STREET_WORDS = {
     "road", "rd", "street", "lane", "avenue", "ave", "drive", "crescent", "terrace",
     "close", "gardens", "parade",
@@ -217,13 +242,15 @@ class MessageContext:
         if m.extra.get("mutated"):  # a Welsh preposition: "i Fangor", "yn Nhredegar"
             return True, True
         before, hits = self._cues_before(m.start_tok)
-        strong = bool(hits)
+        strong = bool(hits) or self.on_island(m, before)
         if any(w in NEAR_CUES for c in hits for w in c) or (
             before and before[-1] in NEAR_CUES
         ):
             m.extra["near"] = True
         j = m.end_tok
         if j < len(self.tokens) and self.tokens[j].norm in FOLLOWING_CUES:
+            strong = True
+        if self.org_after(m):
             strong = True
         weak = bool(before) and before[-1] in WEAK_CUES
         return weak or strong, strong
@@ -240,6 +267,23 @@ class MessageContext:
             if len(before) >= len(c) and tuple(before[-len(c) :]) == c
         ]
         return before, hits
+
+    def on_island(self, m: Mention, before: list[str]) -> bool:
+        """True for "on Mull", "on the Isle of Bute", "off Skye": said of islands."""
+        words = [w for w in before if w not in ARTICLES]
+        return (
+            bool(words)
+            and words[-1] in ("on", "off")
+            and (len(before) - len(words) <= 1)
+            and any(e.place_type == "Island" for e in m.entries)
+        )
+
+    def org_after(self, m: Mention) -> bool:
+        """True for "Dafen community choir", "Toxteth Food Bank": a group's name."""
+        if m.level > 1 or (m.level == 1 and not self.capitalised(m.start_tok)):
+            return False
+        words = [t.norm for t in self.tokens[m.end_tok : m.end_tok + 2]]
+        return any(tuple(words[: len(o)]) == o for o in ORG_AFTER)
 
     def cue_before(self, i: int) -> bool:
         """Return True when a place cue ("in", "based in", "near") precedes token i."""
@@ -358,6 +402,12 @@ class MessageContext:
         """
         if self.street_or_building(m) or self.person_or_body(m):
             return []
+        j = m.end_tok
+        if j < len(self.tokens) and self.tokens[j].norm in LANDMARK_AFTER:
+            # "Bute Park", "Arran Street": named after the island, not on it
+            m.entries = [e for e in m.entries if e.place_type != "Island"]
+            if not m.entries:
+                return []
         weak, strong = self.cue(m)
         capital = self.capitalised(m.start_tok)
         whole = self.whole
@@ -380,7 +430,10 @@ class MessageContext:
             elif m.level == 0:
                 ok = e.tier == TIER_BIG or m.cue or whole
             elif e.tier == TIER_SMALL:
-                ok = m.level <= 2 and m.cue and self.city_suburb(e)  # "Kings Heath"
+                # "Kings Heath" (a city's suburb); "in Dafen" (no word of its own)
+                ok = m.cue and (
+                    (m.level <= 2 and self.city_suburb(e)) or m.level == 0
+                )
             elif m.level >= 3:
                 ok = whole and self.expecting
             elif m.level == 2 or e.tier == TIER_VILLAGE or e.place_type == "settlement":

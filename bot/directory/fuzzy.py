@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from bot.directory.gazetteer import TIER_BIG, Entry, Gazetteer
+from bot.directory.gazetteer import LANDMARK_TYPES, TIER_BIG, Entry, Gazetteer
 from bot.directory.place_tables import FIRST_NAMES
 from bot.directory.textnorm import Token
 from bot.directory.variants import ENGLISH_WORDS
@@ -77,7 +77,9 @@ class TypoIndex:
             big = tuple(
                 e
                 for e in entries
-                if e.tier == TIER_BIG and e.kind in ("place", "council", "county")
+                if e.tier == TIER_BIG
+                and e.kind in ("place", "council", "county")
+                and e.place_type not in LANDMARK_TYPES  # "tesco" is no "Tresco"
             )
             if not big or any(e.kind == "blocker" for e in entries):
                 continue

@@ -24,6 +24,7 @@ from bot.directory.place_tables import (
     COUNTY_ABBREVIATIONS,
     EXCLUDED_PLACES,
     GENERIC_TOKENS,
+    LANDMARK_WORDS,
     NATION_NAMES,
     NOT_PLACES,
     PLACE_ALIASES,
@@ -44,6 +45,8 @@ PLACE_RANK = {
     "Suburban Area": 0.62,
     "Other Settlement": 0.56,
     "Hamlet": 0.50,
+    "Island": 0.84,  # landmarks.csv: named like a town ("Arran", "Isle of Bute")
+    "Park": 0.80,
 }
 COUNTY_RANK = 0.80
 
@@ -54,7 +57,12 @@ PLACE_TIER = {
     "Town": TIER_BIG,
     "settlement": TIER_BIG,
     "Village": TIER_VILLAGE,
+    "Island": TIER_BIG,
+    "Park": TIER_BIG,
 }
+LANDMARK_TYPES = frozenset({"Island", "Park"})
+_ISLAND_PREFIXES = ("isle of ", "island of ", "isles of ")
+_ISLAND_SUFFIXES = (" island", " isle", " islands")
 
 # Words that make a generic name a description ("the town centre"), never a suburb.
 PLACE_WORDS = frozenset({"the", "town", "city", "village", "centre", "center"})
@@ -265,6 +273,7 @@ def build_gazetteer(
         for e in entries
         if e.place_type == "City" and e.lad_code
     )
+    _prune_parks(gaz)
     gaz.preferred = add_short_forms(gaz)
     gaz.mutated = add_welsh_mutations(gaz)
     _derive_levels(gaz)
@@ -405,9 +414,14 @@ def _add_places(session: Session, gaz: Gazetteer) -> None:
             shared[lad_code] = ((lad_code,), frozenset((lad_code,)))
         codes, area = shared[lad_code]
         place_type = sys.intern(place_type)
-        names = [(name, alt)] + ([(alt, name)] if alt else [])
+        if place_type in LANDMARK_TYPES:
+            names = _landmark_names(name, alt)
+        else:
+            names = [(name, alt)] + ([(alt, name)] if alt else [])
         for shown, other in names:
             key = name_key(shown)
+            if place_type in LANDMARK_TYPES and key in LANDMARK_WORDS:
+                continue  # "Mainland", "Horse Island" as "horse": words, not places
             if not key or key in COUNTRY_WORDS or (key, lad_code) in EXCLUDED_PLACES:
                 continue
             region = english_part(county)
@@ -427,6 +441,63 @@ def _add_places(session: Session, gaz: Gazetteer) -> None:
                 tier=PLACE_TIER.get(place_type, TIER_SMALL),
             )
             gaz.add(key, entry)
+
+
+def _prune_parks(gaz: Gazetteer) -> None:
+    """Drop a park named after a town it is not in ("Sheffield Park", Wealden).
+
+    "a Sheffield park" means a park in Sheffield. A park keeps its name when no
+    town has that name ("Sefton Park": Sefton is a council) or a place of that
+    name is in the park's own council ("Richmond Park", by Richmond in London).
+    """
+    for key, entries in list(gaz.names.items()):
+        words = key.split()
+        parks = [e for e in entries if e.place_type == "Park"]
+        if not parks or len(words) < 2:
+            continue
+        head = gaz.names.get(" ".join(words[:-1]), ())
+        towns = {
+            e.lad_code
+            for e in head
+            if e.kind == "place" and e.place_type in ("City", "Town")
+        }
+        near = {e.lad_code for e in head if e.kind in ("place", "council")}
+        # "Richmond Park" keeps its name: a Richmond is in its council too
+        bad = [e for e in parks if towns and e.lad_code not in near]
+        if bad:
+            kept = [e for e in entries if e not in bad]
+            if kept:
+                gaz.names[key] = kept
+            else:
+                del gaz.names[key]
+
+
+def _landmark_names(name: str, alt: str | None) -> list[tuple[str, str | None]]:
+    """An island's or park's names: its own, its others (";"), and short forms.
+
+    "Isle of Bute" is also "Bute", "Hayling Island" also "Hayling"; each name is
+    shown with the landmark's own name beside it.
+    """
+    alts = [a.strip() for a in (alt or "").split(";") if a.strip()]
+    out: list[tuple[str, str | None]] = [(name, alts[0] if alts else None)]
+    out += [(a, name) for a in alts]
+    seen = {name_key(n) for n, _ in out}
+    for shown, _ in list(out):
+        key = name_key(shown)
+        short = key
+        for prefix in _ISLAND_PREFIXES:
+            short = short.removeprefix(prefix)
+        for suffix in _ISLAND_SUFFIXES:
+            short = short.removesuffix(suffix)
+        if (
+            short != key
+            and short not in seen
+            and short not in GENERIC_TOKENS
+            and not short.startswith("the ")  # "Isles of the Sea"
+        ):
+            seen.add(short)
+            out.append((short.title(), name))
+    return out
 
 
 def _derive_levels(gaz: Gazetteer) -> None:

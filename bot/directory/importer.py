@@ -46,6 +46,7 @@ FILES = (
     "postcodes.csv.gz",
     "places.csv",
     "ni_places.csv",
+    "landmarks.csv",
     "lios.csv",
     "closed_organisations.csv",
     "organisation_scope.csv",
@@ -55,6 +56,9 @@ FILES = (
     "guidance_new_topics.csv",
     "lio_websites_found.csv",
 )
+# landmarks.csv kinds -> the place_type they are stored with (name_alt holds
+# several names, ";"-separated)
+LANDMARK_TYPES = {"island": "Island", "park": "Park"}
 # Guidance pages and their topic tags, file by file (resources.csv's format).
 RESOURCE_FILES = (
     ("resources.csv", "resource_topics.csv"),
@@ -316,6 +320,30 @@ def parse_directory(data_dir: Path) -> ParsedDirectory:
                 "latitude": None,
                 "longitude": None,
                 "source_ref": f"nisra:{r['name'].strip()}:{lad}",
+            }
+        )
+
+    # Islands and parks (GeoNames), each with the council of its nearest place: the
+    # resolver matches them like places ("on the Isle of Bute", "Sefton Park").
+    name = "landmarks.csv"
+    for line, r in _rows(data_dir / name, ("name", "kind", "lad_code", "source")):
+        if r["kind"] not in LANDMARK_TYPES:
+            raise DataFileError(name, line, f"unknown kind {r['kind']!r}")
+        geonames = re.search(r"geonameid (\d+)", r["source"])
+        if not r["name"].strip() or geonames is None:
+            raise DataFileError(name, line, "a landmark needs a name and its geonameid")
+        out.places.append(
+            {
+                "name": r["name"].strip(),
+                "name_alt": r.get("name_alt") or None,
+                "name_alt_lang": None,
+                "place_type": LANDMARK_TYPES[r["kind"]],
+                "lad_code": _check_lad(name, line, r["lad_code"], known, succ),
+                "county": None,
+                "postcode_district": None,
+                "latitude": _float(name, line, r.get("latitude", ""), "latitude"),
+                "longitude": _float(name, line, r.get("longitude", ""), "longitude"),
+                "source_ref": f"geonames:{geonames.group(1)}",
             }
         )
 

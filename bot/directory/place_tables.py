@@ -59,6 +59,29 @@ COUNCIL_ALIASES: dict[str, tuple[str, float]] = {
     "earra ghaidheal is bod": ("Argyll and Bute", COUNCIL_RANK),
     "sruighlea": ("Stirling", COUNCIL_RANK),
     "na h eileanan an iar": ("Na h-Eileanan Siar", COUNCIL_RANK),
+    # historic counties within one council now
+    "sutherland": ("Highland", 0.80),
+    "caithness": ("Highland", COUNCIL_RANK),
+    "nairnshire": ("Highland", COUNCIL_RANK),
+    "morayshire": ("Moray", COUNCIL_RANK),
+    "elginshire": ("Moray", COUNCIL_RANK),
+    "kinross shire": ("Perth and Kinross", COUNCIL_RANK),
+    "peeblesshire": ("Scottish Borders", COUNCIL_RANK),
+    "roxburghshire": ("Scottish Borders", COUNCIL_RANK),
+    "berwickshire": ("Scottish Borders", COUNCIL_RANK),
+    "selkirkshire": ("Scottish Borders", COUNCIL_RANK),
+    "the borders": ("Scottish Borders", COUNCIL_RANK),
+    "dumfriesshire": ("Dumfries and Galloway", COUNCIL_RANK),
+    "kirkcudbrightshire": ("Dumfries and Galloway", COUNCIL_RANK),
+    "wigtownshire": ("Dumfries and Galloway", COUNCIL_RANK),
+    "galloway": ("Dumfries and Galloway", COUNCIL_RANK),
+    "cardiganshire": ("Ceredigion", COUNCIL_RANK),
+    "sir aberteifi": ("Ceredigion", COUNCIL_RANK),
+    "montgomeryshire": ("Powys", COUNCIL_RANK),
+    "radnorshire": ("Powys", COUNCIL_RANK),
+    "brecknockshire": ("Powys", COUNCIL_RANK),
+    "breconshire": ("Powys", COUNCIL_RANK),
+    "sir frycheiniog": ("Powys", COUNCIL_RANK),
     # islands and districts people name instead of their council
     "skye": ("Highland", COUNCIL_RANK),
     "isle of skye": ("Highland", COUNCIL_RANK),
@@ -318,11 +341,49 @@ AREAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "Dunbartonshire": (
         ("dunbartonshire",),
-        ("East Dunbartonshire", "West Dunbartonshire"),
+        ("East Dunbartonshire", "West Dunbartonshire", "Argyll and Bute"),
     ),
     "Lothian": (
         ("lothian", "lothians"),
         ("East Lothian", "West Lothian", "Midlothian", "City of Edinburgh"),
+    ),
+    # Historic (pre-1975) counties of Scotland and Wales, still written in
+    # addresses ("Comrie, Perthshire"): the councils their land lies in now.
+    "Perthshire": (("perthshire",), ("Perth and Kinross", "Stirling")),
+    "Inverness-shire": (
+        ("inverness shire", "invernessshire"),
+        ("Highland", "Na h-Eileanan Siar"),
+    ),
+    "Ross and Cromarty": (
+        ("ross shire", "rossshire", "ross and cromarty", "ross cromarty"),
+        ("Highland", "Na h-Eileanan Siar"),
+    ),
+    "Banffshire": (("banffshire",), ("Moray", "Aberdeenshire")),
+    "Kincardineshire": (
+        ("kincardineshire", "the mearns"),
+        ("Aberdeenshire", "Aberdeen City"),
+    ),
+    "Stirlingshire": (
+        ("stirlingshire",),
+        ("Stirling", "Falkirk", "North Lanarkshire", "East Dunbartonshire"),
+    ),
+    "Forfarshire": (("forfarshire",), ("Angus", "Dundee City")),
+    "Buteshire": (
+        ("buteshire", "county of bute"),
+        ("Argyll and Bute", "North Ayrshire"),
+    ),
+    "Argyllshire": (("argyllshire",), ("Argyll and Bute", "Highland")),
+    "Linlithgowshire": (
+        ("linlithgowshire",),
+        ("West Lothian", "Falkirk", "City of Edinburgh"),
+    ),
+    "Merionethshire": (
+        ("merionethshire", "merioneth", "meirionnydd", "sir feirionnydd"),
+        ("Gwynedd", "Denbighshire"),
+    ),
+    "Caernarfonshire": (
+        ("caernarfonshire", "caernarvonshire", "carnarvonshire", "sir gaernarfon"),
+        ("Gwynedd", "Conwy"),
     ),
     "County Antrim": (
         ("county antrim", "co antrim"),
@@ -388,6 +449,15 @@ CEREMONIAL_EXTRAS: dict[str, tuple[str, ...]] = {
     "County Durham": ("Darlington", "Hartlepool", "Stockton-on-Tees"),
     "Cornwall": ("Isles of Scilly",),
     "East Riding of Yorkshire": ("Kingston upon Hull, City of",),
+    # historic counties larger than the council of that name ("Greenock,
+    # Renfrewshire", "Currie, Midlothian", "Pontypool, Monmouthshire")
+    "Renfrewshire": ("Inverclyde", "East Renfrewshire"),
+    "Aberdeenshire": ("Aberdeen City",),
+    "Midlothian": ("City of Edinburgh",),
+    "West Lothian": ("City of Edinburgh", "Falkirk"),
+    "Angus": ("Dundee City",),
+    "Monmouthshire": ("Newport", "Torfaen", "Blaenau Gwent", "Caerphilly"),
+    "Denbighshire": ("Wrexham", "Conwy"),
 }
 
 # Postal abbreviations of the data's two-tier counties.
@@ -447,6 +517,31 @@ GENERIC_TOKENS = frozenset(
     inn roads acre acres kings king queens queen bishops bishop st lodge hole gap nook
     bar post box fold yard works station market hay holy all saints no mans land
     star sun moon new centre center""".split()
+)
+
+# Names and short forms of islands and parks (landmarks.csv) that are ordinary
+# words: never indexed ("Mainland", "Horse Island" as "horse", "Holy Island" as
+# "holy"). Island names that are also words or first names but are still used
+# alone ("Mull", "Rum", "Skye") are in ambiguous_words.txt instead.
+LANDMARK_WORDS = frozenset(
+    """mainland big long holy horse sheep lighthouse corporation fair burnt sunk
+    bottle more may cross lock nave priest guns gums hog ewe rams ram seal whale
+    slate soya bait bleat reedy scarp belle lady bach mor garbh naomh creag ile dun
+    borough midland staple staples coney drakes ellens coomb burgh green little
+    great east west north south inner outer bod""".split()
+) | frozenset(
+    # archipelagos spanning councils, and park names many towns have
+    (
+        "hebrides", "inner hebrides", "outer hebrides", "western isles",
+        "na h innse gall", "queens park", "green park", "stanley park",
+        "olympic park", "central park gardens", "the meadows", "the walled garden",
+        "the japanese garden", "sensory garden", "wildlife garden", "under green",
+        "pond green", "terrace gardens", "abbey park", "botanic gardens park",
+        "seafield gardens", "grant park", "riverview park", "oaklands park",
+        "sutton park", "magna park", "the flat cotescue park", "cooper park",
+        "alice park", "elder park", "campbell park", "stewart park", "shelley park",
+        "guthrie park", "katie and george park", "the highams park",
+    )
 )
 
 # Postal counties still written in addresses ("Richmond, Surrey", "Sale, Cheshire"):

@@ -20,7 +20,7 @@ PLACE_SIZE = {"City": 3, "Town": 2, "settlement": 2}
 
 # Words an official name adds that people drop: "Royal Leamington Spa" ->
 # "Leamington", "Great Malvern" -> "Malvern", "Bognor Regis" -> "Bognor".
-DROPPED_FIRST = ("royal", "great")
+DROPPED_FIRST = ("royal", "great", "y")  # "Y Bala" -> "Bala" (the Welsh article)
 DROPPED_LAST = ("spa", "regis")
 # "Barrow-in-Furness", "Clacton-on-Sea", "Newcastle upon Tyne", "Weston-super-Mare":
 # the part before the linking word is what people say.

@@ -1,0 +1,141 @@
+"""Islands and parks, groups named after their place, historic counties, "Y Bala".
+
+Examples written for these tests (not taken from tests/directory/frozen/ nor from
+tests/directory/dev/); each expected code was looked up in data/directory/
+(places.csv, landmarks.csv, local_authorities.csv).
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from bot.db.session import get_engine
+from bot.directory.gazetteer import _landmark_names
+from bot.directory.resolver import LocationResolver, resolver_for_engine
+from bot.settings import DIRECTORY_DATA_DIR
+
+
+@pytest.fixture(scope="module")
+def location_resolver(directory_db_url: str) -> LocationResolver:
+    return resolver_for_engine(get_engine(directory_db_url))
+
+
+@pytest.mark.unit
+def test_an_island_is_indexed_under_its_names_and_short_forms() -> None:
+    names = dict(_landmark_names("Isle of Bute", "Bute Island;Eilean Bhòid"))
+    assert set(names) >= {"Isle of Bute", "Bute Island", "Eilean Bhòid", "Bute"}
+    assert names["Bute"] == "Isle of Bute"
+    hayling = dict(_landmark_names("Hayling Island", None))
+    assert set(hayling) == {"Hayling Island", "Hayling"}
+    # "Isles of the Sea" is never "the sea"; "Holy Island" never "holy" (a word)
+    assert "The Sea" not in dict(_landmark_names("Garvellachs", "Isles of the Sea"))
+
+
+@pytest.mark.unit
+def test_landmarks_file_has_a_current_council_and_a_source_for_every_row() -> None:
+    with (DIRECTORY_DATA_DIR / "local_authorities.csv").open(encoding="utf-8") as f:
+        current = {r["lad_code"] for r in csv.DictReader(f)}
+    with (DIRECTORY_DATA_DIR / "landmarks.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) >= 500
+    assert {r["kind"] for r in rows} == {"island", "park"}
+    for r in rows:
+        assert r["lad_code"] in current, r
+        assert "geonameid" in r["source"], r
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("text", "lad"),
+    [
+        # islands, by their names, short forms and "on"
+        ("we're a community council on the Isle of Bute", "S12000035"),
+        ("our hall on Arran needs volunteers", "S12000021"),
+        ("Hayling Island residents association", "E07000090"),
+        ("is there a volunteer centre on Rathlin", "N09000004"),
+        ("we're on Skye and need a grant", "S12000017"),
+        ("Lundy island volunteers", "E07000046"),
+        # parks, by their own names, not the council the name sounds like
+        ("friends of Sefton Park need trustees", "E08000012"),
+        ("a conservation group on Hampstead Heath", "E09000007"),
+        ("walking group in Richmond Park", "E09000027"),
+        # a group named after its place, with no "in" before it
+        ("Toxteth food bank needs volunteers", "E08000012"),
+        ("Splott community centre wants a grant", "W06000015"),
+        ("Peckham youth club", "E09000028"),
+        # a suburb of a town, or a hamlet, after a place cue
+        ("we're a lunch club in Dafen", "W06000010"),
+        ("a toddler group in Walsworth", "E07000099"),
+        ("we are based in Skelsmergh", "E06000064"),
+        # historic counties as qualifiers
+        ("our village hall in Comrie, Perthshire needs a new roof", "S12000048"),
+        ("Callander, Perthshire", "S12000030"),
+        ("we're a choir in Beauly, Inverness-shire", "S12000017"),
+        ("Greenock, Renfrewshire", "S12000018"),
+        ("Helensburgh, Dunbartonshire", "S12000035"),
+        ("Currie, Midlothian", "S12000036"),
+        # the Welsh article dropped: "Bala" is Y Bala
+        ("we're in Bala", "W06000002"),
+    ],
+)
+def test_landmarks_groups_and_historic_counties_resolve(
+    location_resolver: LocationResolver, text: str, lad: str
+) -> None:
+    result = location_resolver.resolve(text)
+    assert result.best is not None, result.candidates
+    assert result.best.lad_code == lad
+
+
+@pytest.mark.integration
+def test_a_historic_county_alone_is_an_area_to_ask_about(
+    location_resolver: LocationResolver,
+) -> None:
+    best = location_resolver.resolve("we're in Perthshire").best
+    assert best is not None and best.kind == "county"
+    assert set(best.lad_codes) == {"S12000048", "S12000030"}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "text",
+    [
+        # island names that are words, and words near island names
+        "i want to mull it over with the committee",
+        "we had rum punch at the fundraiser",
+        "the mainland is far from here",
+        "my card got declined at tesco",  # not a misspelt Tresco
+        "she said she would walk into the sea",  # "Isles of the Sea"
+        "mae hi'n dweud bod ei thad yn sal",  # Welsh "bod", not Bòd (Bute)
+        "we planted a sensory garden at the school",
+        # a group named after a common word stays a word
+        "our rugby club needs a new treasurer",
+        "the bath community is lovely",
+        # a surname that is a historic county
+        "our treasurer Mrs Sutherland said no",
+    ],
+)
+def test_lookalikes_of_landmarks_and_groups_stay_unresolved(
+    location_resolver: LocationResolver, text: str
+) -> None:
+    result = location_resolver.resolve(text)
+    assert result.candidates == (), result.candidates
+
+
+@pytest.mark.integration
+def test_a_park_named_after_a_town_elsewhere_does_not_take_the_town(
+    location_resolver: LocationResolver,
+) -> None:
+    # Sheffield Park (GeoNames) is a garden in Wealden; "a sheffield park" is
+    # Sheffield (a suburb of that name there too), code E08000039 since 2021
+    best = location_resolver.resolve("we look after a sheffield park").best
+    assert best is not None and best.lad_code == "E08000039"
+
+
+@pytest.mark.integration
+def test_a_park_named_after_an_island_is_not_the_island(
+    location_resolver: LocationResolver,
+) -> None:
+    best = location_resolver.resolve("we volunteer at Bute Park in Cardiff").best
+    assert best is not None and best.lad_code == "W06000015"
