@@ -282,7 +282,11 @@ class MessageContext:
         """True for "Dafen community choir", "Toxteth Food Bank": a group's name."""
         if m.level > 1 or (m.level == 1 and not self.capitalised(m.start_tok)):
             return False
-        words = [t.norm for t in self.tokens[m.end_tok : m.end_tok + 2]]
+        return self.group_follows(m.end_tok)
+
+    def group_follows(self, j: int) -> bool:
+        """True when a group's noun ("food bank", "youth club") starts at token j."""
+        words = [t.norm for t in self.tokens[j : j + 2]]
         return any(tuple(words[: len(o)]) == o for o in ORG_AFTER)
 
     def cue_before(self, i: int) -> bool:

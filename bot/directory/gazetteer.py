@@ -375,7 +375,12 @@ def _add_areas(
         gaz.add(name_key(abbr), county_entries[county])
     for display, (aliases, refs) in AREAS.items():
         postal = _members(POSTAL_EXTRAS.get(display, ()), by_name, gaz.lads)
-        entry = _county_entry(display, _members(refs, by_name, gaz.lads), postal)
+        members = _members(refs, by_name, gaz.lads)
+        entry = _county_entry(display, members, postal)
+        if len(members) == 1:  # "County Fermanagh" is Fermanagh and Omagh's area
+            lad = gaz.lads[members[0]]
+            area = frozenset((lad.code, *extras.get(lad.display, ()))) | set(postal)
+            entry = _council_entry(lad, COUNTY_RANK, area)
         for alias in aliases:
             gaz.add(name_key(alias), entry)
     for key, nation in NATION_NAMES.items():

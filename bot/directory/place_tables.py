@@ -95,6 +95,7 @@ COUNCIL_ALIASES: dict[str, tuple[str, float]] = {
     "isle of harris": ("Na h-Eileanan Siar", COUNCIL_RANK),
     "gower": ("Swansea", COUNCIL_RANK),
     "the potteries": ("Stoke-on-Trent", COUNCIL_RANK),
+    "brum": ("Birmingham", COUNCIL_RANK),
 }
 
 # Short forms of town names: alias -> the place's name in places.csv.
@@ -592,7 +593,21 @@ NOT_PLACES = (
     "royal albert hall",
     "clark kent",
     "john lewis",
-)
+    # foods, fabrics and things named after a town
+    "bakewell tart", "bakewell tarts", "bakewell pudding", "bakewell puddings",
+    "paisley pattern", "paisley print", "paisley scarf", "paisley scarves",
+    "paisley shirt", "paisley fabric", "eccles cake", "eccles cakes",
+    "chelsea bun", "chelsea buns", "bath bun", "bath buns", "bath bomb",
+    "bath bombs", "yorkshire pudding", "yorkshire puddings", "cornish pasty",
+    "cornish pasties", "melton mowbray pie", "cheddar cheese", "stilton cheese",
+    "wensleydale cheese", "victoria sponge", "worcester sauce",
+    "worcestershire sauce", "welsh cakes", "welsh rarebit", "dundee cake",
+    "arbroath smokies", "shetland pony", "shetland ponies", "shetland wool",
+    "fair isle jumper", "aran jumper", "harris tweed", "border collie",
+    "staffordshire bull terrier", "yorkshire terrier", "jersey royals",
+    "wellington boots", "oxford comma", "cambridge analytica", "newcastle brown",
+    "cumberland sausage", "cumberland sausages", "lincolnshire sausage",
+)  # fmt: skip
 
 # A capitalised name right after one of these is a surname ("Brian Kent").
 FIRST_NAMES = frozenset(

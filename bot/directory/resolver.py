@@ -233,7 +233,12 @@ class LocationResolver:
             nxt = tokens[i + 1].norm if i + 1 < len(tokens) else ""
             if nxt in LANDMARK_AFTER:
                 continue  # "Holyrood Park": a name of its own, not a misspelt town
-            if not (short or ctx.cue_before(i)):
+            if not (
+                short
+                or ctx.cue_before(i)
+                # "Birmigham food bank": a capitalised word naming a group
+                or (ctx.capitalised(i) and ctx.group_follows(i + 1))
+            ):
                 continue
             tried += 1
             if tried > MAX_TYPO_TOKENS:

@@ -134,7 +134,35 @@ def add_short_forms(gaz: Gazetteer) -> dict[str, str]:
             gaz.add(short, e)
         if short not in gaz.levels and all(w in ENGLISH_WORDS for w in short.split()):
             gaz.levels[short] = 2
+    _add_suburb_short_forms(gaz)
     return preferred
+
+
+def _add_suburb_short_forms(gaz: Gazetteer) -> None:
+    """"Chorlton" for Chorlton-cum-Hardy: the part before a link word of a city's
+    suburb, unless a town, council or area has that name or it is a word."""
+    derived: dict[str, list[Entry]] = defaultdict(list)
+    for key, entries in gaz.names.items():
+        words = key.split()
+        link = next((i for i, w in enumerate(words[1:], 1) if w in LINK_WORDS), 0)
+        if not link:
+            continue
+        suburbs = [
+            e
+            for e in entries
+            if e.place_type == "Suburban Area" and e.lad_code in gaz.city_lads
+        ]
+        short = " ".join(words[:link])
+        if suburbs and len(short.replace(" ", "")) >= MIN_SHORT_CHARS:
+            derived[short].extend(suburbs)
+    for short, new in derived.items():
+        existing = gaz.names.get(short, [])
+        if any(e.tier >= 3 or e.kind == "blocker" for e in existing):
+            continue
+        if short in gaz.levels or all(w in ENGLISH_WORDS for w in short.split()):
+            continue
+        for e in new:
+            gaz.add(short, e)
 
 
 def _mutate(word: str, table: dict[str, str]) -> str | None:

@@ -139,3 +139,39 @@ def test_a_park_named_after_an_island_is_not_the_island(
 ) -> None:
     best = location_resolver.resolve("we volunteer at Bute Park in Cardiff").best
     assert best is not None and best.lad_code == "W06000015"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("text", "lad"),
+    [
+        ("we're in County Fermanagh", "N09000006"),  # an area of one council
+        ("we're a youth club in Chorlton", "E08000003"),  # Chorlton-cum-Hardy
+        ("Birmigham food bank needs help", "E08000025"),  # a typo naming a group
+        ("we're in Brum", "E08000025"),
+    ],
+)
+def test_one_council_areas_suburb_short_forms_and_group_typos(
+    location_resolver: LocationResolver, text: str, lad: str
+) -> None:
+    result = location_resolver.resolve(text)
+    assert result.best is not None, result.candidates
+    assert result.best.lad_code == lad
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we sell bakewell tarts at the coffee morning",
+        "a raffle of paisley scarves",
+        "we sell Bath buns at the fair",
+        "Eccles cakes and tea after the meeting",
+        "Our Treasure Hunt group meets on Fridays",  # capitalised, no town nearby
+    ],
+)
+def test_things_named_after_towns_are_not_places(
+    location_resolver: LocationResolver, text: str
+) -> None:
+    result = location_resolver.resolve(text)
+    assert result.candidates == (), result.candidates
