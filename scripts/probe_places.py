@@ -39,6 +39,21 @@ TEMPLATES = (
 )
 
 
+# A second set, for checking a change against sentences it was not made on.
+TEMPLATES_B = (
+    "I'm the secretary of a {p} tenants group",
+    "hi there, {p} here, we need help with safeguarding",
+    "does {p} have a cvs?",
+    "we meet at the church hall in {p} every tuesday",
+    "we help refugees across {p}",
+    "our {p} group needs insurance advice",
+    "{p}",
+    "the food bank at {p} is looking for a treasurer",
+    "Befriending service covering {p} and nearby villages",
+    "i volunteer with a {p} charity",
+)
+
+
 def _load() -> tuple[list[dict[str, str]], dict[str, str], Counter[str]]:
     rows: list[dict[str, str]] = []
     with (DATA / "places.csv").open(encoding="utf-8") as f:
@@ -65,7 +80,7 @@ def _load() -> tuple[list[dict[str, str]], dict[str, str], Counter[str]]:
 
 
 def generate(
-    n: int, kinds: list[str], seed: int = 14
+    n: int, kinds: list[str], seed: int = 14, templates: tuple[str, ...] = TEMPLATES
 ) -> list[tuple[str, str, str, str]]:
     """Return (kind, message, expected_lad_code, note) rows."""
     rows, lads, count = _load()
@@ -95,7 +110,7 @@ def generate(
                 if name_key(qual) == key:
                     continue
             place = f"{name}, {qual}" if qual else name
-            text = rng.choice(TEMPLATES).format(p=place)
+            text = rng.choice(templates).format(p=place)
             if rng.random() < 0.4:
                 text = text.lower()
             note = f"{r['place_type']} {name} -> {lads[r['lad_code']]}"
@@ -114,13 +129,14 @@ def main() -> None:
     )
     parser.add_argument("--show", type=int, default=25)
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--other", action="store_true", help="the second templates")
     args = parser.parse_args()
     kinds = args.kind or ["Town", "Village", "Suburban Area", "Hamlet", "settlement"]
     from bot.db.session import get_engine
     from bot.directory.resolver import resolver_for_engine
 
     resolver = resolver_for_engine(get_engine())
-    rows = generate(args.n, kinds, args.seed)
+    rows = generate(args.n, kinds, args.seed, TEMPLATES_B if args.other else TEMPLATES)
     tally: dict[tuple[str, bool], list[int]] = defaultdict(lambda: [0, 0])
     misses: dict[str, list[str]] = defaultdict(list)
     for kind, text, expected, note in rows:

@@ -90,6 +90,10 @@ ORG_AFTER: tuple[tuple[str, ...], ...] = (
     ("carers",), ("hospice",), ("twinning",), ("horticultural",),
     ("gardening", "club"), ("camera", "club"), ("film", "society"),
     ("development", "trust"), ("community", "trust"), ("pride",),
+    ("charity",), ("charities",), ("group",), ("groups",), ("club",),
+    ("association",), ("society",), ("project",), ("organisation",),
+    ("organization",), ("network",), ("forum",), ("partnership",), ("cic",),
+    ("cio",), ("here",),
 )  # fmt: skip
 STREET_WORDS = {
     "road", "rd", "street", "lane", "avenue", "ave", "drive", "crescent", "terrace",
@@ -417,7 +421,15 @@ class MessageContext:
         whole = self.whole
         m.cue = strong or (weak and (capital or m.level == 0))
         single = m.end_tok - m.start_tok == 1
-        if not capital and not weak and not whole:
+        near = [q for q in qualifiers if not q.overlaps(m) and self.near(m, q)]
+        # "a islip, oxfordshire": a qualifier beside it (a nation is too vague)
+        qualified = m.level == 0 and any(
+            e.area & q.area()
+            for e in m.entries
+            for q in near
+            if any(x.kind != "nation" for x in q.entries)
+        )
+        if not capital and not weak and not whole and not qualified:
             if self.mixed:
                 return []  # "the hull of our boat" in a typed sentence
             i = m.start_tok
@@ -426,7 +438,6 @@ class MessageContext:
 
         if m.level == 0 and not (single and any(e.tier < TIER_BIG for e in m.entries)):
             return list(m.entries)
-        near = [q for q in qualifiers if not q.overlaps(m) and self.near(m, q)]
         out = []
         for e in m.entries:
             if any(e.area & q.area() for q in near) and e.kind != "nation":

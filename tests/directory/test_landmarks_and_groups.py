@@ -149,6 +149,12 @@ def test_a_park_named_after_an_island_is_not_the_island(
         ("we're a youth club in Chorlton", "E08000003"),  # Chorlton-cum-Hardy
         ("Birmigham food bank needs help", "E08000025"),  # a typo naming a group
         ("we're in Brum", "E08000025"),
+        # a name used as an adjective: "a X charity", "our X group", "X here"
+        ("i volunteer with a Hirwaun charity", "W06000016"),
+        ("our Briston group needs insurance advice", "E07000147"),
+        ("hi there, Ladock here, we need help", "E06000052"),
+        # lower case after an article, with its county beside it
+        ("i'm the secretary of a islip, oxfordshire tenants group", "E07000177"),
     ],
 )
 def test_one_council_areas_suburb_short_forms_and_group_typos(
@@ -168,6 +174,10 @@ def test_one_council_areas_suburb_short_forms_and_group_typos(
         "we sell Bath buns at the fair",
         "Eccles cakes and tea after the meeting",
         "Our Treasure Hunt group meets on Fridays",  # capitalised, no town nearby
+        "our Facebook group is busy",
+        "the Lions club and the Rotary club",
+        # a nation qualifies no lower-case word ("Sea" is a hamlet in Somerset)
+        "do you need a licence for sea fishing in England",
     ],
 )
 def test_things_named_after_towns_are_not_places(
