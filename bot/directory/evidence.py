@@ -36,6 +36,7 @@ UNKNOWN_POSTCODE_RANK = 0.90
 WEAK_CUES = {
     "in", "at", "near", "nr", "from", "around", "covering", "cover", "covers",
     "serving", "serve", "serves", "outside", "within", "across",
+    "yn", "ym", "yng", "ger",  # Welsh "in", "near" before a name that does not mutate
 }  # fmt: skip
 STRONG_CUES: tuple[tuple[str, ...], ...] = (
     ("based", "in"), ("based", "at"), ("based", "near"), ("based", "around"),
@@ -50,6 +51,7 @@ STRONG_CUES: tuple[tuple[str, ...], ...] = (
     ("edge", "of"), ("miles", "from"), ("miles", "outside"), ("just", "off"),
     ("village", "called"), ("town", "called"), ("place", "called"),
     ("village", "named"), ("town", "named"), ("area", "called"),
+    ("ann", "an"), ("ann", "am"),  # Gaelic "in"
 )  # fmt: skip
 # Cues that say the group is near the place, not in it: its council is the best
 # guess, and the candidate says so.
@@ -254,7 +256,7 @@ class MessageContext:
         j = m.end_tok
         if j < len(self.tokens) and self.tokens[j].norm in FOLLOWING_CUES:
             strong = True
-        if self.org_after(m):
+        if self.org_after(m) or self.asked_about(m):
             strong = True
         weak = bool(before) and before[-1] in WEAK_CUES
         return weak or strong, strong
@@ -287,6 +289,18 @@ class MessageContext:
         if m.level > 1 or (m.level == 1 and not self.capitalised(m.start_tok)):
             return False
         return self.group_follows(m.end_tok)
+
+    def asked_about(self, m: Mention) -> bool:
+        """True for "does Drymen have a CVS?": a place asked about by name."""
+        if m.level > 1 or (m.level == 1 and not self.capitalised(m.start_tok)):
+            return False
+        i, j = m.start_tok, m.end_tok
+        return (
+            i > 0
+            and j < len(self.tokens)
+            and self.tokens[i - 1].norm in ("does", "doesnt", "do")
+            and self.tokens[j].norm in ("have", "has", "get", "cover")
+        )
 
     def group_follows(self, j: int) -> bool:
         """True when a group's noun ("food bank", "youth club") starts at token j."""

@@ -155,6 +155,11 @@ def test_a_park_named_after_an_island_is_not_the_island(
         ("hi there, Ladock here, we need help", "E06000052"),
         # lower case after an article, with its county beside it
         ("i'm the secretary of a islip, oxfordshire tenants group", "E07000177"),
+        # a place asked about by name
+        ("does Drymen have a cvs?", "S12000030"),
+        # Welsh "yn" before a name that does not mutate, Gaelic "ann an"
+        ("rydyn ni yn Llandeilo", "W06000010"),
+        ("tha sinn ann an Eilean Sgitheanach", "S12000017"),
     ],
 )
 def test_one_council_areas_suburb_short_forms_and_group_typos(
@@ -175,6 +180,8 @@ def test_one_council_areas_suburb_short_forms_and_group_typos(
         "Eccles cakes and tea after the meeting",
         "Our Treasure Hunt group meets on Fridays",  # capitalised, no town nearby
         "our Facebook group is busy",
+        "does Sarah have the keys",
+        "does Stanley have a DBS check",
         "the Lions club and the Rotary club",
         # a nation qualifies no lower-case word ("Sea" is a hamlet in Somerset)
         "do you need a licence for sea fishing in England",
