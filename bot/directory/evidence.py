@@ -593,7 +593,9 @@ class MessageContext:
 
         top = max(size(e) for e in entries)
         best = [e for e in entries if size(e) == top]
-        if len({e.lad_code for e in best}) == 1:
+        if len({e.lad_code for e in best}) == 1 or top >= 3:
+            # one largest, or city suburbs of that name ("Chapeltown": Leeds or
+            # Sheffield, not the village in Blackburn): those are asked about
             return best
         return entries
 
