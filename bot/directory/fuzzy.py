@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
-from bot.directory.gazetteer import LANDMARK_TYPES, TIER_BIG, Entry, Gazetteer
+from bot.directory.gazetteer import (
+    LANDMARK_TYPES,
+    TIER_BIG,
+    TIER_VILLAGE,
+    Entry,
+    Gazetteer,
+)
 from bot.directory.place_tables import FIRST_NAMES
 from bot.directory.textnorm import Token
 from bot.directory.variants import ENGLISH_WORDS
+from bot.settings import DIRECTORY_DATA_DIR
 
 MIN_TYPO_CHARS = 5  # shorter words are too often other words one edit away
 TWO_EDITS_FROM = 9  # names this long (letters) may be two edits away
@@ -18,6 +26,8 @@ LANDMARK_AFTER = frozenset(
     "park road street lane avenue drive way square house hall centre center school "
     "church college hospital castle bridge station heath common gardens".split()
 )  # a word before one of these is a name of its own ("Holyrood Park")
+COMMON_WORDS_FILE = DIRECTORY_DATA_DIR / "common_words.txt"
+MIN_VILLAGE_TYPO_CHARS = 7  # villages are many: only long names are corrected, once
 FUZZY_PENALTY = 0.06  # a corrected name ranks under an exact one of the same size
 
 
@@ -66,18 +76,33 @@ class Correction:
 class TypoIndex:
     """The big-place names (towns, cities, councils, areas) by first letter and size."""
 
-    def __init__(self, gaz: Gazetteer) -> None:
+    def __init__(self, gaz: Gazetteer, *, villages: bool = False) -> None:
+        """Index towns, cities, councils and areas; or (villages) villages and
+        the suburbs of cities, corrected only once and only when long."""
         # (first letter, words, length) -> names: a typo keeps its first letter
         self._by_shape: dict[
             tuple[str, int, int], list[tuple[str, frozenset[str], tuple[Entry, ...]]]
         ] = defaultdict(list)
+        self.villages = villages
         for key, entries in gaz.names.items():
-            if gaz.levels.get(key, 0) or allowed_edits(key) == 0:
+            if gaz.levels.get(key, 0) or self.allowed(key) == 0:
                 continue  # an ordinary word is never the target of a correction
+            if villages and any(e.tier == TIER_BIG for e in entries):
+                continue  # the towns' index has it
             big = tuple(
                 e
                 for e in entries
-                if e.tier == TIER_BIG
+                if (
+                    (
+                        e.tier == TIER_VILLAGE
+                        or (
+                            e.place_type == "Suburban Area"
+                            and e.lad_code in gaz.city_lads
+                        )
+                    )
+                    if villages
+                    else e.tier == TIER_BIG
+                )
                 and e.kind in ("place", "council", "county")
                 and e.place_type not in LANDMARK_TYPES  # "tesco" is no "Tresco"
             )
@@ -89,6 +114,12 @@ class TypoIndex:
             shape = (key[0], words, len(key))
             self._by_shape[shape].append((key, frozenset(key), big))
 
+    def allowed(self, key: str) -> int:
+        """Edits allowed: a town's by its length; a village's one, if it is long."""
+        if self.villages:
+            return 1 if len(key.replace(" ", "")) >= MIN_VILLAGE_TYPO_CHARS else 0
+        return allowed_edits(key)
+
     def correct(self, phrase: str, words: int) -> list[Correction]:
         """Return the closest big-place names ``phrase`` may be a misspelling of."""
         best: list[Correction] = []
@@ -98,7 +129,7 @@ class TypoIndex:
         for key, key_letters, entries in (
             k for s in shapes for k in self._by_shape.get(s, ())
         ):
-            limit = allowed_edits(key)
+            limit = self.allowed(key)
             if best:
                 limit = min(limit, best[0].distance)
             if len(letters ^ key_letters) > 2 * limit:
@@ -123,3 +154,9 @@ def typo_word(token: Token) -> bool:
         and w not in ENGLISH_WORDS
         and w not in FIRST_NAMES
     )
+
+
+def load_common_words(path: Path = COMMON_WORDS_FILE) -> frozenset[str]:
+    """Words people write in enquiries (common_words.txt): never a misspelt village."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))

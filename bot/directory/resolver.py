@@ -28,6 +28,7 @@ from bot.directory.fuzzy import (
     MAX_TYPO_TOKENS,
     MAX_WORDS,
     TypoIndex,
+    load_common_words,
     typo_word,
 )
 from bot.directory.gazetteer import Gazetteer, build_gazetteer
@@ -91,6 +92,8 @@ class LocationResolver:
         self.matcher = PhraseMatcher(vocab, attr="ORTH")
         self.matcher.add("PLACE", patterns)  # type: ignore[arg-type]
         self.typos = TypoIndex(gazetteer)
+        self.village_typos = TypoIndex(gazetteer, villages=True)
+        self.common_words = load_common_words()
         self._lock = threading.Lock()
 
     @classmethod
@@ -247,7 +250,21 @@ class LocationResolver:
                 run = tokens[i : i + n]
                 if len(run) < n or any(not t.norm for t in run):
                     continue
-                fixes = self.typos.correct(" ".join(t.norm for t in run), n)
+                phrase = " ".join(t.norm for t in run)
+                fixes = self.typos.correct(phrase, n)
+                if (
+                    not fixes
+                    and n == 1
+                    and tok.norm not in self.common_words
+                    and ctx.capitalised(i)
+                    and (short or ctx.cue_before(i))
+                ):
+                    # a village's name, capitalised and misspelt once, after "in"
+                    # or as the answer ("from prison" is no Priston): only when
+                    # a single village is that close
+                    fixes = self.village_typos.correct(phrase, n)
+                    if len({e.lad_code for f in fixes for e in f.entries}) != 1:
+                        fixes = []
                 if not fixes:
                     continue
                 entries = list(dict.fromkeys(e for f in fixes for e in f.entries))

@@ -192,3 +192,54 @@ def test_things_named_after_towns_are_not_places(
 ) -> None:
     result = location_resolver.resolve(text)
     assert result.candidates == (), result.candidates
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("text", "lad"),
+    [
+        ("We are based in Hunwck", "E06000047"),  # Hunwick, County Durham
+        ("our charity is in Potternewotn", "E08000035"),  # Potternewton, Leeds
+    ],
+)
+def test_a_long_village_or_suburb_name_misspelt_once_resolves(
+    location_resolver: LocationResolver, text: str, lad: str
+) -> None:
+    result = location_resolver.resolve(text)
+    assert result.best is not None, result.candidates
+    assert result.best.lad_code == lad
+    assert result.best.note and "read" in result.best.note
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I was in Prison for years",  # one edit from Priston, but a word we write
+        "We got help from Overseas",  # Overseal
+        "we are based in hunwck",  # lower case: no proper noun to correct
+    ],
+)
+def test_words_are_not_misspelt_villages(
+    location_resolver: LocationResolver, text: str
+) -> None:
+    result = location_resolver.resolve(text)
+    assert result.candidates == (), result.candidates
+
+
+@pytest.mark.unit
+def test_common_words_come_from_our_own_nlu_examples() -> None:
+    from bot.directory.fuzzy import load_common_words
+
+    words = load_common_words()
+    assert {"prison", "overseas", "volunteers"} <= words
+    assert all(len(w) >= 6 and w.isalpha() for w in words)
+
+
+@pytest.mark.unit
+def test_common_words_file_is_up_to_date_with_the_nlu_examples() -> None:
+    from scripts.build_common_words import OUT, build
+
+    assert OUT.read_text(encoding="utf-8") == build(), (
+        "run python -m scripts.build_common_words"
+    )
