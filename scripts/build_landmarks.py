@@ -421,6 +421,17 @@ def build_parks(rows):
     return uniq
 
 
+def build_neighbourhoods(rows):
+    """Northern Ireland's named neighbourhoods (GeoNames PPLX, "section of populated
+    place": Ardoyne, Shankill, the Bogside): NISRA's settlement list has none, while
+    OS Open Names already gives Great Britain's suburbs (places.csv)."""
+    return [
+        {"r": r, "cands": alternates(r), "why": "pplx", "merged": []}
+        for r in rows
+        if r["feature_code"] == "PPLX" and r["admin1"] == "NIR" and len(r["name"]) >= 4
+    ]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("source", nargs="?", type=Path, help="GeoNames GB.zip or GB.txt")
@@ -433,6 +444,7 @@ def main(argv=None) -> int:
     for kind, items in (
         ("island", build_islands(rows, places)),
         ("park", build_parks(rows)),
+        ("neighbourhood", build_neighbourhoods(rows)),
     ):
         for o in items:
             r = o["r"]

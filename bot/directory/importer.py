@@ -56,9 +56,10 @@ FILES = (
     "guidance_new_topics.csv",
     "lio_websites_found.csv",
 )
-# landmarks.csv kinds -> the place_type they are stored with (name_alt holds
-# several names, ";"-separated)
-LANDMARK_TYPES = {"island": "Island", "park": "Park"}
+# landmarks.csv kinds -> the place_type they are stored with (an island's or a
+# park's name_alt holds several names, ";"-separated); Northern Ireland's named
+# neighbourhoods (NISRA lists none) are suburbs like OS Open Names' ones
+LANDMARK_TYPES = {"island": "Island", "park": "Park", "neighbourhood": "Suburban Area"}
 # Guidance pages and their topic tags, file by file (resources.csv's format).
 RESOURCE_FILES = (
     ("resources.csv", "resource_topics.csv"),

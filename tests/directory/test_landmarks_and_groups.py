@@ -40,7 +40,7 @@ def test_landmarks_file_has_a_current_council_and_a_source_for_every_row() -> No
     with (DIRECTORY_DATA_DIR / "landmarks.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) >= 500
-    assert {r["kind"] for r in rows} == {"island", "park"}
+    assert {r["kind"] for r in rows} == {"island", "park", "neighbourhood"}
     for r in rows:
         assert r["lad_code"] in current, r
         assert "geonameid" in r["source"], r
@@ -61,6 +61,9 @@ def test_landmarks_file_has_a_current_council_and_a_source_for_every_row() -> No
         ("friends of Sefton Park need trustees", "E08000012"),
         ("a conservation group on Hampstead Heath", "E09000007"),
         ("walking group in Richmond Park", "E09000027"),
+        # Northern Ireland's neighbourhoods (GeoNames: NISRA lists none)
+        ("we run a youth club in Ardoyne", "N09000003"),
+        ("Shankill community group", "N09000003"),
         # a group named after its place, with no "in" before it
         ("Toxteth food bank needs volunteers", "E08000012"),
         ("Splott community centre wants a grant", "W06000015"),
