@@ -256,7 +256,7 @@ class MessageContext:
         j = m.end_tok
         if j < len(self.tokens) and self.tokens[j].norm in FOLLOWING_CUES:
             strong = True
-        if self.org_after(m) or self.asked_about(m):
+        if self.org_after(m) or self.asked_about(m) or self.in_brackets(m):
             strong = True
         weak = bool(before) and before[-1] in WEAK_CUES
         return weak or strong, strong
@@ -300,6 +300,17 @@ class MessageContext:
             and j < len(self.tokens)
             and self.tokens[i - 1].norm in ("does", "doesnt", "do")
             and self.tokens[j].norm in ("have", "has", "get", "cover")
+        )
+
+    def in_brackets(self, m: Mention) -> bool:
+        """True for "our village hall committee (Boxworth)": a name in brackets."""
+        i, j = m.start_tok, m.end_tok
+        return (
+            m.level == 0
+            and i > 0
+            and j < len(self.tokens)
+            and self.tokens[i - 1].punct == "("
+            and self.tokens[j].punct == ")"
         )
 
     def group_follows(self, j: int) -> bool:
@@ -461,7 +472,8 @@ class MessageContext:
             elif e.tier == TIER_SMALL:
                 # "Kings Heath" (a city's suburb); "in Dafen" (no word of its own)
                 ok = m.cue and (
-                    (m.level <= 2 and self.city_suburb(e)) or m.level == 0
+                    (m.level <= 2 and (self.city_suburb(e) or capital))
+                    or m.level == 0
                 )
             elif m.level >= 3:
                 ok = whole and self.expecting

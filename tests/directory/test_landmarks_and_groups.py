@@ -158,8 +158,11 @@ def test_a_park_named_after_an_island_is_not_the_island(
         ("hi there, Ladock here, we need help", "E06000052"),
         # lower case after an article, with its county beside it
         ("i'm the secretary of a islip, oxfordshire tenants group", "E07000177"),
-        # a place asked about by name
+        # a place asked about by name, or named in brackets
         ("does Drymen have a cvs?", "S12000030"),
+        ("our village hall committee (Boxworth) needs advice", "E07000012"),
+        # a town's suburb of common words, capitalised after "in"
+        ("we are a food bank in Wash Common and need trustees", "E06000037"),
         # Welsh "yn" before a name that does not mutate, Gaelic "ann an"
         ("rydyn ni yn Llandeilo", "W06000010"),
         ("tha sinn ann an Eilean Sgitheanach", "S12000017"),
@@ -184,6 +187,7 @@ def test_one_council_areas_suburb_short_forms_and_group_typos(
         "Our Treasure Hunt group meets on Fridays",  # capitalised, no town nearby
         "our Facebook group is busy",
         "does Sarah have the keys",
+        "our treasurer (Sarah) sent the accounts (attached)",
         "does Stanley have a DBS check",
         "the Lions club and the Rotary club",
         # a nation qualifies no lower-case word ("Sea" is a hamlet in Somerset)
