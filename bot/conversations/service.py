@@ -623,14 +623,15 @@ def send_once(
     """
     if repo.source_id_taken(session, channel=conversation.channel, source_id=source_id):
         return None
-    message = send(
-        session,
-        conversation=conversation,
-        sender=sender,
-        text=text,
-        source_id=source_id,
-    )
     try:
+        # the insert (at its flush) or the commit meets a concurrent duplicate
+        message = send(
+            session,
+            conversation=conversation,
+            sender=sender,
+            text=text,
+            source_id=source_id,
+        )
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -644,3 +644,41 @@ def test_a_pending_row_is_claimed_by_one_delivery_worker_only(url: str) -> None:
         row = s.get(Outbox, row_id)
         assert row is not None
         assert (row.state, row.next_attempt_at) == (OutboxState.PENDING, later)
+
+
+def test_a_notice_another_worker_stores_first_is_not_sent_twice(url: str) -> None:
+    """The race send_once guards: the other worker's insert lands between this
+    one's check and its insert, so this insert meets the unique source id (at its
+    flush on PostgreSQL) and the notice is not sent a second time."""
+    cid = _conversation(url, channel="telegram", queued=True)
+    engine = get_engine(url)
+    with session_scope(url) as s:
+        conversation = s.get(Conversation, cid)
+        assert conversation is not None
+        raced: list[bool] = []
+
+        @event.listens_for(s, "before_flush")
+        def _other_worker(session: Session, *_: Any) -> None:
+            if raced:
+                return
+            raced.append(True)
+            with Session(engine) as other:
+                theirs = other.get(Conversation, cid)
+                assert theirs is not None
+                service.send(
+                    other,
+                    conversation=theirs,
+                    sender="bot",
+                    text="Back Monday",
+                    source_id="notice:race",
+                )
+                other.commit()
+
+        got = service.send_once(
+            s, conversation=conversation, text="Back Monday", source_id="notice:race"
+        )
+        assert raced and got is None
+    with session_scope(url) as s:
+        rows = s.scalars(select(Message).where(Message.source_id == "notice:race"))
+        assert len(rows.all()) == 1
+        assert len(s.scalars(select(Outbox)).all()) == 1
