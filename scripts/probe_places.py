@@ -8,6 +8,11 @@ resolver; it measures kinds (villages, suburbs, towns...) at a scale a hand-writ
 split cannot, and lists the misses so their causes can be read.
 
     .venv/bin/python -m scripts.probe_places [--n 200] [--kind Village] [--show 30]
+        [--seed 14] [--other]
+
+``--other`` uses the second template set: check a change made while reading one
+set's misses on the other set and on other seeds. The resolver reads the
+configured database (DATABASE_URL), directory imported.
 """
 
 from __future__ import annotations
