@@ -292,30 +292,21 @@ def load_points() -> dict[str, list[tuple[float, float, str, str]]]:
             by[p["country"]].append(
                 (float(p["latitude"]), float(p["longitude"]), p["lad_code"], p["name"])
             )
-    with open(ROOT / "data/directory/ni_places.csv", encoding="utf-8") as fh:
-        for p in csv.DictReader(fh):
-            if p["latitude"] and p["longitude"]:
-                by["Northern Ireland"].append(
-                    (
-                        float(p["latitude"]),
-                        float(p["longitude"]),
-                        p["lad_code"],
-                        p["name"],
+    for name, column in (
+        ("ni_places.csv", "name"),
+        ("ni_postcode_districts.csv", "postcode_district"),
+    ):
+        with open(ROOT / "data/directory" / name, encoding="utf-8") as fh:
+            for p in csv.DictReader(fh):
+                if p["latitude"] and p["longitude"]:
+                    by["Northern Ireland"].append(
+                        (
+                            float(p["latitude"]),
+                            float(p["longitude"]),
+                            p["lad_code"],
+                            p[column],
+                        )
                     )
-                )
-    with open(
-        ROOT / "data/directory/ni_postcode_districts.csv", encoding="utf-8"
-    ) as fh:
-        for p in csv.DictReader(fh):
-            if p["latitude"] and p["longitude"]:
-                by["Northern Ireland"].append(
-                    (
-                        float(p["latitude"]),
-                        float(p["longitude"]),
-                        p["lad_code"],
-                        p["postcode_district"],
-                    )
-                )
     return by
 
 

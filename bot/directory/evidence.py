@@ -284,15 +284,17 @@ class MessageContext:
             and any(e.place_type == "Island" for e in m.entries)
         )
 
+    def proper_name(self, m: Mention) -> bool:
+        """No common word (level 0), or a plain one capitalised in mixed-case text."""
+        return m.level == 0 or (m.level == 1 and self.capitalised(m.start_tok))
+
     def org_after(self, m: Mention) -> bool:
         """True for "Dafen community choir", "Toxteth Food Bank": a group's name."""
-        if m.level > 1 or (m.level == 1 and not self.capitalised(m.start_tok)):
-            return False
-        return self.group_follows(m.end_tok)
+        return self.proper_name(m) and self.group_follows(m.end_tok)
 
     def asked_about(self, m: Mention) -> bool:
         """True for "does Drymen have a CVS?": a place asked about by name."""
-        if m.level > 1 or (m.level == 1 and not self.capitalised(m.start_tok)):
+        if not self.proper_name(m):
             return False
         i, j = m.start_tok, m.end_tok
         return (

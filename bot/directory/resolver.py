@@ -236,12 +236,9 @@ class LocationResolver:
             nxt = tokens[i + 1].norm if i + 1 < len(tokens) else ""
             if nxt in LANDMARK_AFTER:
                 continue  # "Holyrood Park": a name of its own, not a misspelt town
-            if not (
-                short
-                or ctx.cue_before(i)
-                # "Birmigham food bank": a capitalised word naming a group
-                or (ctx.capitalised(i) and ctx.group_follows(i + 1))
-            ):
+            cued = short or ctx.cue_before(i)
+            # "Birmigham food bank": a capitalised word naming a group
+            if not (cued or (ctx.capitalised(i) and ctx.group_follows(i + 1))):
                 continue
             tried += 1
             if tried > MAX_TYPO_TOKENS:
@@ -257,7 +254,7 @@ class LocationResolver:
                     and n == 1
                     and tok.norm not in self.common_words
                     and ctx.capitalised(i)
-                    and (short or ctx.cue_before(i))
+                    and cued
                 ):
                     # a village's name, capitalised and misspelt once, after "in"
                     # or as the answer ("from prison" is no Priston): only when

@@ -67,14 +67,18 @@ class Mutated:
         return self.mutation == "soft" and self.radical.startswith("g")
 
 
+def _link_at(words: list[str]) -> int:
+    """Index of the first linking word after the first word ("on", "cum"), or 0."""
+    return next((i for i, w in enumerate(words[1:], 1) if w in LINK_WORDS), 0)
+
+
 def short_forms(key: str) -> set[str]:
     """Return the everyday short forms of a name key (without the key itself)."""
     words = key.split()
     variants = {tuple(words)}
-    for i, w in enumerate(words[1:], 1):
-        if w in LINK_WORDS:
-            variants.add(tuple(words[:i]))
-            break
+    link = _link_at(words)
+    if link:
+        variants.add(tuple(words[:link]))
     for v in list(variants):
         ops: list[tuple[str, ...]] = []
         for first in DROPPED_FIRST:
@@ -144,7 +148,7 @@ def _add_suburb_short_forms(gaz: Gazetteer) -> None:
     derived: dict[str, list[Entry]] = defaultdict(list)
     for key, entries in gaz.names.items():
         words = key.split()
-        link = next((i for i, w in enumerate(words[1:], 1) if w in LINK_WORDS), 0)
+        link = _link_at(words)
         if not link:
             continue
         suburbs = [
