@@ -11,15 +11,9 @@ import csv
 
 import pytest
 
-from bot.db.session import get_engine
 from bot.directory.gazetteer import _landmark_names
-from bot.directory.resolver import LocationResolver, resolver_for_engine
+from bot.directory.resolver import LocationResolver
 from bot.settings import DIRECTORY_DATA_DIR
-
-
-@pytest.fixture(scope="module")
-def location_resolver(directory_db_url: str) -> LocationResolver:
-    return resolver_for_engine(get_engine(directory_db_url))
 
 
 @pytest.mark.unit
@@ -81,9 +75,33 @@ def test_landmarks_file_has_a_current_council_and_a_source_for_every_row() -> No
         ("Currie, Midlothian", "S12000036"),
         # the Welsh article dropped: "Bala" is Y Bala
         ("we're in Bala", "W06000002"),
+        # a park named after a town it is not in gives way to the town (Sheffield
+        # Park is a garden in Wealden; Sheffield has a suburb of that name, and
+        # its code is E08000039 since 2021); a park named after an island is not
+        # on the island
+        ("we look after a sheffield park", "E08000039"),
+        ("we volunteer at Bute Park in Cardiff", "W06000015"),
+        ("we're in County Fermanagh", "N09000006"),  # an area of one council
+        ("we're a youth club in Chorlton", "E08000003"),  # Chorlton-cum-Hardy
+        ("Birmigham food bank needs help", "E08000025"),  # a typo naming a group
+        ("we're in Brum", "E08000025"),
+        # a name used as an adjective: "a X charity", "our X group", "X here"
+        ("i volunteer with a Hirwaun charity", "W06000016"),
+        ("our Briston group needs insurance advice", "E07000147"),
+        ("hi there, Ladock here, we need help", "E06000052"),
+        # lower case after an article, with its county beside it
+        ("i'm the secretary of a islip, oxfordshire tenants group", "E07000177"),
+        # a place asked about by name, or named in brackets
+        ("does Drymen have a cvs?", "S12000030"),
+        ("our village hall committee (Boxworth) needs advice", "E07000012"),
+        # a town's suburb of common words, capitalised after "in"
+        ("we are a food bank in Wash Common and need trustees", "E06000037"),
+        # Welsh "yn" before a name that does not mutate, Gaelic "ann an"
+        ("rydyn ni yn Llandeilo", "W06000010"),
+        ("tha sinn ann an Eilean Sgitheanach", "S12000017"),
     ],
 )
-def test_landmarks_groups_and_historic_counties_resolve(
+def test_the_new_kinds_resolve(
     location_resolver: LocationResolver, text: str, lad: str
 ) -> None:
     result = location_resolver.resolve(text)
@@ -117,69 +135,7 @@ def test_a_historic_county_alone_is_an_area_to_ask_about(
         "the bath community is lovely",
         # a surname that is a historic county
         "our treasurer Mrs Sutherland said no",
-    ],
-)
-def test_lookalikes_of_landmarks_and_groups_stay_unresolved(
-    location_resolver: LocationResolver, text: str
-) -> None:
-    result = location_resolver.resolve(text)
-    assert result.candidates == (), result.candidates
-
-
-@pytest.mark.integration
-def test_a_park_named_after_a_town_elsewhere_does_not_take_the_town(
-    location_resolver: LocationResolver,
-) -> None:
-    # Sheffield Park (GeoNames) is a garden in Wealden; "a sheffield park" is
-    # Sheffield (a suburb of that name there too), code E08000039 since 2021
-    best = location_resolver.resolve("we look after a sheffield park").best
-    assert best is not None and best.lad_code == "E08000039"
-
-
-@pytest.mark.integration
-def test_a_park_named_after_an_island_is_not_the_island(
-    location_resolver: LocationResolver,
-) -> None:
-    best = location_resolver.resolve("we volunteer at Bute Park in Cardiff").best
-    assert best is not None and best.lad_code == "W06000015"
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(
-    ("text", "lad"),
-    [
-        ("we're in County Fermanagh", "N09000006"),  # an area of one council
-        ("we're a youth club in Chorlton", "E08000003"),  # Chorlton-cum-Hardy
-        ("Birmigham food bank needs help", "E08000025"),  # a typo naming a group
-        ("we're in Brum", "E08000025"),
-        # a name used as an adjective: "a X charity", "our X group", "X here"
-        ("i volunteer with a Hirwaun charity", "W06000016"),
-        ("our Briston group needs insurance advice", "E07000147"),
-        ("hi there, Ladock here, we need help", "E06000052"),
-        # lower case after an article, with its county beside it
-        ("i'm the secretary of a islip, oxfordshire tenants group", "E07000177"),
-        # a place asked about by name, or named in brackets
-        ("does Drymen have a cvs?", "S12000030"),
-        ("our village hall committee (Boxworth) needs advice", "E07000012"),
-        # a town's suburb of common words, capitalised after "in"
-        ("we are a food bank in Wash Common and need trustees", "E06000037"),
-        # Welsh "yn" before a name that does not mutate, Gaelic "ann an"
-        ("rydyn ni yn Llandeilo", "W06000010"),
-        ("tha sinn ann an Eilean Sgitheanach", "S12000017"),
-    ],
-)
-def test_one_council_areas_suburb_short_forms_and_group_typos(
-    location_resolver: LocationResolver, text: str, lad: str
-) -> None:
-    result = location_resolver.resolve(text)
-    assert result.best is not None, result.candidates
-    assert result.best.lad_code == lad
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(
-    "text",
-    [
+        # things named after towns, and names that are no place here
         "we sell bakewell tarts at the coffee morning",
         "a raffle of paisley scarves",
         "we sell Bath buns at the fair",
@@ -192,9 +148,13 @@ def test_one_council_areas_suburb_short_forms_and_group_typos(
         "the Lions club and the Rotary club",
         # a nation qualifies no lower-case word ("Sea" is a hamlet in Somerset)
         "do you need a licence for sea fishing in England",
+        # words one edit from a village, and a lower-case misspelling
+        "I was in Prison for years",  # one edit from Priston, but a word we write
+        "We got help from Overseas",  # Overseal
+        "we are based in hunwck",  # lower case: no proper noun to correct
     ],
 )
-def test_things_named_after_towns_are_not_places(
+def test_lookalikes_of_the_new_kinds_stay_unresolved(
     location_resolver: LocationResolver, text: str
 ) -> None:
     result = location_resolver.resolve(text)
@@ -216,22 +176,6 @@ def test_a_long_village_or_suburb_name_misspelt_once_resolves(
     assert result.best is not None, result.candidates
     assert result.best.lad_code == lad
     assert result.best.note and "read" in result.best.note
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(
-    "text",
-    [
-        "I was in Prison for years",  # one edit from Priston, but a word we write
-        "We got help from Overseas",  # Overseal
-        "we are based in hunwck",  # lower case: no proper noun to correct
-    ],
-)
-def test_words_are_not_misspelt_villages(
-    location_resolver: LocationResolver, text: str
-) -> None:
-    result = location_resolver.resolve(text)
-    assert result.candidates == (), result.candidates
 
 
 @pytest.mark.unit

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.db.session import get_engine, get_sessionmaker
+from bot.db.session import get_sessionmaker
 from bot.directory.gazetteer import load_word_levels
 from bot.directory.resolver import (
     FLAG_POSTCODE_NOT_FOUND,
@@ -25,7 +25,6 @@ from bot.directory.resolver import (
     LocationResolver,
     Resolution,
     locate_report,
-    resolver_for_engine,
 )
 from bot.directory.textnorm import fold, name_key, tokenize
 
@@ -101,12 +100,6 @@ def test_labelled_data_files_are_big_enough() -> None:
 # --------------------------------------------------------------------------------
 # Integration: the whole gazetteer from a migrated, imported database
 # --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def location_resolver(directory_db_url: str) -> LocationResolver:
-    """The resolver built once per database backend."""
-    return resolver_for_engine(get_engine(directory_db_url))
 
 
 @pytest.fixture

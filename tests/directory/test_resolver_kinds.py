@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.db.session import get_engine
 from bot.directory.fuzzy import allowed_edits, damerau
-from bot.directory.resolver import LocationResolver, resolver_for_engine
+from bot.directory.resolver import LocationResolver
 
 # --------------------------------------------------------------------------------
 # Unit: edit distance and how many edits a name allows
@@ -57,11 +56,6 @@ def test_short_names_allow_no_edit_and_long_ones_two() -> None:
 # --------------------------------------------------------------------------------
 # Integration: the whole gazetteer
 # --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def location_resolver(directory_db_url: str) -> LocationResolver:
-    return resolver_for_engine(get_engine(directory_db_url))
 
 
 @pytest.mark.integration
